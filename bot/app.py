@@ -1,0 +1,50 @@
+"""The one app factory: ``create_app(settings, role)``.
+
+Long-lived resources are cleanup contexts entered in this order and left in
+reverse: services (database, Redis, HTTP session, WeChat API, content, search
+index) → callback state → push runtime (scheduler and delivery workers, for
+roles ``all`` and ``worker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.services import open_services
+from bot.web import ops
+from bot.web.errors import json_errors
+from bot.web.keys import ROLE, SERVICES, SETTINGS
+from bot.web.routes import setup_routes
+from bot.wechat.callback import callback_ctx
+
+ROLES = ("all", "web", "worker")
+
+
+def create_app(settings: Settings, role: str = "all") -> web.Application:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    app = web.Application(middlewares=[ops.observe, json_errors], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[ROLE] = role
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        sync = settings.content.sync_on_start and role in ("all", "web")
+        async with open_services(settings, sync_content=sync) as services:
+            app[SERVICES] = services
+            yield
+
+    async def push_ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.push.runtime import push_runtime
+
+        async with push_runtime(app[SERVICES]):
+            yield
+
+    app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(callback_ctx)
+    if role in ("all", "worker"):
+        app.cleanup_ctx.append(push_ctx)
+    setup_routes(app)
+    return app

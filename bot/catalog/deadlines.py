@@ -1,0 +1,151 @@
+"""Working-day deadlines for proactive disclosure (主动公开).
+
+The 政府信息公开条例 gives 20 working days from the day a document is
+made (成文日期). Working days follow the official calendar — public holidays
+and the weekend days swapped into workdays — from chinese_calendar. That
+library only knows the years the State Council has announced; for a later
+year we fall back to Monday–Friday plus ``content/holidays.yaml``, mark the
+result as estimated and log a warning once per year, never crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import chinese_calendar
+
+from bot.catalog.loader import Holidays, load_holidays
+from bot.catalog.models import Disclosure, Policy, Status
+
+log = logging.getLogger("bot.catalog")
+
+DISCLOSURE_WORKING_DAYS = 20
+AT_RISK_WORKING_DAYS = 5
+_warned_years: set[int] = set()
+
+
+@dataclass(frozen=True)
+class Deadline:
+    day: dt.date
+    estimated: bool  # some day in the count came from the fallback calendar
+
+
+class WorkCalendar:
+    """Answers "is this a working day?" from chinese_calendar, else the fallback."""
+
+    def __init__(self, holidays: Holidays | None = None) -> None:
+        self.holidays = holidays or Holidays()
+
+    def is_workday(self, day: dt.date) -> tuple[bool, bool]:
+        """(working day?, estimated?)."""
+        try:
+            return bool(chinese_calendar.is_workday(day)), False
+        except NotImplementedError:
+            if day.year not in _warned_years:
+                _warned_years.add(day.year)
+                log.warning(
+                    "official holiday calendar unknown for this year; deadlines are estimated",
+                    extra={"year": day.year, "fallback": "Mon-Fri + content/holidays.yaml"},
+                )
+        if day in self.holidays.workdays:
+            return True, True
+        if day in self.holidays.holidays:
+            return False, True
+        return day.weekday() < 5, True
+
+    def add_working_days(self, start: dt.date, days: int) -> Deadline:
+        """The ``days``-th working day after ``start`` (``start`` itself is not counted)."""
+        day, counted, estimated = start, 0, False
+        while counted < days:
+            day += dt.timedelta(days=1)
+            workday, guess = self.is_workday(day)
+            estimated = estimated or guess
+            counted += workday
+        return Deadline(day, estimated)
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end]; negative when ``end`` is before ``start``."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        count, day = 0, start
+        while day < end:
+            day += dt.timedelta(days=1)
+            count += self.is_workday(day)[0]
+        return count
+
+
+def calendar_for(content_dir: Path) -> WorkCalendar:
+    """The calendar completed by a content folder's holidays.yaml (none if missing or broken)."""
+    return WorkCalendar(load_holidays(content_dir))
+
+
+def disclosure_deadline(calendar: WorkCalendar, written_on: dt.date) -> Deadline:
+    return calendar.add_working_days(written_on, DISCLOSURE_WORKING_DAYS)
+
+
+@dataclass(frozen=True)
+class DeadlineItem:
+    policy_id: str
+    title: str
+    status: str
+    written_on: dt.date
+    deadline: dt.date
+    estimated: bool
+    published_on: dt.date | None
+    state: str  # late | at_risk
+    working_days_left: int  # negative when overdue
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "policy_id": self.policy_id,
+            "title": self.title,
+            "status": self.status,
+            "written_on": self.written_on.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "estimated": self.estimated,
+            "published_on": self.published_on.isoformat() if self.published_on else None,
+            "state": self.state,
+            "working_days_left": self.working_days_left,
+        }
+
+
+async def deadline_report(
+    calendar: WorkCalendar,
+    today: dt.date,
+    *,
+    at_risk_days: int = AT_RISK_WORKING_DAYS,
+    since: dt.date | None = None,
+) -> list[DeadlineItem]:
+    """Proactive-disclosure policies published late, overdue, or due within ``at_risk_days``."""
+    query = Policy.filter(disclosure=Disclosure.proactive).exclude(status=Status.unpublished)
+    if since:
+        query = query.filter(written_on__gte=since)
+    rows = await query.order_by("written_on").values_list(
+        "id", "title", "status", "written_on", "published_on"
+    )
+    items = []
+    for policy_id, title, status, written_on, published_on in rows:
+        due = disclosure_deadline(calendar, written_on)
+        published = status == Status.published
+        done_on = published_on if published else None
+        if done_on is not None:
+            if done_on <= due.day:
+                continue
+            left = -calendar.working_days_between(due.day, done_on)
+            state = "late"
+        else:
+            left = calendar.working_days_between(today, due.day)
+            if today > due.day:
+                state = "late"
+            elif left <= at_risk_days:
+                state = "at_risk"
+            else:
+                continue
+        items.append(
+            DeadlineItem(policy_id, title, str(status), written_on, due.day, due.estimated,
+                         published_on, state, left)  # fmt: skip
+        )
+    return items

@@ -1,0 +1,151 @@
+"""Catalog persistence: policies, their interpretations, the standard
+disclosure catalog, pilot areas and subscribable topics."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Validity(StrEnum):
+    valid = "有效"
+    expired = "失效"
+    repealed = "废止"
+
+
+class Disclosure(StrEnum):
+    proactive = "主动公开"
+    on_request = "依申请公开"
+
+
+class Status(StrEnum):
+    """Publishing workflow of a document."""
+
+    draft = "draft"
+    review = "review"  # submitted, waiting for a reviewer
+    published = "published"
+    unpublished = "unpublished"  # withdrawn (its content file was removed)
+
+
+class InterpretationForm(StrEnum):
+    text = "文字解读"
+    image = "图片解读"
+    graphic = "图解"
+    video = "视频解读"
+    interview = "访谈解读"
+    media = "媒体报道"
+
+
+class Area(Model):
+    """One of the 26 pilot areas of 基层政务公开标准化规范化."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    aliases = fields.JSONField(default=list)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "area"
+        ordering = ["position"]
+
+
+class Topic(Model):
+    """A subscribable topic, mapped to a WeChat tag for mass sends."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=30, unique=True)
+    aliases = fields.JSONField(default=list)
+    areas = fields.JSONField(default=list)  # area ids this topic covers
+    position = fields.IntField(default=0)
+    wechat_tag_id = fields.IntField(null=True)  # the WeChat tag kept in sync with subscribers
+
+    class Meta:
+        table = "topic"
+        ordering = ["position"]
+
+
+class Policy(Model):
+    """A policy document (政策文件) with the metadata residents and auditors expect."""
+
+    id = fields.CharField(max_length=80, primary_key=True)  # stable, used in URLs
+    title = fields.CharField(max_length=255)
+    issuer = fields.CharField(max_length=128, db_index=True)  # 发布机构
+    written_on = fields.DateField(db_index=True)  # 成文日期
+    published_on = fields.DateField(null=True, db_index=True)  # 发布日期
+    doc_number = fields.CharField(max_length=64, null=True)  # 文号
+    index_number = fields.CharField(max_length=64, null=True)  # 索引号
+    keywords = fields.JSONField(default=list)
+    summary = fields.TextField(default="")
+    body_md = fields.TextField(default="")
+    body_html = fields.TextField(default="")  # rendered and sanitised once, on save
+    validity = fields.CharEnumField(Validity, default=Validity.valid, db_index=True)
+    expires_on = fields.DateField(null=True)
+    replaced_by = fields.CharField(max_length=80, null=True)  # id of the policy replacing it
+    disclosure = fields.CharEnumField(Disclosure, default=Disclosure.proactive)
+    requires_interpretation = fields.BooleanField(default=False)
+    status = fields.CharEnumField(Status, default=Status.draft, db_index=True)
+    source_path = fields.CharField(max_length=255, null=True)  # content file it came from
+    content_hash = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)
+
+    areas: fields.ManyToManyRelation[Area] = fields.ManyToManyField(
+        "models.Area", related_name="policies", through="policy_area"
+    )
+    topics: fields.ManyToManyRelation[Topic] = fields.ManyToManyField(
+        "models.Topic", related_name="policies", through="policy_topic"
+    )
+    interpretations: fields.ReverseRelation[Interpretation]
+
+    class Meta:
+        table = "policy"
+
+
+class Interpretation(Model):
+    """A 政策解读 paired with one policy and published in sync with it."""
+
+    id = fields.CharField(max_length=80, primary_key=True)
+    title = fields.CharField(max_length=255)
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="interpretations", on_delete=fields.RESTRICT
+    )
+    form = fields.CharEnumField(InterpretationForm, default=InterpretationForm.text)
+    issuer = fields.CharField(max_length=128, default="")
+    published_on = fields.DateField(null=True)
+    media_url = fields.CharField(max_length=512, null=True)
+    body_md = fields.TextField(default="")
+    body_html = fields.TextField(default="")
+    status = fields.CharEnumField(Status, default=Status.draft, db_index=True)
+    source_path = fields.CharField(max_length=255, null=True)
+    content_hash = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        table = "interpretation"
+
+
+class CatalogItem(Model):
+    """A row of the 政务公开事项标准目录."""
+
+    id = fields.IntField(primary_key=True)
+    area = fields.CharField(max_length=64, db_index=True)  # area name
+    seq = fields.CharField(max_length=16, default="")  # 序号
+    level1 = fields.CharField(max_length=128)  # 一级事项
+    level2 = fields.CharField(max_length=255, default="")  # 二级事项
+    content = fields.TextField(default="")  # 公开内容
+    basis = fields.TextField(default="")  # 公开依据
+    time_limit = fields.CharField(max_length=255, default="")  # 公开时限
+    subject = fields.CharField(max_length=255, default="")  # 公开主体
+    channel = fields.CharField(max_length=255, default="")  # 公开渠道和载体
+    audience = fields.CharField(max_length=64, default="")  # 公开对象
+    method = fields.CharField(max_length=64, default="")  # 公开方式
+    source_path = fields.CharField(max_length=255)
+    source_line = fields.IntField(default=0)
+    published = fields.BooleanField(default=True, db_index=True)
+
+    class Meta:
+        table = "catalog_item"
+        unique_together = (("source_path", "seq", "level1", "level2"),)

@@ -1,0 +1,52 @@
+"""Markdown → safe HTML, done once when a document is saved.
+
+Content comes from files and from the admin API, so it is treated as hostile:
+whatever Markdown lets through (raw HTML, ``javascript:`` links, event
+attributes) is cleaned by nh3 before it is stored; pages only ever show the
+stored, cleaned HTML.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+
+import markdown
+import nh3
+
+# Bump when rendering changes, so that ``content sync`` re-renders every file.
+RENDER_VERSION = "1"
+
+_EXTENSIONS = ["tables", "sane_lists", "fenced_code", "attr_list"]
+_TAGS = nh3.ALLOWED_TAGS - {"map", "area", "center", "strike", "tt", "acronym"}
+_SCHEMES = {"http", "https", "mailto", "tel"}
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def render_markdown(text: str) -> str:
+    """Render Markdown and sanitise the result; safe to insert into a page as is."""
+    html = markdown.markdown(text, extensions=_EXTENSIONS, output_format="html")
+    return sanitize_html(html)
+
+
+def sanitize_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def safe_url(url: str | None) -> str | None:
+    """Keep only http(s) links (media_url is shown as a link on pages)."""
+    if url and re.match(r"^https?://[^\s<>\"']+$", url.strip(), re.IGNORECASE):
+        return url.strip()
+    return None
+
+
+def plain_text(html: str, limit: int = 120) -> str:
+    """A short text excerpt of rendered HTML (for feeds and lists)."""
+    text = re.sub(r"\s+", " ", htmllib.unescape(_TAG_RE.sub(" ", html))).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

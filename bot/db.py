@@ -1,0 +1,89 @@
+"""Database set-up: one Tortoise app over SQLite (embedded default) or
+PostgreSQL (production), with the schema applied from committed migrations.
+
+``tortoise makemigrations`` (Tortoise ORM's own migration tool) writes
+``bot/migrations``; ``open_database`` applies any pending ones at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+
+log = logging.getLogger("bot.db")
+
+MODEL_MODULES = ["bot.models", "bot.catalog.models", "bot.push.models"]
+
+
+def tortoise_url(url: str) -> str:
+    """Map the contract's URL forms onto Tortoise's (postgres:// → asyncpg)."""
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return url
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": tortoise_url(url)},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "bot.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# The tortoise CLI reads this (``tortoise -c bot.db.TORTOISE_ORM makemigrations``).
+TORTOISE_ORM = tortoise_config("sqlite://./data/migrations.sqlite3")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+async def init_database(url: str) -> None:
+    """Apply pending migrations, then connect the ORM."""
+    config = tortoise_config(url)
+    try:
+        await migrate(config=config)
+    finally:
+        await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    if url.startswith("sqlite://"):
+        conn = connections.get("default")
+        # WAL lets the web and worker processes read while one writes.
+        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def database(url: str) -> AsyncIterator[None]:
+    await init_database(url)
+    try:
+        yield
+    finally:
+        await close_database()
+
+
+async def ping() -> None:
+    """Raise if the database cannot answer a trivial query."""
+    await connections.get("default").execute_query("SELECT 1")

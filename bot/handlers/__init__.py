@@ -1,0 +1,61 @@
+"""The resident chat pipeline: every message, from the callback or from
+``policybot ask``, goes through ``handle``.
+
+Routers are included here, in priority order: commands first, the keyword
+search last (it takes any other text).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from functools import cache
+
+from bot import metrics
+from bot.handlers.router import Dispatcher
+from bot.handlers.types import Context, Incoming, Reply, TextReply
+from bot.models import Subscriber
+from bot.services import Services
+
+log = logging.getLogger("bot.handlers")
+
+SORRY = "抱歉，系统暂时繁忙，请稍后再试。急事请拨打 12345 政务服务便民热线。"
+
+# Messages that open WeChat's 48-hour customer-service window.
+_ACTIVE_KINDS = {"text", "image", "voice", "video", "shortvideo", "location", "link", "click", "subscribe"}
+
+
+@cache
+def dispatcher() -> Dispatcher:
+    from bot.handlers import basics, feedback, menu, search, subscriptions
+
+    return Dispatcher(
+        [subscriptions.router, feedback.router, basics.router, menu.router, search.router]
+    )
+
+
+async def handle(services: Services, message: Incoming) -> tuple[str, Reply | None]:
+    """Run one message through the routers; a handler's failure becomes a polite reply."""
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    route = "none"
+    try:
+        if message.kind in _ACTIVE_KINDS:
+            await _touch(message.openid, now)
+        route, reply = await dispatcher().dispatch(message, Context(services, message, now))
+        if route == "none":
+            reply = TextReply("暂不支持这类消息。发送“帮助”查看可用功能。")
+    except Exception:
+        log.exception("handler failed", extra={"route": route, "kind": message.kind})
+        route, reply = f"{route}:error", TextReply(SORRY)
+    metrics.REPLIES.labels(handler=route).inc()
+    metrics.HANDLER_SECONDS.labels(handler=route).observe(time.perf_counter() - start)
+    return route, reply
+
+
+async def _touch(openid: str, now: datetime) -> None:
+    """Remember the resident's last activity (the customer-service window starts here)."""
+    updated = await Subscriber.filter(openid=openid).update(last_active_at=now)
+    if not updated:
+        await Subscriber.get_or_create(openid=openid, defaults={"last_active_at": now, "followed_at": now})

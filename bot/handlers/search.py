@@ -1,0 +1,20 @@
+"""Any text no command took: a keyword search of the catalog (the last router)."""
+
+from __future__ import annotations
+
+from bot.catalog.models import Topic
+from bot.handlers.router import Router
+from bot.handlers.types import Context, Incoming, Reply, TextReply
+from bot.search.reply import format_results, nothing_found
+
+router = Router("search")
+
+
+@router.kind("text")
+async def search(message: Incoming, ctx: Context) -> Reply:
+    query = message.text.strip()
+    hits = await ctx.services.search.search(query) if query else []
+    if hits:
+        return TextReply(format_results(query, hits, ctx.settings))
+    topics = await Topic.all().values_list("name", flat=True)
+    return TextReply(nothing_found(query, topics))

@@ -1,0 +1,111 @@
+"""What handlers receive and return: a typed message, a context, a reply.
+
+Handlers never see HTTP, XML or encryption; the transport turns a reply into
+WeChat's passive-reply XML, or into a customer-service message when the
+handler was too slow for WeChat's 5-second window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+TEXT_REPLY_LIMIT = 2047  # bytes of UTF-8; WeChat cuts or refuses longer text replies
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message or event from a resident, as parsed by wechatpy.
+
+    ``kind`` is the message type (text, image, voice, video, shortvideo,
+    location, link) or, for events, the lower-cased event name (subscribe,
+    unsubscribe, click, view, subscribe_msg_popup_event, …).
+    """
+
+    kind: str
+    openid: str
+    created_at: datetime
+    text: str = ""  # text content, or the event key of a click
+    msg_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # every field WeChat sent
+
+    @property
+    def dedup_key(self) -> str:
+        if self.msg_id:
+            return f"msg:{self.msg_id}"
+        event_key = self.raw.get("EventKey") or ""
+        return f"evt:{self.openid}:{int(self.created_at.timestamp())}:{self.kind}:{event_key}"[:160]
+
+
+@dataclass(frozen=True)
+class TextReply:
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", fit_bytes(self.text, TEXT_REPLY_LIMIT))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    description: str
+    url: str
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class NewsReply:
+    """A 图文 reply: WeChat allows one article in a reply to a message (45008)."""
+
+    article: Article
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.article
+        return {"type": "news", "title": a.title, "description": a.description, "url": a.url, "image": a.image}
+
+
+Reply = TextReply | NewsReply
+
+
+def reply_from_json(data: dict[str, Any] | None) -> Reply | None:
+    if not data:
+        return None
+    if data.get("type") == "news":
+        return NewsReply(Article(data["title"], data["description"], data["url"], data.get("image", "")))
+    return TextReply(data["text"])
+
+
+def fit_bytes(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Cut ``text`` so its UTF-8 form stays within ``limit`` bytes, on a character boundary."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    room = limit - len(ellipsis.encode("utf-8"))
+    cut = text.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + ellipsis
+
+
+@dataclass
+class Context:
+    """Per-message context: who wrote, when, and the process's services."""
+
+    services: Services
+    message: Incoming
+    now: datetime
+
+    @property
+    def openid(self) -> str:
+        return self.message.openid
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.services.settings
+
+    def link(self, path: str) -> str:
+        return self.settings.server.base_url + path

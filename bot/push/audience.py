@@ -1,0 +1,75 @@
+"""Who a campaign reaches: topics any-of, regions any-of, or everyone.
+
+Only residents who still follow and whom WeChat has not refused for good are
+counted. The audience is read in openid order, a page at a time, so that
+freezing 100,000 residents into deliveries never holds them all in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
+from bot.catalog.models import Topic
+from bot.models import Subscriber, Subscription
+
+
+class AudienceError(ValueError):
+    """The audience description is empty or names unknown topics."""
+
+
+async def normalise(audience: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate ``{topics?, regions?, everyone?}``; topics may be ids, names or aliases."""
+    from bot.push.subscriptions import find_topic
+
+    audience = dict(audience or {})
+    unknown = set(audience) - {"topics", "regions", "everyone"}
+    if unknown:
+        raise AudienceError(f"unknown audience keys: {', '.join(sorted(unknown))}")
+    everyone = bool(audience.get("everyone"))
+    topics: list[str] = []
+    for ref in audience.get("topics") or []:
+        topic = await Topic.get_or_none(id=str(ref)) or await find_topic(str(ref))
+        if topic is None:
+            raise AudienceError(f"unknown topic: {ref}")
+        if topic.id not in topics:
+            topics.append(topic.id)
+    regions = [str(r).strip() for r in audience.get("regions") or [] if str(r).strip()]
+    if not (everyone or topics or regions):
+        raise AudienceError("audience needs topics, regions or everyone")
+    if everyone and (topics or regions):
+        raise AudienceError("everyone cannot be combined with topics or regions")
+    return {"topics": topics, "regions": regions, "everyone": everyone}
+
+
+def query(audience: dict[str, Any]) -> QuerySet[Subscriber]:
+    """Residents matching the audience: any of its topics and (if given) any of its regions."""
+    qs = Subscriber.filter(following=True, blocked_reason__isnull=True)
+    if audience.get("everyone"):
+        return qs
+    if audience.get("topics"):
+        subscribed = Subscription.filter(topic_id__in=audience["topics"]).values("subscriber_id")
+        qs = qs.filter(openid__in=Subquery(subscribed))
+    if audience.get("regions"):
+        qs = qs.filter(region__in=audience["regions"])
+    return qs
+
+
+async def count(audience: dict[str, Any]) -> int:
+    return await query(audience).count()
+
+
+async def iter_openids(qs: QuerySet[Subscriber], page: int = 5000) -> AsyncIterator[list[str]]:
+    """Pages of openids in openid order (keyset pagination: constant memory)."""
+    last = ""
+    while True:
+        openids = await qs.filter(openid__gt=last).order_by("openid").limit(page).values_list(
+            "openid", flat=True
+        )
+        if not openids:
+            return
+        yield [str(o) for o in openids]
+        last = str(openids[-1])

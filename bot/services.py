@@ -1,0 +1,76 @@
+"""The long-lived resources of one process, opened and closed in one visible order.
+
+``open_services`` is used by the web app (as its cleanup context), by the
+worker role and by one-shot CLI commands such as ``policybot ask``, so that a
+resident's message goes through the same objects whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from bot import db
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.search import SearchIndex
+    from bot.wechat.api import WeChatAPI
+
+log = logging.getLogger("bot.services")
+
+
+@dataclass
+class Services:
+    """What handlers, pages and workers may use; built only by ``open_services``."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    api: WeChatAPI
+    search: SearchIndex
+    redis: Redis | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # role-specific (scheduler, workers)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, sync_content: bool = False) -> AsyncIterator[Services]:
+    """Database → Redis → HTTP session → WeChat API → content → search index."""
+    from bot.search import SearchIndex
+    from bot.wechat.api import WeChatAPI
+
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(db.database(settings.database.url))
+        redis = None
+        if settings.redis.url:
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(settings.redis.url, decode_responses=True)
+            stack.push_async_callback(redis.aclose)
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        )
+        api = WeChatAPI(settings.wechat, http, redis=redis)
+        if sync_content:
+            await _sync_content(settings)
+        search = SearchIndex(settings, redis=redis)
+        await search.start()
+        stack.push_async_callback(search.stop)
+        yield Services(settings=settings, http=http, api=api, search=search, redis=redis)
+
+
+async def _sync_content(settings: Settings) -> None:
+    """Import content/ at start-up; a broken file is reported, never fatal."""
+    from bot.catalog.sync import sync_content
+
+    if not settings.content.dir.is_dir():
+        log.warning("content folder missing", extra={"path": str(settings.content.dir)})
+        return
+    report = await sync_content(settings.content.dir, settings)
+    log.info("content synced", extra={"summary": report.summary()})

@@ -1,0 +1,1 @@
+"""Web pages, JSON APIs, the admin API and the staff console."""

@@ -1,0 +1,46 @@
+"""GET /api/v1/search?q=&limit= — the keyword search as open JSON.
+
+Results come best first. A policy is followed by its published
+interpretations (grouped with it, and sharing its score, so the list stays
+ordered); ``limit`` bounds the number of results returned.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.search import Hit
+from bot.web.errors import json_error
+from bot.web.keys import SERVICES
+
+MAX_QUERY_CHARS = 200
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+
+
+def _flatten(hits: list[Hit], limit: int) -> list[dict]:
+    results: list[dict] = []
+    for hit in hits:
+        results.append(hit.to_json())
+        if hit.kind == "policy":
+            for interp_id, (title, url, _form) in zip(hit.interpretation_ids, hit.interpretations, strict=False):
+                results.append({"kind": "interpretation", "id": interp_id, "title": title,
+                                "url": url, "score": round(hit.score, 4)})
+    return results[:limit]
+
+
+async def search_api(request: web.Request) -> web.Response:
+    query = request.query.get("q", "").strip()
+    if not query:
+        return json_error(400, "缺少查询参数 q", "missing_query")
+    if len(query) > MAX_QUERY_CHARS:
+        return json_error(400, f"查询词不能超过 {MAX_QUERY_CHARS} 个字符", "query_too_long")
+    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        return json_error(400, "limit 应为 1 到 50 之间的整数", "bad_limit")
+    if not 1 <= limit <= MAX_LIMIT:
+        return json_error(400, "limit 应为 1 到 50 之间的整数", "bad_limit")
+    hits = await request.app[SERVICES].search.search(query, limit=limit)
+    return web.json_response({"query": query, "results": _flatten(hits, limit)})
