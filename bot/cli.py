@@ -19,9 +19,13 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
+    """Load settings and set up logging; one-shot commands log only warnings and errors."""
     settings = load_settings(args.config)
-    setup_logging(settings.log.level, settings.log.format == "json")
+    level = settings.log.level
+    if quiet and level == "INFO":
+        level = "WARNING"
+    setup_logging(level, settings.log.format == "json")
     return settings
 
 
@@ -71,7 +75,7 @@ async def _run_worker(settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(args, quiet=True)
     return run(_ask(settings, args.text, args.user))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
 log = logging.getLogger("bot.db")
@@ -60,6 +61,9 @@ def is_postgres(url: str) -> bool:
 async def init_database(url: str) -> None:
     """Apply pending migrations, then connect the ORM."""
     config = tortoise_config(url)
+    # Tortoise caches SQL per connection *name*; a process that reopens "default" on
+    # another backend (the test suite does) must not reuse the other dialect's SQL.
+    EXECUTOR_CACHE.clear()
     try:
         await migrate(config=config)
     finally:
@@ -68,7 +72,9 @@ async def init_database(url: str) -> None:
     if url.startswith("sqlite://"):
         conn = connections.get("default")
         # WAL lets the web and worker processes read while one writes.
-        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
+        await conn.execute_script(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+        )
 
 
 async def close_database() -> None:

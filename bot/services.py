@@ -72,5 +72,4 @@ async def _sync_content(settings: Settings) -> None:
     if not settings.content.dir.is_dir():
         log.warning("content folder missing", extra={"path": str(settings.content.dir)})
         return
-    report = await sync_content(settings.content.dir, settings)
-    log.info("content synced", extra={"summary": report.summary()})
+    await sync_content(settings.content.dir, settings)  # logs its own summary

@@ -31,6 +31,7 @@ class RunState(StrEnum):
     done = "done"
     cancelled = "cancelled"
     missed = "missed"  # the service was down past the grace window
+    merged = "merged"  # fired again while an earlier run waited out quiet hours
     failed = "failed"
 
 
@@ -82,6 +83,7 @@ class CampaignRun(Model):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
     note = fields.TextField(null=True)
+    mass_tag_id = fields.IntField(null=True)  # mass sends to one topic go to its WeChat tag
     materialized = fields.BooleanField(default=False)  # every delivery row written
     total = fields.IntField(default=0)  # delivery rows written for this send
     created_by = fields.CharField(max_length=64, null=True)  # who asked (tests, follow-ups, retries)

@@ -1,37 +1,64 @@
-"""JSON errors for JSON routes: ``{"error": {"code", "message"}}``, never a stack trace."""
+"""JSON errors for JSON routes: ``{"error": {"code", "message"}}``, never a stack trace.
+
+Handlers raise ``api_error(...)`` (an aiohttp HTTP exception whose body is
+already the JSON error); the middleware turns every other HTTP error and any
+crash on an /api/ route into the same shape.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
+from aiohttp.web_exceptions import HTTPError
 
 log = logging.getLogger("bot.http")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 503: "unavailable"}
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 503: "unavailable"}  # fmt: skip
+_MESSAGES = {404: "没有这个地址", 405: "不支持该请求方法", 413: "请求内容过大"}
+_CLASSES: dict[int, type[HTTPError]] = {
+    cls.status_code: cls
+    for cls in vars(web).values()
+    if isinstance(cls, type) and issubclass(cls, HTTPError) and hasattr(cls, "status_code")
+}
+
+
+def _body(status: int, message: str, code: str | None) -> bytes:
+    return orjson.dumps({"error": {"code": code or _CODES.get(status, "error"), "message": message}})
 
 
 def json_error(status: int, message: str, code: str | None = None) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code or _CODES.get(status, "error"), "message": message}}, status=status
-    )
+    return web.Response(body=_body(status, message, code), status=status, content_type="application/json")
+
+
+def api_error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> HTTPError:
+    """An exception to ``raise`` from a JSON handler; its body is the JSON error."""
+    cls = _CLASSES.get(status, web.HTTPBadRequest)
+    return cls(body=_body(status, message, code), content_type="application/json", headers=headers)
 
 
 @web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn HTTP errors and crashes on /api/ routes into JSON; pages keep aiohttp's own."""
+    """Turn HTTP errors and crashes on /api/ routes into JSON; pages keep their own."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return json_error(exc.status, exc.reason if not exc.text or exc.text.startswith(str(exc.status)) else exc.text)
+        text = exc.text or ""
+        message = _MESSAGES.get(exc.status) or (
+            exc.reason if not text or text.startswith(str(exc.status)) else text
+        )
+        return json_error(exc.status, message)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return json_error(500, "服务器内部错误，请稍后再试", "internal")

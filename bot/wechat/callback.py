@@ -21,7 +21,7 @@ from wechatpy.utils import check_signature
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot import metrics
-from bot.handlers import handle
+from bot.handlers import SORRY, handle
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply, reply_from_json
 from bot.services import Services
 from bot.wechat import messages
@@ -87,7 +87,13 @@ class Callback:
             log.info("rejected callback", extra={"reason": str(exc)})
             raise web.HTTPBadRequest(text="bad request") from None
 
-        outcome, reply = await self._answer(message)
+        try:
+            outcome, reply = await self._answer(message)
+        except Exception as exc:
+            # Typically the database or Redis went away (drivers raise their own error types).
+            # The resident still gets a polite answer; WeChat's retry may find us healthy again.
+            log.error("callback could not be handled", exc_info=True, extra={"error": type(exc).__name__})
+            outcome, reply = "unavailable", TextReply(SORRY)
         metrics.CALLBACKS.labels(outcome).inc()
         metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
         if reply is None:

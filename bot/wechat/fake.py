@@ -23,6 +23,7 @@ import bisect
 import dataclasses
 import logging
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -356,7 +357,7 @@ def _stable_token(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, 
 
 
 def _custom_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
-    openid = body.get("touser")
+    openid = body.get("touser") or ""
     s.follower(openid)
     msgtype = body.get("msgtype")
     if msgtype not in body:
@@ -375,7 +376,7 @@ def _custom_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, A
 
 
 def _template_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
-    openid = body.get("touser")
+    openid = body.get("touser") or ""
     s.follower(openid)
     template_id = body.get("template_id")
     if not template_id or (s.config.templates and template_id not in s.config.templates):
@@ -397,7 +398,7 @@ def _template_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str,
 
 
 def _subscribe_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
-    openid = body.get("touser")
+    openid = body.get("touser") or ""
     s.follower(openid)
     template_id = body.get("template_id")
     if not template_id or (s.config.templates and template_id not in s.config.templates):
@@ -502,7 +503,7 @@ def _tags_create(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, A
     _check_tag_name(s, name)
     if len(s.tags) - len(SYSTEM_TAGS) >= MAX_TAGS:
         raise Refusal(45056, "too many tags")
-    return {"tag": {"id": s._create_tag(name), "name": name}}
+    return {"tag": {"id": s._create_tag(str(name)), "name": name}}
 
 
 def _check_tag_name(s: FakeWeChat, name: Any) -> None:
@@ -673,6 +674,7 @@ ENDPOINTS: dict[str, Handler] = {
     "menu/delete": _menu_delete,
 }
 
+_LITERAL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u")
 FAKE_KEY = web.AppKey("fake_wechat", FakeWeChat)
 
 
@@ -691,6 +693,9 @@ async def _api(request: web.Request) -> web.Response:
         await asyncio.sleep(cfg.latency_ms / 1000)
     s.calls[name] += 1
     raw = await request.read()
+    if b"\\u" in raw:
+        # WeChat shows \uXXXX escapes literally (send JSON with ensure_ascii=False): keep them.
+        raw = _LITERAL_ESCAPE.sub(rb"\1\\\\u", raw)
     try:
         body = orjson.loads(raw) if raw else {}
         if not isinstance(body, dict):

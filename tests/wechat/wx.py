@@ -23,13 +23,18 @@ def signature(token: str, timestamp: str, nonce: str) -> str:
     return signer.signature
 
 
+def cdata(text: str) -> str:
+    """Text as it may stand inside a CDATA section (split where it holds the terminator)."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
 def text_xml(content: str, openid: str = "o-resident-1", msg_id: str | None = None) -> str:
     msg_id = msg_id or str(6_000_000_000_000_000_000 + next(_counter))
     return (
         f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName>"
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+        f"<Content><![CDATA[{cdata(content)}]]></Content><MsgId>{msg_id}</MsgId></xml>"
     )
 
 

@@ -1,0 +1,48 @@
+"""Bearer tokens for the admin API, each with a role (``admin.api_tokens``).
+
+``require_role(request, "publisher")`` is the one check every admin route
+makes: a missing or unknown token is 401, a token whose role is not allowed
+is 403; ``admin`` may do everything. Tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from bot.config import ApiToken, Role
+from bot.web.errors import api_error
+from bot.web.keys import SETTINGS
+
+
+def require_role(request: web.Request, *roles: Role | str) -> ApiToken:
+    """The token of this request, if its role is one of ``roles`` (none given: any role)."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    token = _find(request, presented.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        raise api_error(
+            401, "缺少或无效的访问令牌（Authorization: Bearer …）",
+            headers={"WWW-Authenticate": 'Bearer realm="policybot"'},
+        )  # fmt: skip
+    allowed = {Role(r) for r in roles}
+    if allowed and token.role not in allowed and token.role != Role.admin:
+        names = "、".join(sorted(r.value for r in allowed))
+        raise api_error(403, f"该操作需要以下角色之一：{names}")
+    return token
+
+
+def actor(token: ApiToken) -> str:
+    """How a token holder appears in the audit log."""
+    return token.name or f"{token.role.value}-token"
+
+
+def _find(request: web.Request, presented: str) -> ApiToken | None:
+    if not presented:
+        return None
+    found = None
+    for token in request.app[SETTINGS].admin.api_tokens:
+        # Compare against every token so timing does not reveal which one matched.
+        if secrets.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
+            found = token
+    return found
