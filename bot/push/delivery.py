@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -119,6 +118,7 @@ class DeliveryEngine:
         self._flushed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._materializing: set[int] = set()
+        self._checked: dict[int, float] = {}
         self._in_flight = 0
         self._seq = 0
         self._runs_at = 0.0
@@ -203,9 +203,10 @@ class DeliveryEngine:
                 if run.channel == Channel.mass and run.kind != "test" and run.materialized and not jobs:
                     jobs.extend(await self._claim_chunk(run, now))
             if jobs:
-                return jobs
-        await self._finish(active)
-        return []
+                break
+        busy = {j.run.id for j in jobs}
+        await self._finish([r for r in active if r.id not in busy])
+        return jobs
 
     async def _refresh_runs(self) -> None:
         if time.monotonic() - self._runs_at < RUNS_REFRESH:
@@ -332,12 +333,14 @@ class DeliveryEngine:
         return [Job(run, items)] if items else []
 
     async def _finish(self, runs: list[RunInfo]) -> None:
-        if self._in_flight or not self.queue.empty():
-            return
+        """Close runs with nothing pending (checked at most once a second per run)."""
+        now = time.monotonic()
         for run in runs:
-            if run.materialized:
+            if run.materialized and now - self._checked.get(run.id, 0.0) >= RUNS_REFRESH:
+                self._checked[run.id] = now
                 started = time.perf_counter()
-                await runs_mod.finish_if_complete(run.id)
+                if await runs_mod.finish_if_complete(run.id):
+                    self._runs_at = 0.0
                 self.stats.db_seconds += time.perf_counter() - started
 
     # --- sending ----------------------------------------------------------------------
@@ -385,10 +388,11 @@ class DeliveryEngine:
             if self.settings.wechat.use_subscribe_message:
                 await self.api.send_subscribe_message(item.openid, run.template_id, data, page=msg.url)
                 return None
-            msgid = await self.api.send_template(
+            # WeChat's msgid is not kept (one bulk write per batch); client_msg_id names the row.
+            await self.api.send_template(
                 item.openid, run.template_id, data, url=msg.url, client_msg_id=f"policybot-d{item.id}"
             )
-            return str(msgid) if msgid else None
+            return None
         if run.channel == Channel.customer:
             await self.api.send_custom_text(item.openid, msg.plain())
             return None
@@ -530,7 +534,6 @@ class DeliveryEngine:
         now = utcnow()
         released = {"claimed_by": None, "claimed_until": None}
         sent_plain = [i for o in batch if o.state == DeliveryState.sent and not o.msgid for i in o.ids]
-        conn = connections.get("default")
         async with in_transaction() as conn:
             if sent_plain:
                 await Delivery.filter(id__in=sent_plain).using_db(conn).update(

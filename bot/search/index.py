@@ -1,0 +1,386 @@
+"""The in-memory inverted index: BM25F over fields, numpy postings, no I/O.
+
+Scoring. Each document has fields (title, keywords, summary, body, meta) with
+weights; a term's per-document weight is BM25F's saturated, length-normalised
+sum over fields, ``tf~ / (k1 + tf~)`` in [0, 1), computed once when the
+document is indexed. A query is a list of *concepts* — one per query word,
+whose alternatives are the word itself and its synonym-group tokens — and a
+document's score is ``Σ idf(concept) · best alternative weight``. Dividing by
+``Σ idf(concept)`` gives the *coverage*, in [0, 1): how much of what the
+resident asked the document answers, weighted by how specific each word is.
+Coverage is comparable across queries, which is what lets one threshold say
+"nothing found" (see ``bot.search.ranking``). A word no document contains
+keeps its full idf in the denominator, so a query about something the
+catalog does not cover scores low instead of matching on its filler words.
+
+Storage. Postings live in numpy arrays (int32 slots, float32 weights) per
+term: about 8 bytes a posting. Documents added after the last build go to a
+small delta segment; a changed document is a new slot and its old slot is
+marked dead. ``compact`` folds the delta into the arrays and drops dead
+postings; it runs when either grows past a share of the index.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.search.synonyms import Synonyms
+from bot.search.text import Analyzer, DocNumber, doc_number_key, find_doc_numbers, normalize
+
+FIELDS = ("title", "keywords", "summary", "body", "meta")
+WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 1.0, "meta": 1.0}
+B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.75, "meta": 0.3}
+K1 = 1.2
+SYNONYM_FACTOR = 0.9  # a synonym's match counts a little less than the word itself
+SHORT_WORD_FACTOR = 0.3  # single characters and bare numbers say little on their own
+DOCNO_PARTIAL = 0.6  # year and number match but the issuer was not typed
+COMPACT_DELTA = 2000  # docs in the delta segment before folding it into the arrays
+COMPACT_DEAD_SHARE = 0.2
+
+
+@dataclass(slots=True)
+class DocInfo:
+    """What a hit shows, kept per slot (the text itself is not kept)."""
+
+    kind: str
+    id: str
+    title: str
+    doc_number: str | None = None
+    date: str | None = None
+    validity: str | None = None
+    replaced_by: str | None = None
+    policy_id: str | None = None
+    form: str | None = None
+    area: str | None = None
+    prior: float = 1.0
+    version: str = ""  # change marker from the database (updated_at), to skip unchanged rows
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id)
+
+
+@dataclass
+class IndexDoc:
+    info: DocInfo
+    fields: dict[str, str | Sequence[str]]  # name → text, or a list of phrases (keywords)
+
+
+@dataclass
+class Analysed:
+    """A document cut into per-field term counts (the expensive, thread-safe part)."""
+
+    info: DocInfo
+    counts: dict[str, Counter[str]]
+    lengths: dict[str, int]
+    docno: DocNumber | None
+
+
+@dataclass
+class Concept:
+    text: str
+    alternatives: list[tuple[str, float]]
+    weight: float = 1.0
+
+
+@dataclass
+class QueryPlan:
+    text: str
+    concepts: list[Concept] = field(default_factory=list)
+    doc_numbers: list[DocNumber] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.concepts and not self.doc_numbers
+
+
+class InvertedIndex:
+    def __init__(self, analyzer: Analyzer, synonyms: Synonyms) -> None:
+        self.analyzer = analyzer
+        self.synonyms = synonyms
+        self.slot_of: dict[tuple[str, str], int] = {}
+        self.infos: list[DocInfo | None] = []
+        self._alive = np.zeros(1024, dtype=bool)
+        self._prior = np.zeros(1024, dtype=np.float32)
+        self.main: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.delta: dict[str, tuple[array, array]] = {}
+        self.delta_docs = 0
+        self.dead = 0
+        self._len_sum = dict.fromkeys(FIELDS, 0.0)
+        self._len_docs = 0
+        self.docnos: dict[tuple[int, int], list[tuple[str, int]]] = {}
+        self.interpretations_of: dict[str, list[int]] = {}  # policy id → interpretation slots
+
+    # ------------------------------------------------------------------ size
+    @property
+    def n_slots(self) -> int:
+        return len(self.infos)
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k in self.slot_of if k[0] == kind)
+
+    def nbytes(self) -> int:
+        """Bytes held by postings and per-slot arrays (not Python object overhead)."""
+        total = self._alive.nbytes + self._prior.nbytes
+        total += sum(d.nbytes + w.nbytes for d, w in self.main.values())
+        total += sum(d.itemsize * len(d) * 2 for d, _ in self.delta.values())
+        return total
+
+    # ------------------------------------------------------------------ analysis
+    def analyse(self, doc: IndexDoc) -> Analysed:
+        counts: dict[str, Counter[str]] = {}
+        lengths: dict[str, int] = {}
+        tokens_of = self.synonyms.tokens_of
+        for name in FIELDS:
+            value = doc.fields.get(name) or ""
+            terms: list[str] = []
+            if isinstance(value, str):
+                terms = self.analyzer.index_tokens(normalize(value))
+            else:
+                for phrase in value:
+                    phrase = normalize(str(phrase)).strip()
+                    if not phrase:
+                        continue
+                    cut = self.analyzer.index_tokens(phrase)
+                    terms.extend(cut)
+                    if phrase not in cut:
+                        terms.append(phrase)  # a keyword also matches as a whole
+            lengths[name] = len(terms)
+            if not terms:
+                continue
+            counter = Counter(terms)
+            for term, tf in list(counter.items()):
+                for group in tokens_of(term):
+                    counter[group] += tf
+            counts[name] = counter
+        docno = doc_number_key(doc.info.doc_number) if doc.info.kind == "policy" else None
+        return Analysed(doc.info, counts, lengths, docno)
+
+    def _term_weights(self, a: Analysed) -> dict[str, float]:
+        docs = max(self._len_docs, 1)
+        tf_sum: dict[str, float] = {}
+        for name, counter in a.counts.items():
+            avg = self._len_sum[name] / docs or 1.0
+            norm = WEIGHTS[name] / (1.0 - B[name] + B[name] * a.lengths[name] / avg)
+            for term, tf in counter.items():
+                tf_sum[term] = tf_sum.get(term, 0.0) + tf * norm
+        return {term: s / (K1 + s) for term, s in tf_sum.items()}
+
+    def _count_lengths(self, batch: Iterable[Analysed]) -> None:
+        for a in batch:
+            self._len_docs += 1
+            for name in FIELDS:
+                self._len_sum[name] += a.lengths.get(name, 0)
+
+    # ------------------------------------------------------------------ writing
+    def _new_slot(self, a: Analysed) -> int:
+        slot = len(self.infos)
+        if slot >= len(self._alive):
+            grow = max(1024, len(self._alive))
+            self._alive = np.concatenate([self._alive, np.zeros(grow, dtype=bool)])
+            self._prior = np.concatenate([self._prior, np.zeros(grow, dtype=np.float32)])
+        self.infos.append(a.info)
+        self._alive[slot] = True
+        self._prior[slot] = a.info.prior
+        self.slot_of[a.info.key] = slot
+        if a.docno is not None:
+            self.docnos.setdefault((a.docno.year, a.docno.number), []).append((a.docno.prefix, slot))
+        if a.info.kind == "interpretation" and a.info.policy_id:
+            self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
+        return slot
+
+    def build(self, analysed: Sequence[Analysed]) -> None:
+        """Bulk load into an empty index (the start-up path)."""
+        self._count_lengths(analysed)
+        lists: dict[str, tuple[array, array]] = {}
+        for a in analysed:
+            if a.info.key in self.slot_of:
+                self.remove(a.info.key)
+            slot = self._new_slot(a)
+            for term, w in self._term_weights(a).items():
+                pair = lists.get(term)
+                if pair is None:
+                    pair = lists[term] = (array("i"), array("f"))
+                pair[0].append(slot)
+                pair[1].append(w)
+        for term, (slots, weights) in lists.items():
+            self.main[term] = (np.frombuffer(slots, dtype=np.int32).copy(),
+                               np.frombuffer(weights, dtype=np.float32).copy())
+
+    def add(self, a: Analysed) -> None:
+        """Index one document (replacing its previous version) in the delta segment."""
+        self.remove(a.info.key)
+        self._count_lengths([a])
+        slot = self._new_slot(a)
+        for term, w in self._term_weights(a).items():
+            pair = self.delta.get(term)
+            if pair is None:
+                pair = self.delta[term] = (array("i"), array("f"))
+            pair[0].append(slot)
+            pair[1].append(w)
+        self.delta_docs += 1
+        if self.delta_docs >= COMPACT_DELTA:
+            self.compact()
+
+    def remove(self, key: tuple[str, str]) -> bool:
+        slot = self.slot_of.pop(key, None)
+        if slot is None:
+            return False
+        self._alive[slot] = False
+        self.infos[slot] = None
+        self.dead += 1
+        if self.dead > COMPACT_DEAD_SHARE * max(len(self.slot_of), 1000):
+            self.compact()
+        return True
+
+    def compact(self) -> None:
+        """Fold the delta segment into the arrays and drop dead postings (slots keep their numbers)."""
+        alive = self._alive
+        merged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for term in set(self.main) | set(self.delta):
+            slots, weights = self.main.get(term, (None, None))
+            extra = self.delta.get(term)
+            if extra is not None:
+                ds = np.frombuffer(extra[0], dtype=np.int32)
+                dw = np.frombuffer(extra[1], dtype=np.float32)
+                slots = ds.copy() if slots is None else np.concatenate([slots, ds])
+                weights = dw.copy() if weights is None else np.concatenate([weights, dw])
+            assert slots is not None and weights is not None
+            if self.dead:
+                keep = alive[slots]
+                if not keep.all():
+                    slots, weights = slots[keep], weights[keep]
+            if len(slots):
+                merged[term] = (slots, weights)
+        self.main = merged
+        self.delta = {}
+        self.delta_docs = 0
+        if self.dead:
+            self.docnos = {k: [(p, s) for p, s in v if alive[s]] for k, v in self.docnos.items()}
+            self.interpretations_of = {
+                k: [s for s in v if alive[s]] for k, v in self.interpretations_of.items()
+            }
+        self.dead = 0
+
+    # ------------------------------------------------------------------ reading
+    def info(self, slot: int) -> DocInfo | None:
+        return self.infos[slot] if 0 <= slot < len(self.infos) else None
+
+    def df(self, term: str) -> int:
+        n = 0
+        main = self.main.get(term)
+        if main is not None:
+            n += len(main[0])
+        extra = self.delta.get(term)
+        if extra is not None:
+            n += len(extra[0])
+        return n
+
+    def idf(self, df: int) -> float:
+        n = max(self.n_slots, 1)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def plan(self, query: str) -> QueryPlan:
+        """Turn what the resident typed into concepts (see the module docstring)."""
+        text = normalize(query)
+        numbers = find_doc_numbers(text)
+        for number in reversed(numbers):
+            text = text[: number.start] + " " + text[number.end :]
+        plan = QueryPlan(text=text.strip(), doc_numbers=numbers)
+        for token in self.analyzer.query_tokens(text):
+            self._add_concept(plan, token)
+        return plan
+
+    def _add_concept(self, plan: QueryPlan, token: str, depth: int = 0) -> None:
+        groups = self.synonyms.tokens_of(token)
+        alternatives = [(token, 1.0)] + [(g, SYNONYM_FACTOR) for g in groups]
+        if depth == 0 and not any(self.df(t) for t, _ in alternatives):
+            # An unknown long word: try the dictionary words inside it.
+            parts = [w for w in self.analyzer.sub_words(token) if len(w) < len(token)]
+            parts = [w for w in parts if self.df(w) or self.synonyms.tokens_of(w)]
+            if parts:
+                covered = _maximal(parts)
+                for part in covered:
+                    self._add_concept(plan, part, depth + 1)
+                return
+        short = len(token) == 1 or token.isdigit()
+        plan.concepts.append(Concept(token, alternatives, SHORT_WORD_FACTOR if short else 1.0))
+
+    def score(self, plan: QueryPlan) -> tuple[np.ndarray, np.ndarray]:
+        """(coverage, coverage · prior) per slot; dead slots score 0."""
+        n = self.n_slots
+        total = np.zeros(n, dtype=np.float32)
+        denominator = 0.0
+        for concept in plan.concepts:
+            dfs = [self.df(t) for t, _ in concept.alternatives]
+            broadest = max(dfs)
+            idf = self.idf(broadest) * concept.weight
+            denominator += idf
+            if broadest == 0:
+                continue
+            live = [(t, g) for (t, g), d in zip(concept.alternatives, dfs, strict=True) if d]
+            if len(live) == 1:
+                self._accumulate(total, live[0][0], idf * live[0][1])
+                continue
+            best = np.zeros(n, dtype=np.float32)
+            for term, factor in live:
+                main = self.main.get(term)
+                if main is not None:
+                    slots, weights = main
+                    best[slots] = np.maximum(best[slots], weights * np.float32(factor))
+                extra = self.delta.get(term)
+                if extra is not None:
+                    for slot, w in zip(extra[0], extra[1], strict=True):
+                        best[slot] = max(best[slot], w * factor)
+            total += idf * best
+        if plan.doc_numbers:
+            idf = self.idf(1)
+            for number in plan.doc_numbers:
+                denominator += idf
+                for prefix, slot in self.docnos.get((number.year, number.number), ()):
+                    strength = _docno_strength(number.prefix, prefix)
+                    if strength and self._alive[slot]:
+                        total[slot] += idf * strength
+        if denominator <= 0:
+            zero = np.zeros(n, dtype=np.float32)
+            return zero, zero
+        coverage = total / np.float32(denominator)
+        coverage *= self._alive[:n]
+        return coverage, coverage * self._prior[:n]
+
+    def _accumulate(self, total: np.ndarray, term: str, factor: float) -> None:
+        main = self.main.get(term)
+        if main is not None:
+            slots, weights = main
+            total[slots] += weights * np.float32(factor)
+        extra = self.delta.get(term)
+        if extra is not None:
+            for slot, w in zip(extra[0], extra[1], strict=True):
+                total[slot] += w * factor
+
+
+def _maximal(words: list[str]) -> list[str]:
+    """Drop words contained in another word of the list (keep 危房改造, not 危房)."""
+    return [w for w in words if not any(w != o and w in o for o in words)]
+
+
+def _docno_strength(typed: str, own: str) -> float:
+    """How well the issuer characters typed before the year fit the document's."""
+    if not own:
+        return DOCNO_PARTIAL
+    if typed.endswith(own):
+        return 1.0
+    if typed and own.endswith(typed) and len(typed) >= 2:
+        return 0.8
+    if not typed or not any("\u4e00" <= c <= "\u9fff" for c in typed[-1:]):
+        return DOCNO_PARTIAL
+    return 0.0

@@ -1,0 +1,208 @@
+"""Open data: the published catalog as JSON for the public and auditors.
+
+Only published documents appear; ``validity`` is the effective one (an
+expired ``expires_on`` reads 失效). Filters: area (id or name), topic,
+issuer, validity, published_from/published_to; pagination with page and
+per_page. Responses carry ``Access-Control-Allow-Origin: *`` so that anyone
+may build on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+from tortoise.expressions import Q
+
+from bot.catalog.models import Area, Interpretation, Policy, Status, Topic, Validity
+from bot.catalog.validity import current_version, effective_validity, validity_filter
+from bot.web.errors import api_error
+from bot.web.keys import SETTINGS
+from bot.web.modes import today
+from bot.web.openapi import document
+
+MAX_PER_PAGE = 100
+_OPEN = {"Access-Control-Allow-Origin": "*"}
+
+
+def _json(data: Any) -> web.Response:
+    return web.json_response(data, headers=_OPEN, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    import orjson
+
+    return orjson.dumps(data).decode()
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _url(request: web.Request, path: str) -> str:
+    return request.app[SETTINGS].server.base_url + path
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise api_error(400, f"{name} 应为整数") from None
+    if not low <= value <= high:
+        raise api_error(400, f"{name} 应在 {low} 到 {high} 之间")
+    return value
+
+
+def _date_param(request: web.Request, name: str) -> dt.date | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise api_error(400, f"{name} 应为日期 YYYY-MM-DD") from None
+
+
+def interpretation_json(request: web.Request, interp: Interpretation) -> dict[str, Any]:
+    return {
+        "id": interp.id,
+        "title": interp.title,
+        "form": interp.form.value,
+        "issuer": interp.issuer,
+        "published_on": _date(interp.published_on),
+        "url": _url(request, f"/interpretations/{interp.id}"),
+    }
+
+
+def policy_json(
+    request: web.Request, policy: Policy, interps: list[Interpretation], day: dt.date
+) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "issuer": policy.issuer,
+        "doc_number": policy.doc_number,
+        "index_number": policy.index_number,
+        "written_on": _date(policy.written_on),
+        "published_on": _date(policy.published_on),
+        "validity": effective_validity(policy, day).value,
+        "expires_on": _date(policy.expires_on),
+        "replaced_by": policy.replaced_by,
+        "disclosure": policy.disclosure.value,
+        "areas": [a.name for a in policy.areas],
+        "topics": [t.id for t in policy.topics],
+        "keywords": policy.keywords,
+        "summary": policy.summary,
+        "url": _url(request, f"/policies/{policy.id}"),
+        "interpretations": [interpretation_json(request, i) for i in interps],
+    }
+
+
+async def _interpretations_of(ids: list[str]) -> dict[str, list[Interpretation]]:
+    out: dict[str, list[Interpretation]] = {i: [] for i in ids}
+    rows = await Interpretation.filter(policy_id__in=ids, status=Status.published).order_by("id")
+    for row in rows:
+        out[row.policy_id].append(row)  # type: ignore[attr-defined]
+    return out
+
+
+@document(
+    params={
+        "area": "领域 id 或名称",
+        "topic": "主题 id",
+        "issuer": "发布机构（完全匹配）",
+        "validity": "有效性：有效、失效或废止",
+        "published_from": "发布日期不早于（YYYY-MM-DD）",
+        "published_to": "发布日期不晚于（YYYY-MM-DD）",
+        "page": "页码，从 1 开始",
+        "per_page": f"每页条数，最多 {MAX_PER_PAGE}",
+    },
+    response="PolicyPage",
+)
+async def list_policies(request: web.Request) -> web.Response:
+    """Published policies, newest first, filtered and paginated."""
+    q = request.query
+    day = today(request)
+    page = _int_param(request, "page", 1, 1, 1_000_000)
+    per_page = _int_param(request, "per_page", 20, 1, MAX_PER_PAGE)
+    query = Policy.filter(status=Status.published)
+    if area := q.get("area"):
+        found = await Area.filter(Q(id=area) | Q(name=area)).first()
+        query = query.filter(areas__id=found.id if found else "")
+    if topic := q.get("topic"):
+        query = query.filter(topics__id=topic)
+    if issuer := q.get("issuer"):
+        query = query.filter(issuer=issuer)
+    if validity := q.get("validity"):
+        try:
+            query = query.filter(validity_filter(Validity(validity), day))
+        except ValueError:
+            raise api_error(400, "validity 应为 有效、失效 或 废止") from None
+    if start := _date_param(request, "published_from"):
+        query = query.filter(published_on__gte=start)
+    if end := _date_param(request, "published_to"):
+        query = query.filter(published_on__lte=end)
+    total = await query.count()
+    rows = (
+        await query.order_by("-written_on", "id")
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .prefetch_related("areas", "topics")
+    )
+    interps = await _interpretations_of([p.id for p in rows])
+    return _json(
+        {
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "items": [policy_json(request, p, interps[p.id], day) for p in rows],
+        }
+    )
+
+
+@document(response="PolicyDetail")
+async def get_policy(request: web.Request) -> web.Response:
+    """One published policy with its body (sanitised HTML) and interpretations."""
+    policy = await Policy.get_or_none(id=request.match_info["id"], status=Status.published)
+    if policy is None:
+        raise api_error(404, "没有这个政策，或已撤回")
+    await policy.fetch_related("areas", "topics")
+    interps = await _interpretations_of([policy.id])
+    data = policy_json(request, policy, interps[policy.id], today(request))
+    data["body_html"] = policy.body_html
+    data["current_version"] = (await current_version(policy)).id
+    return _json(data)
+
+
+@document(response="TopicList")
+async def list_topics(request: web.Request) -> web.Response:
+    """Subscribable topics."""
+    topics = await Topic.all()
+    return _json(
+        {
+            "items": [
+                {"id": t.id, "name": t.name, "aliases": t.aliases, "areas": t.areas,
+                 "url": _url(request, f"/topics/{t.id}")}
+                for t in topics
+            ]
+        }
+    )  # fmt: skip
+
+
+@document(response="AreaList")
+async def list_areas(request: web.Request) -> web.Response:
+    """The pilot areas of the standard disclosure catalog."""
+    areas = await Area.all()
+    return _json(
+        {
+            "items": [
+                {"id": a.id, "name": a.name, "aliases": a.aliases,
+                 "url": _url(request, f"/areas/{a.id}")}
+                for a in areas
+            ]
+        }
+    )  # fmt: skip

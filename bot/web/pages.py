@@ -1,0 +1,138 @@
+"""The pages residents open from WeChat: a policy, an interpretation, lists.
+
+Only published documents are shown; a policy lists its interpretations by
+form, an interpretation links back to its policy (三同步), and a replaced
+policy points to the one that replaces it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+from tortoise.queryset import QuerySet
+
+from bot.catalog.models import Area, Interpretation, InterpretationForm, Policy, Status, Topic
+from bot.catalog.render import safe_url
+from bot.catalog.validity import effective_validity
+from bot.web.modes import render_page, today
+
+PER_PAGE = 20
+
+
+def not_found(request: web.Request, message: str = "您要找的文件不存在或已撤回。") -> web.Response:
+    return render_page(request, "error.html", status=404, title="未找到", message=message)
+
+
+async def policy_page(request: web.Request) -> web.Response:
+    policy = await Policy.get_or_none(id=request.match_info["id"], status=Status.published)
+    if policy is None:
+        return not_found(request)
+    await policy.fetch_related("areas", "topics")
+    interps = await Interpretation.filter(policy_id=policy.id, status=Status.published).order_by(
+        "published_on", "id"
+    )
+    groups = [
+        (form.value, [i for i in interps if i.form == form])
+        for form in InterpretationForm
+        if any(i.form == form for i in interps)
+    ]
+    replacement = None
+    if policy.replaced_by:
+        replacement = await Policy.get_or_none(id=policy.replaced_by, status=Status.published)
+    return render_page(
+        request,
+        "policy.html",
+        title=policy.title,
+        policy=policy,
+        validity=effective_validity(policy, today(request)).value,
+        areas=list(policy.areas),
+        topics=list(policy.topics),
+        groups=groups,
+        replacement=replacement,
+    )
+
+
+async def interpretation_page(request: web.Request) -> web.Response:
+    interp = await Interpretation.get_or_none(id=request.match_info["id"], status=Status.published)
+    policy = interp and await Policy.get_or_none(id=interp.policy_id, status=Status.published)
+    if interp is None or policy is None:
+        return not_found(request)
+    return render_page(
+        request,
+        "interpretation.html",
+        title=interp.title,
+        interp=interp,
+        policy=policy,
+        media_url=safe_url(interp.media_url),
+    )
+
+
+async def _list(
+    request: web.Request, query: QuerySet[Policy], title: str, **extra: Any
+) -> web.Response:
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    total = await query.count()
+    rows = await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    counts: dict[str, int] = {}
+    for pid in await Interpretation.filter(
+        policy_id__in=[p.id for p in rows], status=Status.published
+    ).values_list("policy_id", flat=True):
+        counts[str(pid)] = counts.get(str(pid), 0) + 1
+    day = today(request)
+    items = [
+        {
+            "id": p.id,
+            "title": p.title,
+            "doc_number": p.doc_number,
+            "published_on": p.published_on,
+            "written_on": p.written_on,
+            "effective": effective_validity(p, day).value,
+            "interp_count": counts.get(p.id, 0),
+        }
+        for p in rows
+    ]
+    return render_page(
+        request,
+        "list.html",
+        title=title,
+        items=items,
+        page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+        path=request.path,
+        **extra,
+    )
+
+
+async def policies_page(request: web.Request) -> web.Response:
+    published = Policy.filter(status=Status.published)
+    areas = await Area.filter(policies__status=Status.published).distinct().order_by("position")
+    return await _list(
+        request,
+        published,
+        "政策文件",
+        intro="青山县最新发布的政策文件及其解读。",
+        topics=await Topic.all(),
+        areas=areas,
+    )
+
+
+async def area_page(request: web.Request) -> web.Response:
+    area = await Area.get_or_none(id=request.match_info["id"])
+    if area is None:
+        return not_found(request, "没有这个领域。")
+    query = Policy.filter(status=Status.published, areas__id=area.id)
+    return await _list(request, query, f"{area.name}领域政策", intro=f"“{area.name}”领域公开的政策文件。")
+
+
+async def topic_page(request: web.Request) -> web.Response:
+    topic = await Topic.get_or_none(id=request.match_info["id"])
+    if topic is None:
+        return not_found(request, "没有这个主题。")
+    query = Policy.filter(status=Status.published, topics__id=topic.id)
+    intro = f"与“{topic.name}”有关的政策。在公众号发送“订阅 {topic.name}”，新政策发布时会推送给您。"
+    return await _list(request, query, f"{topic.name}相关政策", intro=intro)
