@@ -9,6 +9,7 @@ Catalog models live in ``bot.catalog.models``, push models in
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -20,7 +21,7 @@ class Subscriber(Model):
     openid = fields.CharField(max_length=64, primary_key=True)
     following = fields.BooleanField(default=True, db_index=True)  # false after unfollow
     region = fields.CharField(max_length=64, null=True, db_index=True)  # town or street (地区 X)
-    wechat_tags = fields.JSONField(default=list)  # tag ids seen in the last followers sync
+    wechat_tags = fields.JSONField[list[Any]](default=list)  # tag ids seen in the last followers sync
     followed_at = fields.DatetimeField(null=True)
     unfollowed_at = fields.DatetimeField(null=True)
     last_active_at = fields.DatetimeField(null=True, db_index=True)  # last message or click (48 h window)
@@ -116,7 +117,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=64, db_index=True)
     object_type = fields.CharField(max_length=32)
     object_id = fields.CharField(max_length=128, db_index=True)
-    detail = fields.JSONField(default=dict)
+    detail = fields.JSONField[dict[str, Any]](default=dict)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -38,7 +38,15 @@ MENU_TYPES = {
     "click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
     "pic_photo_or_album", "pic_weixin", "location_select", "miniprogram",
 }  # fmt: skip
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML that leaves dates as text: YAML's own date parsing crashes on 2024-02-30,
+    and our ``date`` converter reports it with the file and line instead."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_YAML_LOADER: Any = _Loader
 _FM = frontmatter.YAMLHandler()
 _KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 

@@ -4,6 +4,7 @@ disclosure catalog, pilot areas and subscribable topics."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -43,7 +44,7 @@ class Area(Model):
 
     id = fields.CharField(max_length=64, primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
-    aliases = fields.JSONField(default=list)
+    aliases = fields.JSONField[list[Any]](default=list)
     position = fields.IntField(default=0)
 
     class Meta:
@@ -56,8 +57,8 @@ class Topic(Model):
 
     id = fields.CharField(max_length=64, primary_key=True)
     name = fields.CharField(max_length=30, unique=True)
-    aliases = fields.JSONField(default=list)
-    areas = fields.JSONField(default=list)  # area ids this topic covers
+    aliases = fields.JSONField[list[Any]](default=list)
+    areas = fields.JSONField[list[Any]](default=list)  # area ids this topic covers
     position = fields.IntField(default=0)
     wechat_tag_id = fields.IntField(null=True)  # the WeChat tag kept in sync with subscribers
 
@@ -76,7 +77,7 @@ class Policy(Model):
     published_on = fields.DateField(null=True, db_index=True)  # 发布日期
     doc_number = fields.CharField(max_length=64, null=True)  # 文号
     index_number = fields.CharField(max_length=64, null=True)  # 索引号
-    keywords = fields.JSONField(default=list)
+    keywords = fields.JSONField[list[Any]](default=list)
     summary = fields.TextField(default="")
     body_md = fields.TextField(default="")
     body_html = fields.TextField(default="")  # rendered and sanitised once, on save

@@ -42,7 +42,8 @@ class Router:
 
     def command(self, *words: str) -> Callable[[Handler], Handler]:
         """Text that is one of ``words``, or starts with one followed by a space or colon."""
-        pattern = re.compile(r"^(?:%s)(?:$|[\s:：])" % "|".join(map(re.escape, words)))
+        alternatives = "|".join(map(re.escape, words))
+        pattern = re.compile(rf"^(?:{alternatives})(?:$|[\s:：])")
         return self.register(lambda m: m.kind == "text" and bool(pattern.match(m.text.strip())))
 
     def click(self, key: str | None = None) -> Callable[[Handler], Handler]:

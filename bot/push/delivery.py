@@ -119,6 +119,7 @@ class DeliveryEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._materializing: set[int] = set()
         self._checked: dict[int, float] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self._seq = 0
         self._runs_at = 0.0
@@ -141,6 +142,8 @@ class DeliveryEngine:
         self._stopping = True
         claimer, recorder, *senders = self._tasks
         claimer.cancel()
+        for task in list(self._side_tasks):
+            task.cancel()
         leftover: list[int] = []
         while not self.queue.empty():
             leftover.extend(i.id for i in self.queue.get_nowait().items)
@@ -150,7 +153,7 @@ class DeliveryEngine:
         for task in senders:
             task.cancel()
         recorder.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._side_tasks, return_exceptions=True)
         await self._flush()
         if leftover:
             await Delivery.filter(id__in=leftover, state=DeliveryState.pending).update(
@@ -235,7 +238,9 @@ class DeliveryEngine:
             info.cancelled = False
             if not run.materialized and run.id not in self._materializing:
                 self._materializing.add(run.id)
-                asyncio.create_task(self._materialize(run.id))
+                task = asyncio.create_task(self._materialize(run.id), name=f"push-freeze-{run.id}")
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
         for run_id, info in list(self.runs.items()):
             if run_id not in seen:
                 info.cancelled = True  # cancelled, failed or finished: drop anything queued
@@ -247,7 +252,7 @@ class DeliveryEngine:
         try:
             if await try_lease(name, self.worker_id, 300):
                 try:
-                    await runs_mod.materialize(run_id, self.settings)
+                    await runs_mod.materialize(run_id, self.settings, self.api)
                 finally:
                     await release_lease(name, self.worker_id)
                 self.wake()
@@ -266,25 +271,32 @@ class DeliveryEngine:
         return f"{self.worker_id}:{self._seq}"
 
     async def _claim_rows(self, base: Q, limit: int, now: datetime) -> list[Item]:
-        """Claim up to ``limit`` rows matching ``base``; never a row another worker holds."""
+        """Claim up to ``limit`` rows matching ``base``; never a row another worker holds.
+
+        No ORDER BY: sorting every pending row of a 100,000-resident run per
+        batch would make each claim cost grow with the audience; the index
+        (run_id, state, next_attempt_at) is walked and the scan stops at the limit.
+        """
         started = time.perf_counter()
         token = self._token()
         until = now + LEASE
         fields = ("id", "run_id", "openid", "attempts", "chunk")
-        cond = base & Q(state=DeliveryState.pending) & self._claimable(now)
+        free = Q(state=DeliveryState.pending) & self._claimable(now)
+        cond = base & free
         if self._pg:
             async with in_transaction() as conn:
-                ids = await Delivery.filter(cond).using_db(conn).select_for_update(skip_locked=True).order_by(
-                    "id").limit(limit).values_list("id", flat=True)
+                ids = await Delivery.filter(cond).using_db(conn).select_for_update(skip_locked=True).limit(
+                    limit).values_list("id", flat=True)
                 if ids:
                     await Delivery.filter(id__in=ids).using_db(conn).update(claimed_by=token, claimed_until=until)
                 rows = await Delivery.filter(id__in=ids).using_db(conn).values(*fields) if ids else []
         else:
-            ids = await Delivery.filter(cond).order_by("id").limit(limit).values_list("id", flat=True)
+            ids = await Delivery.filter(cond).limit(limit).values_list("id", flat=True)
             rows = []
             if ids:
                 # Conditional: a row another process claimed meanwhile no longer matches.
-                await Delivery.filter(Q(id__in=ids) & cond).update(claimed_by=token, claimed_until=until)
+                # Only the primary key narrows it (an index on run or state would scan the run).
+                await Delivery.filter(Q(id__in=ids) & free).update(claimed_by=token, claimed_until=until)
                 rows = await Delivery.filter(id__in=ids, claimed_by=token).values(*fields)
         self.stats.db_seconds += time.perf_counter() - started
         return [Item(r["id"], r["run_id"], r["openid"], r["attempts"], r["chunk"]) for r in rows]

@@ -4,6 +4,7 @@ resident per send, written before WeChat is called."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -50,7 +51,7 @@ class Campaign(Model):
     text = fields.TextField(default="")
     policy_id = fields.CharField(max_length=80, null=True)
     interpretation_id = fields.CharField(max_length=80, null=True)
-    audience = fields.JSONField(default=dict)  # {topics: [...], regions: [...], everyone: bool}
+    audience = fields.JSONField[dict[str, Any]](default=dict)  # {topics: [...], regions: [...], everyone: bool}
     channel = fields.CharEnumField(Channel)
     send_at = fields.DatetimeField(null=True)  # first (or only) run, UTC
     cron = fields.CharField(max_length=128, null=True)  # repeat rule in server.timezone
@@ -77,6 +78,7 @@ class CampaignRun(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="runs", on_delete=fields.CASCADE
     )
+    campaign_id: int
     kind = fields.CharField(max_length=16, default="scheduled")  # scheduled|test|followup|retry
     scheduled_for = fields.DatetimeField(db_index=True)
     state = fields.CharEnumField(RunState, default=RunState.pending, db_index=True)
@@ -100,11 +102,12 @@ class Delivery(Model):
     run: fields.ForeignKeyRelation[CampaignRun] = fields.ForeignKeyField(
         "models.CampaignRun", related_name="deliveries", on_delete=fields.CASCADE
     )
+    run_id: int
     campaign_id = fields.IntField(db_index=True)
     channel = fields.CharEnumField(Channel, default=Channel.template)
     openid = fields.CharField(max_length=64, db_index=True)
     chunk = fields.IntField(null=True)  # mass sends: the call (tag or openid list) this row rides in
-    state = fields.CharEnumField(DeliveryState, default=DeliveryState.pending, db_index=True)
+    state = fields.CharEnumField(DeliveryState, default=DeliveryState.pending)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)
     claimed_by = fields.CharField(max_length=64, null=True)

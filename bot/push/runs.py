@@ -29,6 +29,7 @@ from bot.push.models import (
     DeliveryState,
     RunState,
 )
+from bot.wechat.api import WeChatAPI, WeChatError
 
 log = logging.getLogger("bot.push")
 
@@ -38,7 +39,7 @@ OPEN_CAMPAIGN = (CampaignState.approved, CampaignState.scheduled, CampaignState.
 
 
 async def start_run(run_id: int, settings: Settings, now: datetime | None = None) -> bool:
-    """Start a due run: postpone it in quiet hours, otherwise freeze its audience."""
+    """Start a due run (pending → sending), or postpone it in quiet hours."""
     now = now or utcnow()
     run = await CampaignRun.get_or_none(id=run_id).prefetch_related("campaign")
     if run is None or run.state != RunState.pending:
@@ -62,7 +63,7 @@ async def start_run(run_id: int, settings: Settings, now: datetime | None = None
     if run.kind != "test":
         await Campaign.filter(id=campaign.id, state__in=OPEN_CAMPAIGN).update(state=CampaignState.sending)
     log.info("run started", extra={"campaign": campaign.id, "run": run_id, "kind": run.kind})
-    await materialize(run_id, settings)
+    # The delivery workers freeze the audience (under a lease, resumable after a crash).
     return True
 
 
@@ -83,17 +84,27 @@ async def postpone(run: CampaignRun, until: datetime, settings: Settings) -> Non
     log.info("run postponed by quiet hours", extra={"run": run.id, "until": local})
 
 
-async def _mass_tag(campaign: Campaign) -> int | None:
-    """A mass send to one topic with a WeChat tag goes to the tag; others by openid lists."""
+async def _mass_tag(campaign: Campaign, api: WeChatAPI | None) -> int | None:
+    """A mass send to one topic goes to the topic's WeChat tag; others by openid lists."""
     aud = campaign.audience or {}
     topics = aud.get("topics") or []
     if campaign.channel != Channel.mass or len(topics) != 1 or aud.get("regions"):
         return None
     topic = await Topic.get_or_none(id=topics[0])
-    return topic.wechat_tag_id if topic else None
+    if topic is None:
+        return None
+    if topic.wechat_tag_id is None and api is not None and api.enabled:
+        from bot.push.tags import ensure_tag
+
+        try:
+            return await ensure_tag(api, topic)
+        except WeChatError as exc:
+            log.warning("no tag for the topic, sending by openid lists",
+                        extra={"topic": topic.id, "errcode": exc.code})
+    return topic.wechat_tag_id
 
 
-async def materialize(run_id: int, settings: Settings) -> int:
+async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = None) -> int:
     """Write one pending delivery per resident of the run's audience; resumable."""
     run = await CampaignRun.get(id=run_id).prefetch_related("campaign")
     if run.materialized:
@@ -105,7 +116,7 @@ async def materialize(run_id: int, settings: Settings) -> int:
             run_id__in=Subquery(CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").values("id"))
         )
         qs = qs.exclude(openid__in=Subquery(earlier.values("openid")))
-    tag_id = await _mass_tag(campaign) if run.kind != "test" else None
+    tag_id = await _mass_tag(campaign, api) if run.kind != "test" else None
     if tag_id is not None and run.mass_tag_id != tag_id:
         run.mass_tag_id = tag_id
         await run.save(update_fields=["mass_tag_id"])
@@ -159,6 +170,7 @@ async def create_test_run(campaign: Campaign, openids: list[str], actor: str) ->
     ]
     await Delivery.bulk_create(rows, ignore_conflicts=True)
     await CampaignRun.filter(id=run.id).update(materialized=True, total=len(rows))
+    run.materialized, run.total = True, len(rows)
     return run
 
 

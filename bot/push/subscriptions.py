@@ -42,7 +42,7 @@ async def find_topic(name: str) -> Topic | None:
 
 
 async def ensure_subscriber(openid: str, now: datetime) -> Subscriber:
-    subscriber, created = await Subscriber.get_or_create(
+    subscriber, _ = await Subscriber.get_or_create(
         openid=openid, defaults={"following": True, "followed_at": now}
     )
     return subscriber

@@ -13,10 +13,10 @@ Coverage is comparable across queries, which is what lets one threshold say
 keeps its full idf in the denominator, so a query about something the
 catalog does not cover scores low instead of matching on its filler words.
 
-Storage. Postings live in numpy arrays (int32 slots, float32 weights) per
-term: about 8 bytes a posting. Documents added after the last build go to a
-small delta segment; a changed document is a new slot and its old slot is
-marked dead. ``compact`` folds the delta into the arrays and drops dead
+Storage. Postings live in numpy arrays per term: int32 slots and weights
+quantised to a byte (1/255 steps; the gold set's rankings do not move), 5
+bytes a posting. Documents added after the last build go to a small delta
+segment; a changed document is a new slot and its old slot is marked dead. ``compact`` folds the delta into the arrays and drops dead
 postings; it runs when either grows past a share of the index.
 """
 
@@ -34,12 +34,14 @@ from bot.search.synonyms import Synonyms
 from bot.search.text import Analyzer, DocNumber, doc_number_key, find_doc_numbers, normalize
 
 FIELDS = ("title", "keywords", "summary", "body", "meta")
-WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 1.0, "meta": 1.0}
-B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.75, "meta": 0.3}
+WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 0.7, "meta": 1.0}
+B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.7, "meta": 0.3}
 K1 = 1.2
 SYNONYM_FACTOR = 0.9  # a synonym's match counts a little less than the word itself
 SHORT_WORD_FACTOR = 0.3  # single characters and bare numbers say little on their own
+PARTS_FACTOR = 0.8  # a compound matched only through the words inside it
 DOCNO_PARTIAL = 0.6  # year and number match but the issuer was not typed
+_LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)  # byte → weight
 COMPACT_DELTA = 2000  # docs in the delta segment before folding it into the arrays
 COMPACT_DEAD_SHARE = 0.2
 
@@ -84,9 +86,13 @@ class Analysed:
 
 @dataclass
 class Concept:
+    """One query word: matched by itself, its synonym groups, or (for a compound
+    like 拆迁补偿 or 怎么申请) by all the words inside it."""
+
     text: str
     alternatives: list[tuple[str, float]]
     weight: float = 1.0
+    parts: list[Concept] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +122,8 @@ class InvertedIndex:
         self._len_docs = 0
         self.docnos: dict[tuple[int, int], list[tuple[str, int]]] = {}
         self.interpretations_of: dict[str, list[int]] = {}  # policy id → interpretation slots
+        self._counts: Counter[str] = Counter()
+        self._bulk: dict[str, tuple[array, array]] = {}
 
     # ------------------------------------------------------------------ size
     @property
@@ -126,13 +134,13 @@ class InvertedIndex:
         return len(self.slot_of)
 
     def count(self, kind: str) -> int:
-        return sum(1 for k in self.slot_of if k[0] == kind)
+        return self._counts[kind]
 
     def nbytes(self) -> int:
         """Bytes held by postings and per-slot arrays (not Python object overhead)."""
         total = self._alive.nbytes + self._prior.nbytes
         total += sum(d.nbytes + w.nbytes for d, w in self.main.values())
-        total += sum(d.itemsize * len(d) * 2 for d, _ in self.delta.values())
+        total += sum(d.itemsize * len(d) + len(w) for d, w in self.delta.values())
         return total
 
     # ------------------------------------------------------------------ analysis
@@ -165,7 +173,7 @@ class InvertedIndex:
         docno = doc_number_key(doc.info.doc_number) if doc.info.kind == "policy" else None
         return Analysed(doc.info, counts, lengths, docno)
 
-    def _term_weights(self, a: Analysed) -> dict[str, float]:
+    def _term_weights(self, a: Analysed) -> dict[str, int]:
         docs = max(self._len_docs, 1)
         tf_sum: dict[str, float] = {}
         for name, counter in a.counts.items():
@@ -173,7 +181,7 @@ class InvertedIndex:
             norm = WEIGHTS[name] / (1.0 - B[name] + B[name] * a.lengths[name] / avg)
             for term, tf in counter.items():
                 tf_sum[term] = tf_sum.get(term, 0.0) + tf * norm
-        return {term: s / (K1 + s) for term, s in tf_sum.items()}
+        return {term: max(1, round(255 * s / (K1 + s))) for term, s in tf_sum.items()}
 
     def _count_lengths(self, batch: Iterable[Analysed]) -> None:
         for a in batch:
@@ -192,16 +200,39 @@ class InvertedIndex:
         self._alive[slot] = True
         self._prior[slot] = a.info.prior
         self.slot_of[a.info.key] = slot
+        self._counts[a.info.kind] += 1
         if a.docno is not None:
             self.docnos.setdefault((a.docno.year, a.docno.number), []).append((a.docno.prefix, slot))
         if a.info.kind == "interpretation" and a.info.policy_id:
             self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
         return slot
 
-    def build(self, analysed: Sequence[Analysed]) -> None:
-        """Bulk load into an empty index (the start-up path)."""
+    def build_from(self, docs: Iterable[IndexDoc], chunk: int = 2000) -> None:
+        """Bulk load into an empty index, a chunk at a time."""
+        batch: list[IndexDoc] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= chunk:
+                self.bulk_add(batch)
+                batch = []
+        self.bulk_add(batch)
+        self.finish_bulk()
+
+    def bulk_add(self, docs: Sequence[IndexDoc]) -> None:
+        """The start-up path: postings gather in compact arrays until
+        ``finish_bulk``. Field length averages come from the documents seen so
+        far (the whole first chunk to begin with), so only one chunk's term
+        counts are ever in memory."""
+        self._build_batch([self.analyse(d) for d in docs], self._bulk)
+
+    def finish_bulk(self) -> None:
+        for term, (slots, weights) in self._bulk.items():
+            self.main[term] = (np.frombuffer(slots, dtype=np.int32).copy(),
+                               np.frombuffer(weights, dtype=np.uint8).copy())
+        self._bulk = {}
+
+    def _build_batch(self, analysed: list[Analysed], lists: dict[str, tuple[array, array]]) -> None:
         self._count_lengths(analysed)
-        lists: dict[str, tuple[array, array]] = {}
         for a in analysed:
             if a.info.key in self.slot_of:
                 self.remove(a.info.key)
@@ -209,12 +240,9 @@ class InvertedIndex:
             for term, w in self._term_weights(a).items():
                 pair = lists.get(term)
                 if pair is None:
-                    pair = lists[term] = (array("i"), array("f"))
+                    pair = lists[term] = (array("i"), array("B"))
                 pair[0].append(slot)
                 pair[1].append(w)
-        for term, (slots, weights) in lists.items():
-            self.main[term] = (np.frombuffer(slots, dtype=np.int32).copy(),
-                               np.frombuffer(weights, dtype=np.float32).copy())
 
     def add(self, a: Analysed) -> None:
         """Index one document (replacing its previous version) in the delta segment."""
@@ -224,7 +252,7 @@ class InvertedIndex:
         for term, w in self._term_weights(a).items():
             pair = self.delta.get(term)
             if pair is None:
-                pair = self.delta[term] = (array("i"), array("f"))
+                pair = self.delta[term] = (array("i"), array("B"))
             pair[0].append(slot)
             pair[1].append(w)
         self.delta_docs += 1
@@ -237,6 +265,7 @@ class InvertedIndex:
             return False
         self._alive[slot] = False
         self.infos[slot] = None
+        self._counts[key[0]] -= 1
         self.dead += 1
         if self.dead > COMPACT_DEAD_SHARE * max(len(self.slot_of), 1000):
             self.compact()
@@ -251,7 +280,7 @@ class InvertedIndex:
             extra = self.delta.get(term)
             if extra is not None:
                 ds = np.frombuffer(extra[0], dtype=np.int32)
-                dw = np.frombuffer(extra[1], dtype=np.float32)
+                dw = np.frombuffer(extra[1], dtype=np.uint8)
                 slots = ds.copy() if slots is None else np.concatenate([slots, ds])
                 weights = dw.copy() if weights is None else np.concatenate([weights, dw])
             assert slots is not None and weights is not None
@@ -290,30 +319,61 @@ class InvertedIndex:
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def plan(self, query: str) -> QueryPlan:
-        """Turn what the resident typed into concepts (see the module docstring)."""
+        """Turn what the resident typed into concepts (see the module docstring).
+
+        Single characters the index knows are dropped when the query has longer
+        words: in a Chinese question they are mostly verbs and particles (交,
+        花, 住) that jieba split off, and would match almost any document. One
+        the index has never seen (狗) stays: it is what the catalog lacks."""
         text = normalize(query)
         numbers = find_doc_numbers(text)
         for number in reversed(numbers):
             text = text[: number.start] + " " + text[number.end :]
         plan = QueryPlan(text=text.strip(), doc_numbers=numbers)
-        for token in self.analyzer.query_tokens(text):
+        tokens = list(dict.fromkeys(self.analyzer.query_tokens(text)))
+        if any(len(t) > 1 and not t.isdigit() for t in tokens):
+            tokens = [t for t in tokens if len(t) > 1 or not self.df(t)]
+        for token in tokens:
             self._add_concept(plan, token)
         return plan
 
-    def _add_concept(self, plan: QueryPlan, token: str, depth: int = 0) -> None:
-        groups = self.synonyms.tokens_of(token)
-        alternatives = [(token, 1.0)] + [(g, SYNONYM_FACTOR) for g in groups]
-        if depth == 0 and not any(self.df(t) for t, _ in alternatives):
-            # An unknown long word: try the dictionary words inside it.
-            parts = [w for w in self.analyzer.sub_words(token) if len(w) < len(token)]
-            parts = [w for w in parts if self.df(w) or self.synonyms.tokens_of(w)]
-            if parts:
-                covered = _maximal(parts)
-                for part in covered:
-                    self._add_concept(plan, part, depth + 1)
-                return
+    def _add_concept(self, plan: QueryPlan, token: str) -> None:
+        concept = self._concept(token)
+        concept.parts = [self._concept(w) for w in self._parts(token)]
+        plan.concepts.append(concept)
+
+    def _alternatives(self, token: str) -> list[tuple[str, float]]:
+        return [(token, 1.0)] + [(g, SYNONYM_FACTOR) for g in self.synonyms.tokens_of(token)]
+
+    def _concept(self, token: str) -> Concept:
         short = len(token) == 1 or token.isdigit()
-        plan.concepts.append(Concept(token, alternatives, SHORT_WORD_FACTOR if short else 1.0))
+        return Concept(token, self._alternatives(token), SHORT_WORD_FACTOR if short else 1.0)
+
+    def _parts(self, token: str) -> list[str]:
+        """The words a compound is made of (拆迁补偿 → 拆迁, 补偿; 怎么申请 → 申请)."""
+        return [w for w in self.analyzer.split_compound(token)
+                if len(w) > 1 and w not in self.analyzer.stopwords]
+
+    def _best(self, concept: Concept, n: int) -> tuple[np.ndarray | None, int]:
+        """Per slot, the best weight among a concept's alternatives; and the broadest df."""
+        dfs = [self.df(t) for t, _ in concept.alternatives]
+        live = [(t, g) for (t, g), d in zip(concept.alternatives, dfs, strict=True) if d]
+        best = None
+        if live:
+            best = np.zeros(n, dtype=np.float32)
+            for term, factor in live:
+                self._max_into(best, term, factor)
+        return best, max(dfs)
+
+    def _max_into(self, best: np.ndarray, term: str, factor: float) -> None:
+        main = self.main.get(term)
+        if main is not None:
+            slots, weights = main
+            best[slots] = np.maximum(best[slots], _LEVELS[weights] * np.float32(factor))
+        extra = self.delta.get(term)
+        if extra is not None:
+            for slot, w in zip(extra[0], extra[1], strict=True):
+                best[slot] = max(best[slot], _LEVELS[w] * factor)
 
     def score(self, plan: QueryPlan) -> tuple[np.ndarray, np.ndarray]:
         """(coverage, coverage · prior) per slot; dead slots score 0."""
@@ -321,27 +381,18 @@ class InvertedIndex:
         total = np.zeros(n, dtype=np.float32)
         denominator = 0.0
         for concept in plan.concepts:
-            dfs = [self.df(t) for t, _ in concept.alternatives]
-            broadest = max(dfs)
+            best, broadest = self._best(concept, n)
+            if concept.parts:
+                # A compound matches through its words only where all of them occur
+                # (拆迁补偿 in a text saying 房屋征收…补偿; not 危房改造 in one saying 厕所改造).
+                found = [b for b in (self._best(p, n)[0] for p in concept.parts) if b is not None]
+                if found and len(found) == len(concept.parts):
+                    every = np.minimum.reduce(found) * np.float32(PARTS_FACTOR)
+                    best = every if best is None else np.maximum(best, every)
             idf = self.idf(broadest) * concept.weight
             denominator += idf
-            if broadest == 0:
-                continue
-            live = [(t, g) for (t, g), d in zip(concept.alternatives, dfs, strict=True) if d]
-            if len(live) == 1:
-                self._accumulate(total, live[0][0], idf * live[0][1])
-                continue
-            best = np.zeros(n, dtype=np.float32)
-            for term, factor in live:
-                main = self.main.get(term)
-                if main is not None:
-                    slots, weights = main
-                    best[slots] = np.maximum(best[slots], weights * np.float32(factor))
-                extra = self.delta.get(term)
-                if extra is not None:
-                    for slot, w in zip(extra[0], extra[1], strict=True):
-                        best[slot] = max(best[slot], w * factor)
-            total += idf * best
+            if best is not None:
+                total += np.float32(idf) * best
         if plan.doc_numbers:
             idf = self.idf(1)
             for number in plan.doc_numbers:
@@ -356,21 +407,6 @@ class InvertedIndex:
         coverage = total / np.float32(denominator)
         coverage *= self._alive[:n]
         return coverage, coverage * self._prior[:n]
-
-    def _accumulate(self, total: np.ndarray, term: str, factor: float) -> None:
-        main = self.main.get(term)
-        if main is not None:
-            slots, weights = main
-            total[slots] += weights * np.float32(factor)
-        extra = self.delta.get(term)
-        if extra is not None:
-            for slot, w in zip(extra[0], extra[1], strict=True):
-                total[slot] += w * factor
-
-
-def _maximal(words: list[str]) -> list[str]:
-    """Drop words contained in another word of the list (keep 危房改造, not 危房)."""
-    return [w for w in words if not any(w != o and w in o for o in words)]
 
 
 def _docno_strength(typed: str, own: str) -> float:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import jieba
@@ -92,9 +93,9 @@ def doc_number_key(doc_number: str | None) -> DocNumber | None:
     return found[0] if found else None
 
 
-def read_word_list(path: Path | object) -> list[str]:
+def read_word_list(path: Path | Traversable) -> list[str]:
     """Lines of a word list, without blank lines and ``#`` comments."""
-    text = path.read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    text = path.read_text(encoding="utf-8")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -146,6 +147,22 @@ class Analyzer:
             for j in range(i + 2, min(n, i + 8) + 1):
                 if (i, j) != (0, n) and freq.get(token[i:j]):
                     out.append(token[i:j])
+        return out
+
+    def split_compound(self, token: str) -> list[str]:
+        """Greedy longest-match split into shorter dictionary words; characters
+        no word covers are left single. A token of one word returns []."""
+        n = len(token)
+        if n < 3:
+            return []
+        freq = self.tokenizer.FREQ
+        out, i = [], 0
+        while i < n:
+            for j in range(min(n, i + 8), i, -1):
+                if j - i == 1 or ((i, j) != (0, n) and freq.get(token[i:j])):
+                    out.append(token[i:j])
+                    i = j
+                    break
         return out
 
     def index_tokens(self, text: str) -> list[str]:

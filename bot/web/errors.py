@@ -26,12 +26,13 @@ _CLASSES: dict[int, type[HTTPError]] = {
 }
 
 
-def _body(status: int, message: str, code: str | None) -> bytes:
-    return orjson.dumps({"error": {"code": code or _CODES.get(status, "error"), "message": message}})
+def _body(status: int, message: str, code: str | None) -> str:
+    error = {"code": code or _CODES.get(status, "error"), "message": message}
+    return orjson.dumps({"error": error}).decode()
 
 
 def json_error(status: int, message: str, code: str | None = None) -> web.Response:
-    return web.Response(body=_body(status, message, code), status=status, content_type="application/json")
+    return web.Response(text=_body(status, message, code), status=status, content_type="application/json")
 
 
 def api_error(
@@ -39,7 +40,7 @@ def api_error(
 ) -> HTTPError:
     """An exception to ``raise`` from a JSON handler; its body is the JSON error."""
     cls = _CLASSES.get(status, web.HTTPBadRequest)
-    return cls(body=_body(status, message, code), content_type="application/json", headers=headers)
+    return cls(text=_body(status, message, code), content_type="application/json", headers=headers)
 
 
 @web.middleware

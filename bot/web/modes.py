@@ -30,6 +30,7 @@ from bot.web.keys import SETTINGS
 
 COOKIE_AGE = 365 * 24 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import ops
+from bot.web import admin_api, api, feed, openapi, ops, pages
 from bot.web.keys import SETTINGS
+from bot.web.modes import STATIC
 from bot.wechat import callback
 
 
@@ -15,3 +16,27 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(path, callback.receive, name="wechat_receive")
     app.router.add_get("/healthz", ops.healthz, name="healthz")
     app.router.add_get("/metrics", ops.prometheus, name="metrics")
+
+    # Catalog: resident pages, open data, feed, publishing admin API.
+    app.router.add_get("/policies", pages.policies_page, name="policies")
+    app.router.add_get("/policies/{id}", pages.policy_page, name="policy")
+    app.router.add_get("/interpretations/{id}", pages.interpretation_page, name="interpretation")
+    app.router.add_get("/areas/{id}", pages.area_page, name="area")
+    app.router.add_get("/topics/{id}", pages.topic_page, name="topic")
+    app.router.add_static("/static", STATIC, name="static")
+    app.router.add_get("/feed.atom", feed.atom_feed, name="feed")
+    app.router.add_get("/api/v1/openapi.json", openapi.openapi_json, name="openapi")
+    app.router.add_get("/api/v1/policies", api.list_policies, name="api_policies")
+    app.router.add_get("/api/v1/policies/{id}", api.get_policy, name="api_policy")
+    app.router.add_get("/api/v1/topics", api.list_topics, name="api_topics")
+    app.router.add_get("/api/v1/areas", api.list_areas, name="api_areas")
+    app.router.add_get("/api/v1/admin/policies", admin_api.list_drafts, name="admin_policies")
+    app.router.add_post("/api/v1/admin/policies", admin_api.create_policy, name="admin_policy_create")
+    app.router.add_get("/api/v1/admin/policies/{id}", admin_api.get_draft, name="admin_policy")
+    app.router.add_put("/api/v1/admin/policies/{id}", admin_api.update_policy, name="admin_policy_update")
+    app.router.add_post("/api/v1/admin/policies/{id}/submit", admin_api.submit_policy, name="admin_policy_submit")
+    app.router.add_post("/api/v1/admin/policies/{id}/publish", admin_api.publish_policy, name="admin_policy_publish")
+    app.router.add_post("/api/v1/admin/policies/{id}/reject", admin_api.reject_policy, name="admin_policy_reject")
+    app.router.add_post("/api/v1/admin/policies/{id}/withdraw", admin_api.withdraw_policy, name="admin_policy_withdraw")
+    app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
+    app.router.add_get("/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines")

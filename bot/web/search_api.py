@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.search import Hit
 from bot.web.errors import json_error
 from bot.web.keys import SERVICES
+from bot.web.openapi import document
 
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 10
@@ -29,7 +30,10 @@ def _flatten(hits: list[Hit], limit: int) -> list[dict]:
     return results[:limit]
 
 
+@document(params={"q": "查询词（必填，如“低保怎么申请”或文号）", "limit": "返回条数，1–50，默认 10"},
+          response="SearchResults")
 async def search_api(request: web.Request) -> web.Response:
+    """Keyword search of published policies, interpretations and catalog items, best first."""
     query = request.query.get("q", "").strip()
     if not query:
         return json_error(400, "缺少查询参数 q", "missing_query")

@@ -17,17 +17,17 @@ from typing import Any
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.utils import check_signature
 from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.utils import check_signature
 
 from bot import metrics
 from bot.handlers import SORRY, handle
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply, reply_from_json
 from bot.services import Services
+from bot.web.keys import SERVICES
 from bot.wechat import messages
 from bot.wechat.api import WeChatError
 from bot.wechat.dedup import Deduplicator
-from bot.web.keys import SERVICES
 
 log = logging.getLogger("bot.callback")
 

@@ -498,6 +498,18 @@ def _mass_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any
     return _mass(s, body, list(dict.fromkeys(touser)), {"openids": len(touser)})
 
 
+def _mass_preview(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
+    """A mass message previewed by one follower (staff); no monthly quota is used."""
+    openid = body.get("touser")
+    s.follower(openid)
+    msgtype = body.get("msgtype")
+    if msgtype not in body:
+        raise Refusal(47001, "data format error")
+    msg_id = s.new_msg_id()
+    s.deliver(str(openid), "preview", body, None, msg_id)
+    return {"errcode": 0, "errmsg": "preview success", "msg_id": msg_id}
+
+
 def _tags_create(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
     name = (body.get("tag") or {}).get("name")
     _check_tag_name(s, name)
@@ -660,6 +672,7 @@ ENDPOINTS: dict[str, Handler] = {
     "message/subscribe/bizsend": _subscribe_send,
     "message/mass/sendall": _mass_sendall,
     "message/mass/send": _mass_send,
+    "message/mass/preview": _mass_preview,
     "tags/create": _tags_create,
     "tags/get": _tags_get,
     "tags/update": _tags_update,

@@ -72,10 +72,24 @@ class Reply:
         return self.xml.get("Content", "")
 
 
+class RemoteClient:
+    """The subset of ``TestClient`` that ``WeChatServer`` uses, for a service in another process."""
+
+    def __init__(self, http: Any, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.http.post(self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.http.get(self.base_url + path, **kwargs)
+
+
 class WeChatServer:
     """Sends callbacks the way WeChat's servers do (plain or safe mode)."""
 
-    def __init__(self, client: TestClient, path: str = "/wechat", token: str = WECHAT_TOKEN,
+    def __init__(self, client: TestClient | RemoteClient, path: str = "/wechat", token: str = WECHAT_TOKEN,
                  aes_key: str = "", appid: str = "") -> None:
         self.client = client
         self.path = path

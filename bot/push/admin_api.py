@@ -1,0 +1,229 @@
+"""Admin API, campaign part: create, approve, cancel, test-send, report,
+retry failed, send to new subscribers; and the subscriber list.
+
+HTTP glue only: roles are checked with ``require_role``, the rules live in
+``bot.push.campaigns``. Editors write campaigns; reviewers (not the author)
+approve; either may cancel. After a change the push runtime of this process,
+if any, is woken; a separate worker process notices within seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from tortoise.expressions import Subquery
+
+from bot.config import ApiToken, Role
+from bot.models import Subscriber, Subscription
+from bot.push import audience, campaigns
+from bot.push.campaigns import Actor, CampaignError
+from bot.push.runtime import poke
+from bot.web.auth import actor, require_role
+from bot.web.errors import api_error
+from bot.web.keys import SERVICES, SETTINGS
+from bot.web.openapi import document
+
+PREFIX = "/api/v1/admin"
+MAX_PER_PAGE = 200
+
+
+def _who(token: ApiToken) -> Actor:
+    return Actor(actor(token), token.role.value)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        raise api_error(400, "请求体不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise api_error(400, "请求体应为 JSON 对象")
+    return data
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise api_error(404, "没有这个推送任务") from None
+
+
+async def _guard(coro: Any) -> Any:
+    try:
+        return await coro
+    except CampaignError as exc:
+        raise api_error(exc.status, exc.message, exc.code) from None
+
+
+async def _wake(request: web.Request) -> None:
+    services = request.app.get(SERVICES)
+    if services is not None:
+        await poke(services)
+
+
+@document(body="Object", response="Object")
+async def create_campaign(request: web.Request) -> web.Response:
+    """Create a draft campaign with its message, audience, channel and schedule (editor)."""
+    token = require_role(request, Role.editor)
+    settings = request.app[SETTINGS]
+    campaign = await _guard(campaigns.create(await _body(request), _who(token), settings))
+    data = {"id": campaign.id, "state": campaign.state.value, "audience_count": campaign.audience_count}
+    if campaign.channel == "mass":
+        data["warning"] = campaigns.MASS_PROTECTION_WARNING
+    return web.json_response(data, status=201)
+
+
+@document(params={"state": "按状态筛选", "page": "页码", "per_page": "每页条数"}, response="Object")
+async def list_campaigns(request: web.Request) -> web.Response:
+    """Campaigns, newest first."""
+    require_role(request)
+    page, per_page = _paging(request)
+    total, rows = await campaigns.list_campaigns(
+        request.query.get("state") or None, per_page, (page - 1) * per_page
+    )
+    items = [
+        {"id": c.id, "title": c.title, "state": c.state.value, "channel": c.channel.value,
+         "audience_count": c.audience_count, "author": c.author, "approver": c.approver}
+        for c in rows
+    ]  # fmt: skip
+    return web.json_response({"total": total, "page": page, "items": items})
+
+
+@document(response="Object")
+async def get_campaign(request: web.Request) -> web.Response:
+    """A campaign with its live audience count and delivery counts by state."""
+    require_role(request)
+    campaign = await _guard(campaigns.get(_id(request)))
+    return web.json_response(await campaigns.summary(campaign))
+
+
+@document(response="Object")
+async def campaign_report(request: web.Request) -> web.Response:
+    """Counts by state and error code, the failures, every run, and residents who joined since."""
+    require_role(request)
+    campaign = await _guard(campaigns.get(_id(request)))
+    return web.json_response(await campaigns.report(campaign))
+
+
+@document(response="Object")
+async def approve_campaign(request: web.Request) -> web.Response:
+    """Approve and schedule a draft (reviewer, not its author)."""
+    token = require_role(request, Role.reviewer)
+    campaign = await _guard(campaigns.approve(_id(request), _who(token)))
+    await _wake(request)
+    return web.json_response({"id": campaign.id, "state": campaign.state.value})
+
+
+@document(response="Object")
+async def cancel_campaign(request: web.Request) -> web.Response:
+    """Cancel a campaign, stopping a send in progress within seconds (editor or reviewer)."""
+    token = require_role(request, Role.editor, Role.reviewer)
+    campaign = await _guard(campaigns.cancel(_id(request), _who(token)))
+    await _wake(request)
+    return web.json_response({"id": campaign.id, "state": campaign.state.value})
+
+
+@document(body="Object", response="Object")
+async def test_send(request: web.Request) -> web.Response:
+    """Send the campaign's message to named openids now, e.g. before approval (editor or reviewer)."""
+    token = require_role(request, Role.editor, Role.reviewer)
+    body = await _body(request)
+    run = await _guard(campaigns.test_send(_id(request), body.get("openids"), _who(token)))
+    await _wake(request)
+    return web.json_response({"id": _id(request), "run_id": run.id, "recipients": run.total},
+                             status=202)
+
+
+@document(response="Object")
+async def retry_failed(request: web.Request) -> web.Response:
+    """Queue failed deliveries again, for residents who can still be reached (editor or reviewer)."""
+    token = require_role(request, Role.editor, Role.reviewer)
+    count = await _guard(campaigns.retry_failed(_id(request), _who(token)))
+    await _wake(request)
+    campaign = await campaigns.get(_id(request))
+    return web.json_response({"id": campaign.id, "state": campaign.state.value, "retried": count})
+
+
+@document(response="Object")
+async def send_to_new(request: web.Request) -> web.Response:
+    """Send a finished campaign to residents who joined its audience since (editor)."""
+    token = require_role(request, Role.editor)
+    campaign = await _guard(campaigns.get(_id(request)))
+    waiting = await campaigns.new_audience_count(campaign)
+    run = await _guard(campaigns.send_to_new(campaign.id, _who(token)))
+    await _wake(request)
+    return web.json_response({"id": campaign.id, "run_id": run.id, "audience_count": waiting}, status=202)
+
+
+@document(body="Object", response="Object")
+async def count_audience(request: web.Request) -> web.Response:
+    """How many residents an audience ``{topics?, regions?, everyone?}`` reaches now."""
+    require_role(request, Role.editor, Role.reviewer)
+    body = await _body(request)
+    try:
+        aud = await audience.normalise(body.get("audience", body))
+    except audience.AudienceError as exc:
+        raise api_error(422, str(exc)) from None
+    return web.json_response({"audience": aud, "audience_count": await audience.count(aud)})
+
+
+@document(params={"topic": "主题 id 或名称", "region": "镇街", "page": "页码", "per_page": "每页条数"},
+          response="Object")  # fmt: skip
+async def list_subscribers(request: web.Request) -> web.Response:
+    """Residents who follow, filtered by topic and region, with their topics."""
+    require_role(request, Role.editor, Role.reviewer)
+    page, per_page = _paging(request)
+    query = Subscriber.filter(following=True)
+    if topic_ref := request.query.get("topic"):
+        from bot.push.subscriptions import find_topic
+
+        topic = await find_topic(topic_ref)
+        if topic is None:
+            raise api_error(404, f"没有这个主题：{topic_ref}")
+        query = query.filter(
+            openid__in=Subquery(Subscription.filter(topic_id=topic.id).values("subscriber_id"))
+        )
+    if region := request.query.get("region"):
+        query = query.filter(region=region)
+    rows = await query.order_by("openid").offset((page - 1) * per_page).limit(per_page)
+    openids = [s.openid for s in rows]
+    topics: dict[str, list[str]] = {}
+    for sub_openid, topic_id in await Subscription.filter(subscriber_id__in=openids).values_list(
+        "subscriber_id", "topic_id"
+    ):
+        topics.setdefault(str(sub_openid), []).append(str(topic_id))
+    items = [
+        {"openid": s.openid, "region": s.region, "topics": sorted(topics.get(s.openid, [])),
+         "followed_at": s.followed_at.isoformat() if s.followed_at else None,
+         "last_active_at": s.last_active_at.isoformat() if s.last_active_at else None,
+         "blocked_reason": s.blocked_reason}
+        for s in rows
+    ]  # fmt: skip
+    return web.json_response({"total": await query.count(), "page": page, "per_page": per_page, "items": items})
+
+
+def _paging(request: web.Request) -> tuple[int, int]:
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+        per_page = min(MAX_PER_PAGE, max(1, int(request.query.get("per_page", "50"))))
+    except ValueError:
+        raise api_error(400, "page 或 per_page 应为整数") from None
+    return page, per_page
+
+
+def setup_routes(app: web.Application) -> None:
+    """Campaign and subscriber routes of the admin API (called from ``bot.web.routes``)."""
+    r = app.router
+    r.add_post(f"{PREFIX}/campaigns", create_campaign, name="admin_campaign_create")
+    r.add_get(f"{PREFIX}/campaigns", list_campaigns, name="admin_campaigns")
+    r.add_post(f"{PREFIX}/audience/count", count_audience, name="admin_audience_count")
+    r.add_get(f"{PREFIX}/campaigns/{{id}}", get_campaign, name="admin_campaign")
+    r.add_get(f"{PREFIX}/campaigns/{{id}}/report", campaign_report, name="admin_campaign_report")
+    r.add_post(f"{PREFIX}/campaigns/{{id}}/approve", approve_campaign, name="admin_campaign_approve")
+    r.add_post(f"{PREFIX}/campaigns/{{id}}/cancel", cancel_campaign, name="admin_campaign_cancel")
+    r.add_post(f"{PREFIX}/campaigns/{{id}}/test-send", test_send, name="admin_campaign_test_send")
+    r.add_post(f"{PREFIX}/campaigns/{{id}}/retry-failed", retry_failed, name="admin_campaign_retry")
+    r.add_post(f"{PREFIX}/campaigns/{{id}}/send-to-new", send_to_new, name="admin_campaign_send_to_new")
+    r.add_get(f"{PREFIX}/subscribers", list_subscribers, name="admin_subscribers")

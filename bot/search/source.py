@@ -1,0 +1,234 @@
+"""Reading what to index from the database (the source of truth).
+
+Published policies, interpretations and catalog items become ``IndexDoc``s.
+``read_marker`` is the cheap question asked every poll — per table the
+published count and newest ``updated_at`` — so other processes' publishing is
+noticed without reading any document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from tortoise import connections
+
+from bot.catalog.models import CatalogItem, Interpretation, Policy, Status, Validity
+from bot.search.index import DocInfo, IndexDoc
+
+LAPSED_PRIOR = 0.6  # a lapsed or repealed policy ranks below a valid one on the same words
+INTERPRETATION_PRIOR = 0.95  # an interpretation lifts its policy; the policy leads the group
+CATALOG_PRIOR = 0.85  # catalog rows are short and many; documents come first on a tie
+
+_POLICY_FIELDS = ("id", "title", "issuer", "written_on", "published_on", "doc_number", "keywords",
+                  "summary", "body_md", "validity", "expires_on", "replaced_by", "status",
+                  "updated_at")
+_INTERP_FIELDS = ("id", "title", "policy_id", "form", "issuer", "published_on", "body_md",
+                  "status", "updated_at")
+CATALOG_HAS_UPDATED = "updated_at" in CatalogItem._meta.fields_map
+_CATALOG_FIELDS = ("id", "area", "level1", "level2", "content", "basis", "time_limit", "subject",
+                   "channel", "published") + (("updated_at",) if CATALOG_HAS_UPDATED else ())
+
+Row = dict[str, Any]
+Marker = tuple[Any, ...]
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _enum(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def policy_doc(row: Row, areas: Iterable[str], today: dt.date) -> IndexDoc:
+    validity = _enum(row.get("validity")) or Validity.valid.value
+    expires = row.get("expires_on")
+    lapsed = validity != Validity.valid.value or (expires is not None and expires < today)
+    info = DocInfo(
+        kind="policy", id=row["id"], title=row["title"], doc_number=row.get("doc_number"),
+        date=_iso(row.get("published_on") or row.get("written_on")), validity=validity,
+        replaced_by=row.get("replaced_by"), prior=LAPSED_PRIOR if lapsed else 1.0,
+        version=_iso(row.get("updated_at")) or "",
+    )
+    keywords = row.get("keywords") or []
+    if isinstance(keywords, str):
+        keywords = [keywords]
+    meta = " ".join(x for x in [row.get("issuer") or "", row.get("doc_number") or "", *areas] if x)
+    return IndexDoc(info, {"title": row["title"], "keywords": [str(k) for k in keywords],
+                           "summary": row.get("summary") or "", "body": row.get("body_md") or "",
+                           "meta": meta})
+
+
+def interpretation_doc(row: Row) -> IndexDoc:
+    form = _enum(row.get("form")) or "文字解读"
+    info = DocInfo(
+        kind="interpretation", id=row["id"], title=row["title"], date=_iso(row.get("published_on")),
+        policy_id=row.get("policy_id"), form=form, prior=INTERPRETATION_PRIOR,
+        version=_iso(row.get("updated_at")) or "",
+    )
+    meta = " ".join(x for x in (form, row.get("issuer") or "") if x)
+    return IndexDoc(info, {"title": row["title"], "body": row.get("body_md") or "", "meta": meta})
+
+
+def catalog_title(row: Row) -> str:
+    level1, level2 = row.get("level1") or "", row.get("level2") or ""
+    return f"{level1}·{level2}" if level2 and level2 != level1 else level1
+
+
+def catalog_doc(row: Row) -> IndexDoc:
+    info = DocInfo(
+        kind="catalog_item", id=str(row["id"]), title=catalog_title(row), area=row.get("area") or "",
+        prior=CATALOG_PRIOR, version=_catalog_version(row),
+    )
+    body = " ".join(row.get(k) or "" for k in ("basis", "subject", "channel", "time_limit"))
+    return IndexDoc(info, {"title": f"{row.get('level1') or ''} {row.get('level2') or ''}",
+                           "keywords": [row.get("area") or ""], "summary": row.get("content") or "",
+                           "body": body})
+
+
+def _catalog_version(row: Row) -> str:
+    if CATALOG_HAS_UPDATED:
+        return _iso(row.get("updated_at")) or ""
+    # No timestamp on the row: its text is its version.
+    return str(hash(tuple(str(row.get(k) or "") for k in _CATALOG_FIELDS)))
+
+
+async def policy_areas(ids: list[str] | None) -> dict[str, list[str]]:
+    query = Policy.filter(status=Status.published)
+    if ids is not None:
+        query = query.filter(id__in=ids)
+    out: dict[str, list[str]] = {}
+    for pid, name in await query.values_list("id", "areas__name"):
+        if name:
+            out.setdefault(pid, []).append(name)
+    return out
+
+
+async def policy_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
+    """Policies (any status) with these ids, or published ones in id order
+    (``after``/``limit`` page through them)."""
+    query = Policy.all()
+    query = query.filter(id__in=ids) if ids is not None else query.filter(status=Status.published)
+    if after:
+        query = query.filter(id__gt=after)
+    query = query.order_by("id")
+    if limit:
+        query = query.limit(limit)
+    return list(await query.values(*_POLICY_FIELDS))
+
+
+async def policy_docs(rows: list[Row], today: dt.date) -> tuple[list[IndexDoc], list[str]]:
+    """(documents to index, ids to drop) for these rows."""
+    published = [r for r in rows if _enum(r["status"]) == Status.published.value]
+    areas = await policy_areas([r["id"] for r in published]) if len(published) < 500 else (
+        await policy_areas(None))
+    docs = [policy_doc(r, areas.get(r["id"], []), today) for r in published]
+    gone = [r["id"] for r in rows if _enum(r["status"]) != Status.published.value]
+    return docs, gone
+
+
+async def interpretation_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
+    query = Interpretation.all()
+    query = query.filter(id__in=ids) if ids is not None else query.filter(status=Status.published)
+    if after:
+        query = query.filter(id__gt=after)
+    query = query.order_by("id")
+    if limit:
+        query = query.limit(limit)
+    return list(await query.values(*_INTERP_FIELDS))
+
+
+def interpretation_docs(rows: list[Row]) -> tuple[list[IndexDoc], list[str]]:
+    docs = [interpretation_doc(r) for r in rows if _enum(r["status"]) == Status.published.value]
+    gone = [r["id"] for r in rows if _enum(r["status"]) != Status.published.value]
+    return docs, gone
+
+
+async def catalog_rows(ids: list[int] | None = None) -> list[Row]:
+    """Catalog rows with these ids (any state), or all (published or not, to see withdrawals)."""
+    query = CatalogItem.all()
+    if ids is not None:
+        query = query.filter(id__in=ids)
+    return list(await query.order_by("id").values(*_CATALOG_FIELDS))
+
+
+def catalog_docs(rows: list[Row]) -> tuple[list[IndexDoc], list[str]]:
+    docs = [catalog_doc(r) for r in rows if r["published"]]
+    gone = [str(r["id"]) for r in rows if not r["published"]]
+    return docs, gone
+
+
+async def versions_since(kind: str, since: dt.datetime) -> list[tuple[str, str, bool]]:
+    """(id, version, published) of the rows changed since a time — no text read."""
+    if kind == "policy":
+        rows = await Policy.filter(updated_at__gte=since).values_list("id", "updated_at", "status")
+        return [(i, _iso(v) or "", _enum(s) == Status.published.value) for i, v, s in rows]
+    if kind == "interpretation":
+        rows = await Interpretation.filter(updated_at__gte=since).values_list("id", "updated_at", "status")
+        return [(i, _iso(v) or "", _enum(s) == Status.published.value) for i, v, s in rows]
+    rows = await CatalogItem.filter(updated_at__gte=since).values_list("id", "updated_at", "published")
+    return [(str(i), _iso(v) or "", bool(p)) for i, v, p in rows]
+
+
+async def published_versions(kind: str) -> dict[str, str]:
+    """id → version of every published row of a kind (the reconcile path)."""
+    if kind == "policy":
+        rows = await Policy.filter(status=Status.published).values_list("id", "updated_at")
+    elif kind == "interpretation":
+        rows = await Interpretation.filter(status=Status.published).values_list("id", "updated_at")
+    elif CATALOG_HAS_UPDATED:
+        rows = await CatalogItem.filter(published=True).values_list("id", "updated_at")
+    else:
+        return {str(r["id"]): _catalog_version(r)
+                for r in await CatalogItem.filter(published=True).values(*_CATALOG_FIELDS)}
+    return {str(i): _iso(v) or "" for i, v in rows}
+
+
+# Asked every poll: both aggregates are answered from an index (status /
+# published, updated_at / id), so a poll stays cheap at 100,000 rows.
+_MARKER_SQL = {
+    "policy": "SELECT (SELECT COUNT(*) FROM policy WHERE status = 'published') AS p, "
+              "(SELECT MAX(updated_at) FROM policy) AS m",
+    "interpretation": "SELECT (SELECT COUNT(*) FROM interpretation WHERE status = 'published') AS p, "
+                      "(SELECT MAX(updated_at) FROM interpretation) AS m",
+    "catalog_item": "SELECT (SELECT COUNT(*) FROM catalog_item WHERE published) AS p, "
+                    + ("(SELECT MAX(updated_at) FROM catalog_item)" if CATALOG_HAS_UPDATED
+                       else "(SELECT MAX(id) FROM catalog_item)") + " AS m",
+}
+# Catalog rows carry no updated_at: an edit in place is seen through the text
+# length sum, a table scan, so it is asked only every CATALOG_SCAN_SECONDS.
+_CATALOG_SCAN_SQL = (
+    "SELECT SUM(LENGTH(level1) + LENGTH(level2) + LENGTH(content) + LENGTH(basis) + LENGTH(subject) "
+    "+ LENGTH(channel) + LENGTH(time_limit) + LENGTH(area)) AS s FROM catalog_item"
+)
+CATALOG_SCAN_SECONDS = 10.0
+KINDS = tuple(_MARKER_SQL)
+
+
+async def read_marker(scan_catalog: bool = False) -> dict[str, Marker]:
+    """Per kind: (published rows, newest change[, catalog text size])."""
+    conn = connections.get("default")
+    out: dict[str, Marker] = {}
+    for kind, sql in _MARKER_SQL.items():
+        rows = await conn.execute_query_dict(sql)
+        row = rows[0] if rows else {}
+        out[kind] = (int(row.get("p") or 0), str(row.get("m") or ""))
+    if scan_catalog and not CATALOG_HAS_UPDATED:
+        rows = await conn.execute_query_dict(_CATALOG_SCAN_SQL)
+        out["catalog_item"] += (int((rows[0] if rows else {}).get("s") or 0),)
+    return out
+
+
+def parse_time(value: str) -> dt.datetime | None:
+    """The ``m`` of a marker as an aware datetime (SQLite returns text); None if not a time."""
+    if not value or value.isdigit():
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -1,0 +1,212 @@
+"""Admin API, publishing part: drafts, review, publication, the audit trail, deadlines.
+
+HTTP glue only: roles are checked with ``require_role``, the workflow lives
+in ``bot.catalog.publishing``. Publishers write and submit; reviewers
+publish, reject or withdraw; ``admin`` may do everything; any valid token
+may read drafts, the audit trail and the deadline report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bot.catalog import publishing
+from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, calendar_for, deadline_report
+from bot.catalog.models import Interpretation, Policy, Status
+from bot.config import ApiToken, Role
+from bot.models import AuditEntry
+from bot.web.auth import actor, require_role
+from bot.web.errors import api_error
+from bot.web.keys import SERVICES, SETTINGS
+from bot.web.modes import today
+from bot.web.openapi import document
+
+log = logging.getLogger("bot.publishing")
+MAX_PER_PAGE = 100
+
+
+def _who(token: ApiToken) -> publishing.Actor:
+    return publishing.Actor(actor(token), token.role.value)
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        raise api_error(400, "请求体不是有效的 JSON") from None
+
+
+async def _refresh_search(request: web.Request) -> None:
+    """Published documents change what residents can find; rebuild the index if it can."""
+    services = request.app.get(SERVICES)
+    refresh = getattr(getattr(services, "search", None), "refresh", None)
+    if refresh is not None:
+        await refresh()
+
+
+async def _draft_json(policy: Policy) -> dict[str, Any]:
+    await policy.fetch_related("areas", "topics")
+    interps = await Interpretation.filter(policy_id=policy.id).order_by("id")
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "status": policy.status.value,
+        "issuer": policy.issuer,
+        "written_on": policy.written_on.isoformat(),
+        "published_on": policy.published_on.isoformat() if policy.published_on else None,
+        "doc_number": policy.doc_number,
+        "index_number": policy.index_number,
+        "validity": policy.validity.value,
+        "requires_interpretation": policy.requires_interpretation,
+        "areas": [a.name for a in policy.areas],
+        "topics": [t.id for t in policy.topics],
+        "managed_by_content": bool(policy.source_path),
+        "interpretations": [
+            {"id": i.id, "title": i.title, "form": i.form.value, "status": i.status.value}
+            for i in interps
+        ],
+    }
+
+
+async def _run(coro: Any, status: int = 200) -> web.Response:
+    try:
+        policy = await coro
+    except publishing.PublishError as exc:
+        raise api_error(exc.status, exc.message, exc.code) from None
+    return web.json_response(await _draft_json(policy), status=status)
+
+
+@document(params={"status": "draft、review、published 或 unpublished", "page": "页码"}, response="Object")
+async def list_drafts(request: web.Request) -> web.Response:
+    """Policies by workflow status (default: waiting for review)."""
+    require_role(request)
+    try:
+        status = Status(request.query.get("status", Status.review.value))
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        raise api_error(400, "status 或 page 无效") from None
+    query = Policy.filter(status=status)
+    rows = await query.order_by("-updated_at").offset((page - 1) * 50).limit(50)
+    items = [{"id": p.id, "title": p.title, "status": p.status.value} for p in rows]
+    return web.json_response({"total": await query.count(), "page": page, "items": items})
+
+
+@document(body="Object", response="Object")
+async def create_policy(request: web.Request) -> web.Response:
+    """Create a policy draft, with its interpretations (publisher)."""
+    token = require_role(request, Role.publisher)
+    return await _run(publishing.create_policy(await _body(request), _who(token)), status=201)
+
+
+@document(response="Object")
+async def get_draft(request: web.Request) -> web.Response:
+    """A policy in any workflow status, with its interpretations."""
+    require_role(request)
+    policy = await Policy.get_or_none(id=request.match_info["id"])
+    if policy is None:
+        raise api_error(404, "没有这个政策")
+    return web.json_response(await _draft_json(policy))
+
+
+@document(body="Object", response="Object")
+async def update_policy(request: web.Request) -> web.Response:
+    """Replace a draft's fields and, if given, its interpretations (publisher)."""
+    token = require_role(request, Role.publisher)
+    body = await _body(request)
+    return await _run(publishing.update_policy(request.match_info["id"], body, _who(token)))
+
+
+@document(response="Object")
+async def submit_policy(request: web.Request) -> web.Response:
+    """Submit a draft and its interpretations for review (publisher)."""
+    token = require_role(request, Role.publisher)
+    return await _run(publishing.submit(request.match_info["id"], _who(token)))
+
+
+@document(response="Object")
+async def publish_policy(request: web.Request) -> web.Response:
+    """Publish a policy together with its interpretations (reviewer, not the submitter)."""
+    token = require_role(request, Role.reviewer)
+    response = await _run(publishing.publish(request.match_info["id"], _who(token), today(request)))
+    await _refresh_search(request)
+    return response
+
+
+async def _reason(request: web.Request) -> str:
+    body = await _body(request)
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    return str(reason)[:500]
+
+
+@document(body="Object", response="Object")
+async def reject_policy(request: web.Request) -> web.Response:
+    """Send a submitted policy back to draft, with a reason (reviewer)."""
+    token = require_role(request, Role.reviewer)
+    reason = await _reason(request)
+    return await _run(publishing.reject(request.match_info["id"], _who(token), reason))
+
+
+@document(body="Object", response="Object")
+async def withdraw_policy(request: web.Request) -> web.Response:
+    """Withdraw a published policy and its interpretations (reviewer)."""
+    token = require_role(request, Role.reviewer)
+    reason = await _reason(request)
+    response = await _run(publishing.withdraw(request.match_info["id"], _who(token), reason))
+    await _refresh_search(request)
+    return response
+
+
+@document(
+    params={"object_id": "对象 id", "action": "操作，如 policy.publish", "page": "页码", "per_page": "每页条数"},
+    response="Object",
+)
+async def list_audit(request: web.Request) -> web.Response:
+    """The audit trail, newest first: who changed what, when."""
+    require_role(request)
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+        per_page = min(MAX_PER_PAGE, max(1, int(request.query.get("per_page", "50"))))
+    except ValueError:
+        raise api_error(400, "page 或 per_page 应为整数") from None
+    query = AuditEntry.all()
+    if object_id := request.query.get("object_id"):
+        query = query.filter(object_id=object_id)
+    if action := request.query.get("action"):
+        query = query.filter(action=action)
+    rows = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
+    items = [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
+         "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail}
+        for e in rows
+    ]  # fmt: skip
+    return web.json_response({"total": await query.count(), "page": page, "items": items})
+
+
+@document(
+    params={"at_risk_days": f"剩余工作日不多于此数即列为临期（默认 {AT_RISK_WORKING_DAYS}）",
+            "since": "只看此日期（YYYY-MM-DD）之后成文的政策"},
+    response="Object",
+)  # fmt: skip
+async def deadlines(request: web.Request) -> web.Response:
+    """Proactive-disclosure deadlines (20 working days): late and at-risk policies."""
+    require_role(request)
+    try:
+        at_risk = int(request.query.get("at_risk_days", AT_RISK_WORKING_DAYS))
+        since = dt.date.fromisoformat(request.query["since"]) if "since" in request.query else None
+    except ValueError:
+        raise api_error(400, "at_risk_days 应为整数，since 应为日期 YYYY-MM-DD") from None
+    day = today(request)
+    calendar = calendar_for(request.app[SETTINGS].content.dir)
+    items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since)
+    return web.json_response(
+        {
+            "today": day.isoformat(),
+            "late": [i.to_json() for i in items if i.state == "late"],
+            "at_risk": [i.to_json() for i in items if i.state == "at_risk"],
+        }
+    )
