@@ -8,9 +8,11 @@ resident's message goes through the same objects whichever way it arrives.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -36,6 +38,7 @@ class Services:
     api: WeChatAPI
     search: SearchIndex
     redis: Redis | None = None
+    recently_active: OrderedDict[str, datetime] = field(default_factory=OrderedDict)  # openid → last write
     extras: dict[str, Any] = field(default_factory=dict)  # role-specific (scheduler, workers)
 
 

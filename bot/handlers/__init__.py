@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from bot import metrics
@@ -42,7 +43,7 @@ async def handle(services: Services, message: Incoming) -> tuple[str, Reply | No
     route = "none"
     try:
         if message.kind in _ACTIVE_KINDS:
-            await _touch(message.openid, now)
+            await _touch(services.recently_active, message.openid, now)
         route, reply = await dispatcher().dispatch(message, Context(services, message, now))
         if route == "none":
             reply = TextReply("暂不支持这类消息。发送“帮助”查看可用功能。")
@@ -54,8 +55,21 @@ async def handle(services: Services, message: Incoming) -> tuple[str, Reply | No
     return route, reply
 
 
-async def _touch(openid: str, now: datetime) -> None:
-    """Remember the resident's last activity (the customer-service window starts here)."""
+TOUCH_EVERY = timedelta(minutes=1)  # a minute's staleness is nothing against a 48-hour window
+
+
+async def _touch(seen: OrderedDict[str, datetime], openid: str, now: datetime) -> None:
+    """Remember the resident's last activity (the customer-service window starts here).
+
+    A resident who writes several messages in a row costs one write a minute, not one each.
+    """
+    last = seen.get(openid)
+    if last is not None and now - last < TOUCH_EVERY:
+        return
+    seen[openid] = now
+    seen.move_to_end(openid)
+    if len(seen) > 10_000:
+        seen.popitem(last=False)
     updated = await Subscriber.filter(openid=openid).update(last_active_at=now)
     if not updated:
         await Subscriber.get_or_create(openid=openid, defaults={"last_active_at": now, "followed_at": now})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import admin_api, api, feed, openapi, ops, pages
+from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
 from bot.wechat import callback
@@ -40,3 +40,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/admin/policies/{id}/withdraw", admin_api.withdraw_policy, name="admin_policy_withdraw")
     app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
     app.router.add_get("/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines")
+
+    # Staff: feedback admin API and the console.
+    feedback_api.setup_routes(app)
+    console.setup_routes(app)
