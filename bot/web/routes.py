@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages
+from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages, search_api
+from bot.push import admin_api as push_admin
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
 from bot.wechat import callback
@@ -26,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_static("/static", STATIC, name="static")
     app.router.add_get("/feed.atom", feed.atom_feed, name="feed")
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json, name="openapi")
+    app.router.add_get("/api/v1/search", search_api.search_api, name="api_search")
     app.router.add_get("/api/v1/policies", api.list_policies, name="api_policies")
     app.router.add_get("/api/v1/policies/{id}", api.get_policy, name="api_policy")
     app.router.add_get("/api/v1/topics", api.list_topics, name="api_topics")
@@ -44,3 +46,6 @@ def setup_routes(app: web.Application) -> None:
     # Staff: feedback admin API and the console.
     feedback_api.setup_routes(app)
     console.setup_routes(app)
+
+    # Pushes: campaigns, audience, subscribers.
+    push_admin.setup_routes(app)
