@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from bot.catalog import cli as catalog_cli
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.push import cli as push_cli
 
 
 def settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
@@ -143,22 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--latency-ms", type=float, default=0.0)
     fake.set_defaults(func=cmd_fake_wechat)
 
-    for module in ("bot.catalog.cli", "bot.push.cli"):
-        register: Callable[[Any], None] | None = _optional(module)
-        if register is not None:
-            register(sub)
+    catalog_cli.add_parser(sub)
+    push_cli.add_parser(sub)
     return parser
-
-
-def _optional(module: str) -> Callable[[Any], None] | None:
-    import importlib
-
-    try:
-        return importlib.import_module(module).add_parser  # type: ignore[no-any-return]
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

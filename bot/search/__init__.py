@@ -3,10 +3,10 @@
 The database is the source of truth; ``SearchIndex`` keeps an in-memory
 inverted index (``bot.search.index``) built from it at start and kept fresh
 by a refresher task. Every ``POLL_SECONDS`` it reads a cheap change marker
-(per table: published rows and newest ``updated_at``, both from an index)
-and, when that moved, re-indexes the rows changed since the last look — so a document published by
-any process (the web role, the worker, ``policybot content sync``) is
-findable everywhere within a second. With Redis configured, a message on
+(per table the newest ``updated_at``, from an index; published counts every
+ten seconds) and, when that moved, re-indexes the rows changed since then —
+so a document published by any process (the web role, the worker, ``policybot
+content sync``) is findable everywhere within a second. With Redis configured, a message on
 ``CHANNEL`` wakes the refresher at once (``announce_change``); the poll stays
 as the fallback. A change to ``content/synonyms.txt`` rebuilds the index.
 
@@ -59,7 +59,7 @@ class SearchIndex:
         self.index: InvertedIndex | None = None
         self._marker: dict[str, source.Marker] = {}
         self._watermark: dict[str, dt.datetime | None] = {}
-        self._catalog_scanned = 0.0
+        self._slow_checked = 0.0
         self._synonyms_mtime: float | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
@@ -125,15 +125,15 @@ class SearchIndex:
         synonyms = Synonyms.load(Path(self.settings.content.dir))
         tools = await asyncio.to_thread(analyzer)
         await asyncio.to_thread(tools.add_words, synonyms.terms())
-        marker = await source.read_marker(scan_catalog=True)
-        self._catalog_scanned = time.monotonic()
+        marker = await source.read_marker()
+        self._slow_checked = time.monotonic()
         index = InvertedIndex(tools, synonyms)
         async for page in _all_docs():
             await asyncio.to_thread(index.bulk_add, page)
         index.finish_bulk()
         self.index = index
         self._marker = marker
-        self._watermark = {k: source.parse_time(marker[k][1]) for k in source.KINDS}
+        self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
         log.info("search index built", extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)})
 
     async def refresh(self) -> bool:
@@ -149,20 +149,18 @@ class SearchIndex:
             await self._rebuild()
             return True
         now = time.monotonic()
-        scan = now - self._catalog_scanned >= source.CATALOG_SCAN_SECONDS
-        marker = await source.read_marker(scan_catalog=scan)
-        if scan:
-            self._catalog_scanned = now
-        else:
-            marker["catalog_item"] += self._marker.get("catalog_item", ())[2:]
+        slow = now - self._slow_checked >= source.SLOW_SECONDS
+        marker = await source.read_marker(None if slow else self._marker)
+        if slow:
+            self._slow_checked = now
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
         touched = False
         for kind in changed:
-            touched |= await self._apply(kind, marker[kind])
+            touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
         return touched
 
-    async def _apply(self, kind: str, marker: source.Marker) -> bool:
+    async def _apply(self, kind: str, marker: source.Marker, counted: bool) -> bool:
         index = self.index
         assert index is not None
         mark = self._watermark.get(kind)
@@ -172,10 +170,10 @@ class SearchIndex:
         for doc_id in gone:
             touched |= index.remove((kind, doc_id))
         touched |= await self._index_docs(docs)
-        newest = source.parse_time(marker[1])
+        newest = source.parse_time(marker[0])
         if newest is not None and (mark is None or newest > mark):
             self._watermark[kind] = newest
-        if index.count(kind) != marker[0]:
+        if counted and index.count(kind) != marker[1]:
             touched |= await self._reconcile(kind)
         return touched
 

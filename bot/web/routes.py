@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages, search_api
 from bot.push import admin_api as push_admin
+from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages, search_api
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
 from bot.wechat import callback
