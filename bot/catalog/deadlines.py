@@ -145,7 +145,16 @@ async def deadline_report(
             else:
                 continue
         items.append(
-            DeadlineItem(policy_id, title, str(status), written_on, due.day, due.estimated,
-                         published_on, state, left)  # fmt: skip
+            DeadlineItem(
+                policy_id,
+                title,
+                str(status),
+                written_on,
+                due.day,
+                due.estimated,
+                published_on,
+                state,
+                left,
+            )
         )
     return items

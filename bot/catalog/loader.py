@@ -15,29 +15,55 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import frontmatter
 import yaml
 
+from bot.catalog.fields import (
+    INTERPRETATION_FIELDS,
+    POLICY_FIELDS,
+    FieldError,
+    Problem,
+    Spec,
+    convert_fields,
+    date,
+    ident,
+    str_list,
+    text,
+)
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 from bot.catalog.render import RENDER_VERSION
 
-ID_RE = re.compile(r"^[a-z0-9-]+$")
 CSV_HEADER = [
-    "序号", "一级事项", "二级事项", "公开内容", "公开依据", "公开时限",
-    "公开主体", "公开渠道和载体", "公开对象", "公开方式", "领域",
-]  # fmt: skip
+    "序号",
+    "一级事项",
+    "二级事项",
+    "公开内容",
+    "公开依据",
+    "公开时限",
+    "公开主体",
+    "公开渠道和载体",
+    "公开对象",
+    "公开方式",
+    "领域",
+]
 CSV_AUDIENCES = {"全社会", "特定群体"}
 CSV_METHODS = {"主动", "依申请"}
 MENU_TYPES = {
-    "click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
-    "pic_photo_or_album", "pic_weixin", "location_select", "miniprogram",
-}  # fmt: skip
+    "click",
+    "view",
+    "scancode_push",
+    "scancode_waitmsg",
+    "pic_sysphoto",
+    "pic_photo_or_album",
+    "pic_weixin",
+    "location_select",
+    "miniprogram",
+}
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -45,27 +71,15 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     and our ``date`` converter reports it with the file and line instead."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+)
 _YAML_LOADER: Any = _Loader
 _FM = frontmatter.YAMLHandler()
 _KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 
 
 # ---------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the content, located as ``path:line``."""
-
-    path: str
-    line: int
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {prefix}{self.message}"
 
 
 @dataclass
@@ -179,151 +193,6 @@ class Content:
         return [p for p in self.problems if p.severity == "error"]
 
 
-# ---------------------------------------------------------------- field converters
-
-
-class FieldError(ValueError):
-    """A field value that its converter rejects; the message is shown to staff."""
-
-
-Converter = Callable[[Any], Any]
-
-
-def text(max_len: int | None = None) -> Converter:
-    def convert(value: Any) -> str:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise FieldError("应为文本")
-        value = value.strip()
-        if max_len is not None and len(value) > max_len:
-            raise FieldError(f"过长（最多 {max_len} 个字符）")
-        return value
-
-    return convert
-
-
-def ident(value: Any) -> str:
-    value = text(80)(value)
-    if not ID_RE.fullmatch(value):
-        raise FieldError(f"'{value}' 只能包含小写字母、数字和连字符 [a-z0-9-]")
-    return value
-
-
-def date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise FieldError("应为日期 YYYY-MM-DD（不带时间）")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise FieldError(f"'{value}' 不是有效日期（应为 YYYY-MM-DD）")
-
-
-def str_list(max_len: int = 64) -> Converter:
-    def convert(value: Any) -> list[str]:
-        items = [value] if isinstance(value, (str, int)) else value
-        if not isinstance(items, list):
-            raise FieldError("应为列表，如 [甲, 乙]")
-        out = [text(max_len)(item) for item in items]
-        return [item for item in out if item]
-
-    return convert
-
-
-def choice(enum: type[StrEnum]) -> Converter:
-    def convert(value: Any) -> StrEnum:
-        try:
-            return enum(str(value).strip())
-        except ValueError:
-            options = "、".join(e.value for e in enum)
-            raise FieldError(f"'{value}' 不是可选值（{options}）") from None
-
-    return convert
-
-
-def boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise FieldError("应为 true 或 false")
-
-
-def http_url(value: Any) -> str:
-    value = text(512)(value)
-    if not re.fullmatch(r"https?://[^\s<>\"']+", value):
-        raise FieldError(f"'{value}' 不是 http(s) 网址")
-    return value
-
-
-@dataclass(frozen=True)
-class Spec:
-    convert: Converter
-    required: bool = False
-    default: Any = None
-
-
-POLICY_FIELDS: dict[str, Spec] = {
-    "id": Spec(ident, required=True),
-    "title": Spec(text(255), required=True),
-    "issuer": Spec(text(128), required=True),
-    "written_on": Spec(date, required=True),
-    "published_on": Spec(date),
-    "doc_number": Spec(text(64)),
-    "index_number": Spec(text(64)),
-    "areas": Spec(str_list(), default=[]),
-    "topics": Spec(str_list(), default=[]),
-    "keywords": Spec(str_list(), default=[]),
-    "summary": Spec(text(1000), default=""),
-    "validity": Spec(choice(Validity), default=Validity.valid),
-    "expires_on": Spec(date),
-    "replaced_by": Spec(ident),
-    "disclosure": Spec(choice(Disclosure), default=Disclosure.proactive),
-    "requires_interpretation": Spec(boolean, default=False),
-}
-
-INTERPRETATION_FIELDS: dict[str, Spec] = {
-    "id": Spec(ident, required=True),
-    "title": Spec(text(255), required=True),
-    "policy": Spec(ident, required=True),
-    "form": Spec(choice(InterpretationForm), default=InterpretationForm.text),
-    "issuer": Spec(text(128), default=""),
-    "published_on": Spec(date),
-    "media_url": Spec(http_url),
-}
-
-
-def convert_fields(
-    meta: dict[str, Any], specs: dict[str, Spec], report: Callable[[str, str], None]
-) -> dict[str, Any] | None:
-    """Run each field through its converter; ``report(key, message)`` for each problem.
-
-    Also used by the admin API, so files and API drafts obey the same rules.
-    """
-    ok = True
-    values: dict[str, Any] = {}
-    for key in meta:
-        if key not in specs:
-            report(str(key), f"未知字段 '{key}'")
-            ok = False
-    for key, spec in specs.items():
-        raw = meta.get(key)
-        if raw is None or raw == "" or raw == []:
-            if spec.required:
-                report(key, f"缺少必填字段 '{key}'")
-                ok = False
-            values[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
-            continue
-        try:
-            values[key] = spec.convert(raw)
-        except FieldError as exc:
-            report(key, f"{key}: {exc}")
-            ok = False
-    return values if ok else None
-
-
 # ---------------------------------------------------------------- reading files
 
 
@@ -387,14 +256,12 @@ class _Reader:
             self.fail(rel, 2, "文件头应为“字段: 值”的形式")
             return None
         # fm starts with the remainder of line 1 ("---"), so its n-th line is line n+1.
-        lines = {}
+        lines: dict[str, int] = {}
         for number, line in enumerate(fm.split("\n"), start=1):
             found = _KEY_RE.match(line)
             if found:
                 lines.setdefault(found.group(1), number)
-        digest = hashlib.sha256(
-            f"{rel}\0{RENDER_VERSION}\0".encode() + raw
-        ).hexdigest()
+        digest = hashlib.sha256(f"{rel}\0{RENDER_VERSION}\0".encode() + raw).hexdigest()
         return meta, body.strip("\n"), lines, digest
 
     def fields(
@@ -488,9 +355,13 @@ class _Reader:
 
 
 def _item_fields(
-    reader: _Reader, rel: str, line: int, item: dict[str, Any], keys: dict[str, int],
+    reader: _Reader,
+    rel: str,
+    line: int,
+    item: dict[str, Any],
+    keys: dict[str, int],
     specs: dict[str, Spec],
-) -> dict[str, Any] | None:  # fmt: skip
+) -> dict[str, Any] | None:
     def report(key: str, message: str) -> None:
         reader.problem(rel, keys.get(key, line), message)
 
@@ -544,7 +415,9 @@ def _read_topics(reader: _Reader) -> None:
         unknown = [a for a in values["areas"] if a not in area_ids]
         if unknown:
             reader.problem(
-                rel, keys.get("areas", line), f"areas: areas.yaml 中没有领域 id {', '.join(unknown)}"
+                rel,
+                keys.get("areas", line),
+                f"areas: areas.yaml 中没有领域 id {', '.join(unknown)}",
             )
             continue
         seen.update((values["id"], values["name"]))
@@ -664,7 +537,9 @@ def _read_menu(reader: _Reader) -> None:
                 and next(iter(reply.values())).strip()
             )
             if not good:
-                reader.problem(rel, line, "reply: 应为一段文字、{search: 关键词} 或 {command: 指令}")
+                reader.problem(
+                    rel, line, "reply: 应为一段文字、{search: 关键词} 或 {command: 指令}"
+                )
 
     if not 1 <= len(data["button"]) <= 3:
         reader.problem(rel, button_node.start_mark.line + 1, "button: 应有 1 至 3 个一级菜单")
@@ -732,14 +607,29 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
             elif max(len(level1), len(seq) * 8) > 128 or len(level2) > 255:
                 reader.problem(rel, start, "序号或事项名称过长")
             elif (seq, level1, level2) in seen:
-                reader.problem(rel, start, f"与第 {seen[seq, level1, level2]} 行重复（序号、一级、二级事项相同）")
+                reader.problem(
+                    rel,
+                    start,
+                    f"与第 {seen[seq, level1, level2]} 行重复（序号、一级、二级事项相同）",
+                )
             else:
                 seen[seq, level1, level2] = start
                 reader.content.catalog.append(
                     CatalogRow(
-                        area, seq, level1, level2, content_, basis, limit[:255], subject[:255],
-                        channel[:255], who, how, rel, start,
-                    )  # fmt: skip
+                        area,
+                        seq,
+                        level1,
+                        level2,
+                        content_,
+                        basis,
+                        limit[:255],
+                        subject[:255],
+                        channel[:255],
+                        who,
+                        how,
+                        rel,
+                        start,
+                    )
                 )
     except csv.Error as exc:
         reader.problem(rel, line, f"CSV 格式错误：{exc}")
@@ -769,7 +659,11 @@ def _cross_check(reader: _Reader) -> None:
         bad_areas = [a for a in doc.areas if a not in area_names]
         bad_topics = [t for t in doc.topics if t not in topic_ids]
         if bad_areas:
-            drop(doc, "areas", f"areas: areas.yaml 中没有领域 {'、'.join(bad_areas)}（请填写领域名称）")
+            drop(
+                doc,
+                "areas",
+                f"areas: areas.yaml 中没有领域 {'、'.join(bad_areas)}（请填写领域名称）",
+            )
         elif bad_topics:
             drop(doc, "topics", f"topics: topics.yaml 中没有主题 id {', '.join(bad_topics)}")
         else:

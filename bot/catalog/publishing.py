@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from bot.catalog.loader import INTERPRETATION_FIELDS, POLICY_FIELDS, convert_fields
+from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS, convert_fields
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.catalog.render import render_markdown
 from bot.models import AuditEntry
@@ -44,9 +44,14 @@ async def audit(
     conn: BaseDBAsyncClient, who: Actor, action: str, kind: str, object_id: str, **detail: Any
 ) -> None:
     await AuditEntry.create(
-        actor=who.name, role=who.role, action=action, object_type=kind, object_id=object_id,
-        detail=detail, using_db=conn,
-    )  # fmt: skip
+        actor=who.name,
+        role=who.role,
+        action=action,
+        object_type=kind,
+        object_id=object_id,
+        detail=detail,
+        using_db=conn,
+    )
 
 
 def _validate(data: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
@@ -70,7 +75,11 @@ def _validate(data: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
         item = dict(item)
         item_body = item.pop("body", "") or ""
         prefix = f"interpretations[{index}]."
-        got = convert_fields(item, _INTERP_SPECS, lambda _k, msg, p=prefix: problems.append(p + msg))
+
+        def report(_key: str, message: str, prefix: str = prefix) -> None:
+            problems.append(prefix + message)
+
+        got = convert_fields(item, _INTERP_SPECS, report)
         if got is not None:
             interps.append({**got, "body_md": str(item_body)})
     ids = [i["id"] for i in interps]
@@ -87,9 +96,15 @@ async def _check_references(values: dict[str, Any], conn: BaseDBAsyncClient) -> 
     if missing:
         raise PublishError(422, "invalid", f"areas: 没有领域 {'、'.join(sorted(missing))}")
     if values["topics"]:
-        found = set(await Topic.filter(id__in=values["topics"]).using_db(conn).values_list("id", flat=True))
+        found = set(
+            await Topic.filter(id__in=values["topics"]).using_db(conn).values_list("id", flat=True)
+        )
         if set(values["topics"]) - found:
-            raise PublishError(422, "invalid", f"topics: 没有主题 {', '.join(sorted(set(values['topics']) - found))}")
+            raise PublishError(
+                422,
+                "invalid",
+                f"topics: 没有主题 {', '.join(sorted(set(values['topics']) - found))}",
+            )
     target = values["replaced_by"]
     if target and not await Policy.filter(id=target).using_db(conn).exists():
         raise PublishError(422, "invalid", f"replaced_by: 找不到政策 '{target}'")
@@ -97,9 +112,12 @@ async def _check_references(values: dict[str, Any], conn: BaseDBAsyncClient) -> 
 
 
 async def _write_draft(
-    conn: BaseDBAsyncClient, policy: Policy, values: dict[str, Any], body: str,
+    conn: BaseDBAsyncClient,
+    policy: Policy,
+    values: dict[str, Any],
+    body: str,
     interps: list[dict[str, Any]] | None,
-) -> None:  # fmt: skip
+) -> None:
     areas = await _check_references(values, conn)
     topics = await Topic.filter(id__in=values["topics"]).using_db(conn)
     for key, value in values.items():
@@ -117,11 +135,16 @@ async def _write_draft(
         await policy.topics.add(*topics, using_db=conn)
     if interps is None:
         return
-    taken = await Interpretation.filter(id__in=[i["id"] for i in interps]).exclude(
-        policy_id=policy.id
-    ).using_db(conn).values_list("id", flat=True)
+    taken = (
+        await Interpretation.filter(id__in=[i["id"] for i in interps])
+        .exclude(policy_id=policy.id)
+        .using_db(conn)
+        .values_list("id", flat=True)
+    )
     if taken:
-        raise PublishError(409, "conflict", f"解读 id 已被其他政策使用：{', '.join(taken)}")
+        raise PublishError(
+            409, "conflict", f"解读 id 已被其他政策使用：{', '.join(map(str, taken))}"
+        )
     current = {i.id: i for i in await Interpretation.filter(policy_id=policy.id).using_db(conn)}
     for item in interps:
         row = current.pop(item["id"], None) or Interpretation(id=item["id"], policy_id=policy.id)
@@ -142,7 +165,9 @@ async def _editable(conn: BaseDBAsyncClient, policy_id: str) -> Policy:
     if policy is None:
         raise PublishError(404, "not_found", f"没有政策 '{policy_id}'")
     if policy.source_path:
-        raise PublishError(409, "managed_by_content", "该政策由内容文件管理，请修改文件后运行 content sync")
+        raise PublishError(
+            409, "managed_by_content", "该政策由内容文件管理，请修改文件后运行 content sync"
+        )
     return policy
 
 
@@ -153,8 +178,14 @@ async def create_policy(data: Any, who: Actor) -> Policy:
             raise PublishError(409, "conflict", f"政策 id '{values['id']}' 已存在")
         policy = Policy(id=values["id"])
         await _write_draft(conn, policy, values, body, interps)
-        await audit(conn, who, "policy.create", "policy", policy.id,
-                    interpretations=[i["id"] for i in interps])  # fmt: skip
+        await audit(
+            conn,
+            who,
+            "policy.create",
+            "policy",
+            policy.id,
+            interpretations=[i["id"] for i in interps],
+        )
     return policy
 
 
@@ -173,9 +204,16 @@ async def update_policy(policy_id: str, data: Any, who: Actor) -> Policy:
 
 
 async def _transition(
-    policy_id: str, who: Actor, action: str, allowed_from: tuple[Status, ...], to: Status, *,
-    interps_from: tuple[Status, ...], today: dt.date | None = None, reason: str = "",
-) -> Policy:  # fmt: skip
+    policy_id: str,
+    who: Actor,
+    action: str,
+    allowed_from: tuple[Status, ...],
+    to: Status,
+    *,
+    interps_from: tuple[Status, ...],
+    today: dt.date | None = None,
+    reason: str = "",
+) -> Policy:
     """Move a policy and, with it, its interpretations that are in ``interps_from``."""
     async with in_transaction() as conn:
         policy = await _editable(conn, policy_id)
@@ -194,7 +232,9 @@ async def _transition(
                 interp.status = to
                 if to == Status.published and interp.published_on is None:
                     interp.published_on = policy.published_on
-                await interp.save(using_db=conn, update_fields=["status", "published_on", "updated_at"])
+                await interp.save(
+                    using_db=conn, update_fields=["status", "published_on", "updated_at"]
+                )
                 moved.append(interp.id)
         detail = {"interpretations": moved, **({"reason": reason} if reason else {})}
         await audit(conn, who, action, "policy", policy.id, **detail)
@@ -206,34 +246,57 @@ async def _check_publishable(
 ) -> None:
     if policy.requires_interpretation and not interps:
         raise PublishError(409, "interpretation_required", "该政策须与解读同步发布，请先添加解读")
-    submitted = await AuditEntry.filter(object_type="policy", object_id=policy.id,
-                                        action="policy.submit").using_db(conn).first()  # fmt: skip
+    submitted = (
+        await AuditEntry.filter(object_type="policy", object_id=policy.id, action="policy.submit")
+        .using_db(conn)
+        .first()
+    )
     if submitted is not None and submitted.actor == who.name:
         raise PublishError(403, "own_submission", "不能审核发布自己提交的政策")
 
 
 async def submit(policy_id: str, who: Actor) -> Policy:
     return await _transition(
-        policy_id, who, "policy.submit", (Status.draft,), Status.review, interps_from=(Status.draft,)
+        policy_id,
+        who,
+        "policy.submit",
+        (Status.draft,),
+        Status.review,
+        interps_from=(Status.draft,),
     )
 
 
 async def publish(policy_id: str, who: Actor, today: dt.date) -> Policy:
     return await _transition(
-        policy_id, who, "policy.publish", (Status.review,), Status.published,
-        interps_from=(Status.draft, Status.review), today=today,
-    )  # fmt: skip
+        policy_id,
+        who,
+        "policy.publish",
+        (Status.review,),
+        Status.published,
+        interps_from=(Status.draft, Status.review),
+        today=today,
+    )
 
 
 async def reject(policy_id: str, who: Actor, reason: str) -> Policy:
     return await _transition(
-        policy_id, who, "policy.reject", (Status.review,), Status.draft,
-        interps_from=(Status.review,), reason=reason,
-    )  # fmt: skip
+        policy_id,
+        who,
+        "policy.reject",
+        (Status.review,),
+        Status.draft,
+        interps_from=(Status.review,),
+        reason=reason,
+    )
 
 
 async def withdraw(policy_id: str, who: Actor, reason: str) -> Policy:
     return await _transition(
-        policy_id, who, "policy.withdraw", (Status.published,), Status.unpublished,
-        interps_from=(Status.published,), reason=reason,
-    )  # fmt: skip
+        policy_id,
+        who,
+        "policy.withdraw",
+        (Status.published,),
+        Status.unpublished,
+        interps_from=(Status.published,),
+        reason=reason,
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import threading
+from collections.abc import Sequence
 
 import markdown
 import nh3
@@ -23,10 +25,21 @@ _SCHEMES = {"http", "https", "mailto", "tel"}
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
+_local = threading.local()
+
+
 def render_markdown(text: str) -> str:
     """Render Markdown and sanitise the result; safe to insert into a page as is."""
-    html = markdown.markdown(text, extensions=_EXTENSIONS, output_format="html")
-    return sanitize_html(html)
+    md = getattr(_local, "md", None)
+    if md is None:  # building a Markdown instance is a good part of the cost: keep one per thread
+        md = _local.md = markdown.Markdown(extensions=_EXTENSIONS, output_format="html")
+    md.reset()
+    return sanitize_html(md.convert(text))
+
+
+def render_many(texts: Sequence[str]) -> list[str]:
+    """Render many bodies in one go (a big content sync runs this in a worker thread)."""
+    return [render_markdown(t) for t in texts]
 
 
 def sanitize_html(html: str) -> str:

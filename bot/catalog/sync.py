@@ -24,9 +24,10 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, Problem, load_content
+from bot.catalog.fields import Problem
+from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, load_content
 from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status, Topic
-from bot.catalog.render import render_markdown
+from bot.catalog.render import render_many, render_markdown
 from bot.config import Settings
 from bot.models import AuditEntry
 
@@ -37,18 +38,52 @@ SYNC_ACTOR = "content-sync"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 _POLICY_FIELDS = [
-    "title", "issuer", "written_on", "published_on", "doc_number", "index_number", "keywords",
-    "summary", "body_md", "body_html", "validity", "expires_on", "replaced_by", "disclosure",
-    "requires_interpretation", "status", "source_path", "content_hash", "updated_at",
-]  # fmt: skip
+    "title",
+    "issuer",
+    "written_on",
+    "published_on",
+    "doc_number",
+    "index_number",
+    "keywords",
+    "summary",
+    "body_md",
+    "body_html",
+    "validity",
+    "expires_on",
+    "replaced_by",
+    "disclosure",
+    "requires_interpretation",
+    "status",
+    "source_path",
+    "content_hash",
+    "updated_at",
+]
 _INTERP_FIELDS = [
-    "title", "policy_id", "form", "issuer", "published_on", "media_url", "body_md", "body_html",
-    "status", "source_path", "content_hash", "updated_at",
-]  # fmt: skip
+    "title",
+    "policy_id",
+    "form",
+    "issuer",
+    "published_on",
+    "media_url",
+    "body_md",
+    "body_html",
+    "status",
+    "source_path",
+    "content_hash",
+    "updated_at",
+]
 _CATALOG_FIELDS = [
-    "area", "content", "basis", "time_limit", "subject", "channel", "audience", "method",
-    "source_line", "published",
-]  # fmt: skip
+    "area",
+    "content",
+    "basis",
+    "time_limit",
+    "subject",
+    "channel",
+    "audience",
+    "method",
+    "source_line",
+    "published",
+]
 
 
 @dataclass
@@ -74,7 +109,12 @@ class SyncReport:
         kinds = ["policy", "interpretation", "catalog_item", "area", "topic"]
         parts = []
         for kind in kinds:
-            counts = (self.created[kind], self.updated[kind], self.unpublished[kind], self.unchanged[kind])
+            counts = (
+                self.created[kind],
+                self.updated[kind],
+                self.unpublished[kind],
+                self.unchanged[kind],
+            )
             if any(counts):
                 parts.append(f"{kind}: +{counts[0]} ~{counts[1]} -{counts[2]} ={counts[3]}")
         parts.append(f"{len(self.errors)} errors")
@@ -93,7 +133,9 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 
 
 class _Sync:
-    def __init__(self, content: Content, conn: BaseDBAsyncClient, progress: Progress | None) -> None:
+    def __init__(
+        self, content: Content, conn: BaseDBAsyncClient, progress: Progress | None
+    ) -> None:
         self.content = content
         self.conn = conn
         self.progress = progress or (lambda stage, done, total: None)
@@ -103,8 +145,14 @@ class _Sync:
 
     def record(self, action: str, kind: str, object_id: str, **detail: Any) -> None:
         self.audit.append(
-            AuditEntry(actor=SYNC_ACTOR, role="system", action=action, object_type=kind,
-                       object_id=object_id, detail=detail)  # fmt: skip
+            AuditEntry(
+                actor=SYNC_ACTOR,
+                role="system",
+                action=action,
+                object_type=kind,
+                object_id=object_id,
+                detail=detail,
+            )
         )
 
     def problem(self, path: str, message: str) -> None:
@@ -119,11 +167,18 @@ class _Sync:
             values = {"name": doc.name, "aliases": doc.aliases, "position": doc.position}
             await self._upsert(Area, "area", existing.get(doc.id), doc.id, values)
         existing_topics = {t.id: t for t in await Topic.all().using_db(self.conn)}
-        for doc in self.content.topics:
-            values = {"name": doc.name, "aliases": doc.aliases, "areas": doc.areas, "position": doc.position}
-            await self._upsert(Topic, "topic", existing_topics.get(doc.id), doc.id, values)
+        for topic in self.content.topics:
+            values = {
+                "name": topic.name,
+                "aliases": topic.aliases,
+                "areas": topic.areas,
+                "position": topic.position,
+            }
+            await self._upsert(Topic, "topic", existing_topics.get(topic.id), topic.id, values)
 
-    async def _upsert(self, model: Any, kind: str, row: Any, key: str, values: dict[str, Any]) -> None:
+    async def _upsert(
+        self, model: Any, kind: str, row: Any, key: str, values: dict[str, Any]
+    ) -> None:
         if row is None:
             await model.create(id=key, **values, using_db=self.conn)
             self.report.created[kind] += 1
@@ -144,11 +199,14 @@ class _Sync:
             .using_db(self.conn)
             .values_list("id", "content_hash", "status", "source_path")
         }
-        create, update = [], []
+        create: list[Policy] = []
+        update: list[Policy] = []
         for doc in docs:
             old = existing.get(doc.id)
             if old is not None and old[2] is None:
-                self.problem(doc.source_path, f"id '{doc.id}' 已被管理后台创建的政策占用，本文件未导入")
+                self.problem(
+                    doc.source_path, f"id '{doc.id}' 已被管理后台创建的政策占用，本文件未导入"
+                )
                 continue
             if old is not None and old[0] == doc.content_hash and old[1] == Status.published:
                 self.report.unchanged["policy"] += 1
@@ -159,26 +217,38 @@ class _Sync:
         await self._links([p.id for p in create + update], docs)
         loaded = {d.id for d in docs}
         gone = [
-            pid for pid, (_, status, path) in existing.items()
-            if path is not None and status == Status.published and pid not in loaded
+            pid
+            for pid, (_, status, path) in existing.items()
+            if path is not None
+            and status == Status.published
+            and pid not in loaded
             and path not in self.content.failed_paths
-        ]  # fmt: skip
+        ]
         await self._unpublish(Policy, "policy", gone)
         return set(gone)
 
     def _policy_values(self, doc: PolicyDoc, rendered: dict[str, str]) -> dict[str, Any]:
         return {
-            "title": doc.title, "issuer": doc.issuer, "written_on": doc.written_on,
-            "published_on": doc.published_on, "doc_number": doc.doc_number,
-            "index_number": doc.index_number, "keywords": doc.keywords, "summary": doc.summary,
+            "title": doc.title,
+            "issuer": doc.issuer,
+            "written_on": doc.written_on,
+            "published_on": doc.published_on,
+            "doc_number": doc.doc_number,
+            "index_number": doc.index_number,
+            "keywords": doc.keywords,
+            "summary": doc.summary,
             "body_md": doc.body_md,
             "body_html": rendered.get(doc.content_hash) or render_markdown(doc.body_md),
-            "validity": doc.validity, "expires_on": doc.expires_on,
-            "replaced_by": doc.replaced_by, "disclosure": doc.disclosure,
-            "requires_interpretation": doc.requires_interpretation, "status": Status.published,
-            "source_path": doc.source_path, "content_hash": doc.content_hash,
+            "validity": doc.validity,
+            "expires_on": doc.expires_on,
+            "replaced_by": doc.replaced_by,
+            "disclosure": doc.disclosure,
+            "requires_interpretation": doc.requires_interpretation,
+            "status": Status.published,
+            "source_path": doc.source_path,
+            "content_hash": doc.content_hash,
             "updated_at": self.now,
-        }  # fmt: skip
+        }
 
     async def interpretations(self, rendered: dict[str, str], withdrawn: set[str]) -> None:
         docs = self.content.interpretations
@@ -188,11 +258,14 @@ class _Sync:
             .using_db(self.conn)
             .values_list("id", "content_hash", "status", "source_path", "policy_id")
         }
-        create, update = [], []
+        create: list[Interpretation] = []
+        update: list[Interpretation] = []
         for doc in docs:
             old = existing.get(doc.id)
             if old is not None and old[2] is None:
-                self.problem(doc.source_path, f"id '{doc.id}' 已被管理后台创建的解读占用，本文件未导入")
+                self.problem(
+                    doc.source_path, f"id '{doc.id}' 已被管理后台创建的解读占用，本文件未导入"
+                )
                 continue
             if old is not None and old[0] == doc.content_hash and old[1] == Status.published:
                 self.report.unchanged["interpretation"] += 1
@@ -202,22 +275,33 @@ class _Sync:
         await self._write(Interpretation, "interpretation", create, update, _INTERP_FIELDS)
         loaded = {d.id for d in docs}
         gone = [
-            iid for iid, (_, status, path, pid) in existing.items()
-            if status == Status.published and (
+            iid
+            for iid, (_, status, path, pid) in existing.items()
+            if status == Status.published
+            and (
                 pid in withdrawn
-                or (path is not None and iid not in loaded and path not in self.content.failed_paths)
+                or (
+                    path is not None and iid not in loaded and path not in self.content.failed_paths
+                )
             )
-        ]  # fmt: skip
+        ]
         await self._unpublish(Interpretation, "interpretation", gone)
 
     def _interp_values(self, doc: InterpretationDoc, rendered: dict[str, str]) -> dict[str, Any]:
         return {
-            "title": doc.title, "policy_id": doc.policy, "form": doc.form, "issuer": doc.issuer,
-            "published_on": doc.published_on, "media_url": doc.media_url, "body_md": doc.body_md,
+            "title": doc.title,
+            "policy_id": doc.policy,
+            "form": doc.form,
+            "issuer": doc.issuer,
+            "published_on": doc.published_on,
+            "media_url": doc.media_url,
+            "body_md": doc.body_md,
             "body_html": rendered.get(doc.content_hash) or render_markdown(doc.body_md),
-            "status": Status.published, "source_path": doc.source_path,
-            "content_hash": doc.content_hash, "updated_at": self.now,
-        }  # fmt: skip
+            "status": Status.published,
+            "source_path": doc.source_path,
+            "content_hash": doc.content_hash,
+            "updated_at": self.now,
+        }
 
     async def _write(
         self, model: Any, kind: str, create: list[Any], update: list[Any], fields: list[str]
@@ -243,8 +327,10 @@ class _Sync:
 
     async def _unpublish(self, model: Any, kind: str, ids: list[str]) -> None:
         for chunk in _chunks(ids):
-            await model.filter(id__in=list(chunk)).using_db(self.conn).update(
-                status=Status.unpublished, updated_at=self.now
+            await (
+                model.filter(id__in=list(chunk))
+                .using_db(self.conn)
+                .update(status=Status.unpublished, updated_at=self.now)
             )
         self.report.unpublished[kind] += len(ids)
         for object_id in ids:
@@ -256,9 +342,14 @@ class _Sync:
             return
         wanted = set(policy_ids)
         area_ids = dict(await Area.all().using_db(self.conn).values_list("name", "id"))
-        areas = [[d.id, area_ids[a]] for d in docs if d.id in wanted for a in dict.fromkeys(d.areas)]
+        areas = [
+            [d.id, area_ids[a]] for d in docs if d.id in wanted for a in dict.fromkeys(d.areas)
+        ]
         topics = [[d.id, t] for d in docs if d.id in wanted for t in dict.fromkeys(d.topics)]
-        for table, column, rows in (("policy_area", "area_id", areas), ("policy_topic", "topic_id", topics)):
+        for table, column, rows in (
+            ("policy_area", "area_id", areas),
+            ("policy_topic", "topic_id", topics),
+        ):
             for chunk in _chunks(policy_ids):
                 marks = _placeholders(self.conn, len(chunk))
                 await self.conn.execute_query(
@@ -275,23 +366,41 @@ class _Sync:
     async def catalog(self) -> None:
         rows = await CatalogItem.all().using_db(self.conn)
         existing = {(r.source_path, r.seq, r.level1, r.level2): r for r in rows}
-        present = {p.relative_to(self.content.root).as_posix()
-                   for p in (self.content.root / "catalog").glob("*.csv")} if (
-            self.content.root / "catalog").is_dir() else set()  # fmt: skip
+        present = (
+            {
+                p.relative_to(self.content.root).as_posix()
+                for p in (self.content.root / "catalog").glob("*.csv")
+            }
+            if (self.content.root / "catalog").is_dir()
+            else set()
+        )
         create, update, seen = [], [], set()
         for doc in self.content.catalog:
             key = (doc.source_path, doc.seq, doc.level1, doc.level2)
             seen.add(key)
             values = {
-                "area": doc.area, "content": doc.content, "basis": doc.basis,
-                "time_limit": doc.time_limit, "subject": doc.subject, "channel": doc.channel,
-                "audience": doc.audience, "method": doc.method, "source_line": doc.source_line,
+                "area": doc.area,
+                "content": doc.content,
+                "basis": doc.basis,
+                "time_limit": doc.time_limit,
+                "subject": doc.subject,
+                "channel": doc.channel,
+                "audience": doc.audience,
+                "method": doc.method,
+                "source_line": doc.source_line,
                 "published": True,
-            }  # fmt: skip
+            }
             row = existing.get(key)
             if row is None:
-                create.append(CatalogItem(source_path=doc.source_path, seq=doc.seq,
-                                          level1=doc.level1, level2=doc.level2, **values))  # fmt: skip
+                create.append(
+                    CatalogItem(
+                        source_path=doc.source_path,
+                        seq=doc.seq,
+                        level1=doc.level1,
+                        level2=doc.level2,
+                        **values,
+                    )
+                )
             elif any(getattr(row, k) != v for k, v in values.items()):
                 for k, v in values.items():
                     setattr(row, k, v)
@@ -299,10 +408,12 @@ class _Sync:
             else:
                 self.report.unchanged["catalog_item"] += 1
         gone = [
-            row for key, row in existing.items()
-            if row.published and key not in seen
+            row
+            for key, row in existing.items()
+            if row.published
+            and key not in seen
             and (row.source_path in self.content.catalog_files or row.source_path not in present)
-        ]  # fmt: skip
+        ]
         for row in gone:
             row.published = False
         for chunk in _chunks(create):
@@ -318,14 +429,11 @@ async def _render_changed(content: Content) -> dict[str, str]:
     """Render, off the event loop, the bodies whose file hash the database does not have."""
     known = set(await Policy.all().values_list("content_hash", flat=True))
     known |= set(await Interpretation.all().values_list("content_hash", flat=True))
-    todo = {
-        d.content_hash: d.body_md
-        for d in [*content.policies, *content.interpretations]
-        if d.content_hash not in known
-    }
+    docs: list[PolicyDoc | InterpretationDoc] = [*content.policies, *content.interpretations]
+    todo = {d.content_hash: d.body_md for d in docs if d.content_hash not in known}
 
     def render() -> dict[str, str]:
-        return {digest: render_markdown(body) for digest, body in todo.items()}
+        return dict(zip(todo, render_many(list(todo.values())), strict=True))
 
     return await asyncio.to_thread(render) if todo else {}
 

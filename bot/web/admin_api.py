@@ -20,6 +20,7 @@ from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, calendar_for, deadline_r
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import ApiToken, Role
 from bot.models import AuditEntry
+from bot.search import announce_change
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.keys import SERVICES, SETTINGS
@@ -42,11 +43,10 @@ async def _body(request: web.Request) -> Any:
 
 
 async def _refresh_search(request: web.Request) -> None:
-    """Published documents change what residents can find; rebuild the index if it can."""
-    services = request.app.get(SERVICES)
-    refresh = getattr(getattr(services, "search", None), "refresh", None)
-    if refresh is not None:
-        await refresh()
+    """Residents should find (or stop finding) the document at once, in every process."""
+    services = request.app[SERVICES]
+    await services.search.refresh()
+    await announce_change(services.redis)
 
 
 async def _draft_json(policy: Policy) -> dict[str, Any]:
@@ -81,7 +81,9 @@ async def _run(coro: Any, status: int = 200) -> web.Response:
     return web.json_response(await _draft_json(policy), status=status)
 
 
-@document(params={"status": "draft、review、published 或 unpublished", "page": "页码"}, response="Object")
+@document(
+    params={"status": "draft、review、published 或 unpublished", "page": "页码"}, response="Object"
+)
 async def list_drafts(request: web.Request) -> web.Response:
     """Policies by workflow status (default: waiting for review)."""
     require_role(request)
@@ -162,7 +164,12 @@ async def withdraw_policy(request: web.Request) -> web.Response:
 
 
 @document(
-    params={"object_id": "对象 id", "action": "操作，如 policy.publish", "page": "页码", "per_page": "每页条数"},
+    params={
+        "object_id": "对象 id",
+        "action": "操作，如 policy.publish",
+        "page": "页码",
+        "per_page": "每页条数",
+    },
     response="Object",
 )
 async def list_audit(request: web.Request) -> web.Response:
@@ -180,18 +187,28 @@ async def list_audit(request: web.Request) -> web.Response:
         query = query.filter(action=action)
     rows = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
     items = [
-        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
-         "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail}
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "role": e.role,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "detail": e.detail,
+        }
         for e in rows
-    ]  # fmt: skip
+    ]
     return web.json_response({"total": await query.count(), "page": page, "items": items})
 
 
 @document(
-    params={"at_risk_days": f"剩余工作日不多于此数即列为临期（默认 {AT_RISK_WORKING_DAYS}）",
-            "since": "只看此日期（YYYY-MM-DD）之后成文的政策"},
+    params={
+        "at_risk_days": f"剩余工作日不多于此数即列为临期（默认 {AT_RISK_WORKING_DAYS}）",
+        "since": "只看此日期（YYYY-MM-DD）之后成文的政策",
+    },
     response="Object",
-)  # fmt: skip
+)
 async def deadlines(request: web.Request) -> web.Response:
     """Proactive-disclosure deadlines (20 working days): late and at-risk policies."""
     require_role(request)

@@ -185,12 +185,17 @@ async def list_topics(request: web.Request) -> web.Response:
     return _json(
         {
             "items": [
-                {"id": t.id, "name": t.name, "aliases": t.aliases, "areas": t.areas,
-                 "url": _url(request, f"/topics/{t.id}")}
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "aliases": t.aliases,
+                    "areas": t.areas,
+                    "url": _url(request, f"/topics/{t.id}"),
+                }
                 for t in topics
             ]
         }
-    )  # fmt: skip
+    )
 
 
 @document(response="AreaList")
@@ -200,9 +205,13 @@ async def list_areas(request: web.Request) -> web.Response:
     return _json(
         {
             "items": [
-                {"id": a.id, "name": a.name, "aliases": a.aliases,
-                 "url": _url(request, f"/areas/{a.id}")}
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "aliases": a.aliases,
+                    "url": _url(request, f"/areas/{a.id}"),
+                }
                 for a in areas
             ]
         }
-    )  # fmt: skip
+    )

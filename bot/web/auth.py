@@ -22,9 +22,10 @@ def require_role(request: web.Request, *roles: Role | str) -> ApiToken:
     token = _find(request, presented.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         raise api_error(
-            401, "缺少或无效的访问令牌（Authorization: Bearer …）",
+            401,
+            "缺少或无效的访问令牌（Authorization: Bearer …）",
             headers={"WWW-Authenticate": 'Bearer realm="policybot"'},
-        )  # fmt: skip
+        )
     allowed = {Role(r) for r in roles}
     if allowed and token.role not in allowed and token.role != Role.admin:
         names = "、".join(sorted(r.value for r in allowed))

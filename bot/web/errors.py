@@ -16,8 +16,17 @@ from aiohttp.web_exceptions import HTTPError
 
 log = logging.getLogger("bot.http")
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 503: "unavailable"}  # fmt: skip
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    503: "unavailable",
+}
 _MESSAGES = {404: "没有这个地址", 405: "不支持该请求方法", 413: "请求内容过大"}
 _CLASSES: dict[int, type[HTTPError]] = {
     cls.status_code: cls
@@ -32,7 +41,9 @@ def _body(status: int, message: str, code: str | None) -> str:
 
 
 def json_error(status: int, message: str, code: str | None = None) -> web.Response:
-    return web.Response(text=_body(status, message, code), status=status, content_type="application/json")
+    return web.Response(
+        text=_body(status, message, code), status=status, content_type="application/json"
+    )
 
 
 def api_error(

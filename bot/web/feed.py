@@ -35,16 +35,30 @@ async def atom_feed(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     base, tz = settings.server.base_url, settings.server.tz
     policies = await Policy.filter(status=Status.published).order_by("-updated_at").limit(LIMIT)
-    interps = await Interpretation.filter(status=Status.published).order_by("-updated_at").limit(LIMIT)
+    interps = (
+        await Interpretation.filter(status=Status.published).order_by("-updated_at").limit(LIMIT)
+    )
     entries = [
-        (_stamp(p.published_on, p.updated_at, tz), f"/policies/{p.id}", p.title, p.issuer,
-         p.summary or plain_text(p.body_html, 200), "政策文件")
+        (
+            _stamp(p.published_on, p.updated_at, tz),
+            f"/policies/{p.id}",
+            p.title,
+            p.issuer,
+            p.summary or plain_text(p.body_html, 200),
+            "政策文件",
+        )
         for p in policies
     ] + [
-        (_stamp(i.published_on, i.updated_at, tz), f"/interpretations/{i.id}", i.title,
-         i.issuer or "", plain_text(i.body_html, 200), i.form.value)
+        (
+            _stamp(i.published_on, i.updated_at, tz),
+            f"/interpretations/{i.id}",
+            i.title,
+            i.issuer or "",
+            plain_text(i.body_html, 200),
+            i.form.value,
+        )
         for i in interps
-    ]  # fmt: skip
+    ]
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
     entries = entries[:LIMIT]
 

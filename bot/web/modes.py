@@ -106,7 +106,9 @@ def today(request: web.Request) -> dt.date:
     return dt.datetime.now(request.app[SETTINGS].server.tz).date()
 
 
-def render_page(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render_page(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
     mode = read_mode(request)
     html = _environment().get_template(template).render(mode=mode, **context)
     if mode.hant:
@@ -115,5 +117,7 @@ def render_page(request: web.Request, template: str, *, status: int = 200, **con
     response.headers["Vary"] = "Cookie"
     for key in ("care", "variant"):
         if key in request.query:
-            response.set_cookie(key, request.query[key], max_age=COOKIE_AGE, path="/", samesite="Lax")
+            response.set_cookie(
+                key, request.query[key], max_age=COOKIE_AGE, path="/", samesite="Lax"
+            )
     return response

@@ -25,14 +25,20 @@ _DATE = {"type": ["string", "null"], "format": "date"}
 _INTERP = {
     "type": "object",
     "properties": {
-        "id": _STR, "title": _STR, "form": _STR, "issuer": _STR, "published_on": _DATE,
+        "id": _STR,
+        "title": _STR,
+        "form": _STR,
+        "issuer": _STR,
+        "published_on": _DATE,
         "url": {"type": "string", "format": "uri"},
     },
-}  # fmt: skip
+}
 _POLICY = {
     "type": "object",
     "properties": {
-        "id": _STR, "title": _STR, "issuer": _STR,
+        "id": _STR,
+        "title": _STR,
+        "issuer": _STR,
         "doc_number": {"type": ["string", "null"], "description": "文号"},
         "index_number": {"type": ["string", "null"], "description": "索引号"},
         "written_on": {"type": "string", "format": "date", "description": "成文日期"},
@@ -46,9 +52,12 @@ _POLICY = {
         "keywords": {"type": "array", "items": _STR},
         "summary": _STR,
         "url": {"type": "string", "format": "uri"},
-        "interpretations": {"type": "array", "items": {"$ref": "#/components/schemas/Interpretation"}},
+        "interpretations": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Interpretation"},
+        },
     },
-}  # fmt: skip
+}
 _NAMED_LIST = {
     "type": "object",
     "properties": {"items": {"type": "array", "items": {"type": "object"}}},
@@ -75,11 +84,12 @@ SCHEMAS: dict[str, Any] = {
     "PolicyPage": {
         "type": "object",
         "properties": {
-            "total": {"type": "integer"}, "page": {"type": "integer"},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
             "per_page": {"type": "integer"},
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Policy"}},
         },
-    },  # fmt: skip
+    },
     "TopicList": _NAMED_LIST,
     "AreaList": _NAMED_LIST,
     "Object": {"type": "object"},
@@ -126,7 +136,8 @@ def _operation(method: str, path: str, handler: Handler) -> dict[str, Any]:
     info = getattr(handler, "__openapi__", {})
     doc = (handler.__doc__ or "").strip().splitlines()
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": _STR} for name in _PARAM.findall(path)
+        {"name": name, "in": "path", "required": True, "schema": _STR}
+        for name in _PARAM.findall(path)
     ]
     parameters += [
         {"name": name, "in": "query", "required": False, "description": text, "schema": _STR}
@@ -137,10 +148,16 @@ def _operation(method: str, path: str, handler: Handler) -> dict[str, Any]:
         "summary": doc[0] if doc else f"{method.upper()} {path}",
         "parameters": parameters,
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": _schema_ref(info.get("response"))}}},
-            "default": {"description": "错误", "content": {"application/json": {"schema": _schema_ref("Error")}}},
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": _schema_ref(info.get("response"))}},
+            },
+            "default": {
+                "description": "错误",
+                "content": {"application/json": {"schema": _schema_ref("Error")}},
+            },
         },
-    }  # fmt: skip
+    }
     if method in ("post", "put", "patch"):
         operation["requestBody"] = {
             "required": False,

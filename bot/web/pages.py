@@ -56,7 +56,7 @@ async def policy_page(request: web.Request) -> web.Response:
 
 async def interpretation_page(request: web.Request) -> web.Response:
     interp = await Interpretation.get_or_none(id=request.match_info["id"], status=Status.published)
-    policy = interp and await Policy.get_or_none(id=interp.policy_id, status=Status.published)
+    policy = interp and await Policy.get_or_none(id=interp.policy_id, status=Status.published)  # type: ignore[attr-defined]
     if interp is None or policy is None:
         return not_found(request)
     return render_page(
@@ -126,7 +126,9 @@ async def area_page(request: web.Request) -> web.Response:
     if area is None:
         return not_found(request, "没有这个领域。")
     query = Policy.filter(status=Status.published, areas__id=area.id)
-    return await _list(request, query, f"{area.name}领域政策", intro=f"“{area.name}”领域公开的政策文件。")
+    return await _list(
+        request, query, f"{area.name}领域政策", intro=f"“{area.name}”领域公开的政策文件。"
+    )
 
 
 async def topic_page(request: web.Request) -> web.Response:

@@ -33,7 +33,9 @@ def test_uncovered_year_falls_back_to_holidays_yaml_and_warns_once(
         disclosure_deadline(with_holidays, dt.date(2099, 3, 1))
     assert plain == deadlines.Deadline(dt.date(2099, 1, 30), estimated=True)  # four Mon–Fri weeks
     assert due == deadlines.Deadline(dt.date(2099, 2, 5), estimated=True)
-    warnings = [r for r in caplog.records if r.name == "bot.catalog" and r.levelno == logging.WARNING]
+    warnings = [
+        r for r in caplog.records if r.name == "bot.catalog" and r.levelno == logging.WARNING
+    ]
     assert len(warnings) == 1 and warnings[0].year == 2099  # type: ignore[attr-defined]
 
 

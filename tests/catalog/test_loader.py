@@ -33,12 +33,18 @@ def broken(tmp_path: Path) -> Path:
     """A copy of the sample content with one mistake in each of several files."""
     root = tmp_path / "content"
     shutil.copytree(CONTENT, root)
-    _edit(root / "policies/qzb-2024-12-dibao-standard.md", "written_on: 2024-03-15", "written_on: 2024-02-30")
+    _edit(
+        root / "policies/qzb-2024-12-dibao-standard.md",
+        "written_on: 2024-03-15",
+        "written_on: 2024-02-30",
+    )
     _edit(root / "policies/qzb-2022-21-dibao-standard.md", "validity: 失效", "validity: 作废")
     _edit(root / "policies/qwg-2023-10-library-free-access.md", "\nissuer:", "\nisuer:")
     _edit(root / "interpretations/jd-qmf-2023-15-tekun-support.md",
           "policy: qmf-2023-15-tekun-support", "policy: qmf-2023-15-tekun-suport")  # fmt: skip
-    (root / "policies/broken-yaml.md").write_text("---\nid: x\ntitle: [unclosed\n---\n正文\n", encoding="utf-8")
+    (root / "policies/broken-yaml.md").write_text(
+        "---\nid: x\ntitle: [unclosed\n---\n正文\n", encoding="utf-8"
+    )
     _edit(root / "catalog/social-assistance.csv", ",全社会,", ",所有人,")
     return root
 
@@ -61,7 +67,10 @@ def test_check_reports_every_problem_with_path_and_line(
         ("catalog/social-assistance.csv:2:", "公开对象"),
     ]
     for where, what in expected:
-        assert any(line.startswith(f"{broken}/{where}") and what in line for line in out), (where, out)
+        assert any(line.startswith(f"{broken}/{where}") and what in line for line in out), (
+            where,
+            out,
+        )
 
     # One bad file never stops the others: everything else still loads.
     content = load_content(broken)

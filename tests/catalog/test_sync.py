@@ -50,7 +50,9 @@ async def test_sync_is_idempotent_and_removal_unpublishes(database: str, content
     _replace(content / f"policies/{DIBAO}.md", "一、最低生活保障标准", "一、最低生活保障新标准")
     (content / f"policies/{PROCEDURE}.md").unlink()
     csv = content / "catalog/social-assistance.csv"
-    csv.write_text("\n".join(csv.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    csv.write_text(
+        "\n".join(csv.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8"
+    )
     report = await sync_content(content)
 
     assert report.updated["policy"] == 1 and report.unpublished["policy"] == 1
@@ -58,9 +60,9 @@ async def test_sync_is_idempotent_and_removal_unpublishes(database: str, content
     removed = await Policy.get(id=PROCEDURE)  # kept, never deleted
     assert removed.status == Status.unpublished
     # its interpretations go offline with it (三同步)
-    assert set(await Interpretation.filter(policy_id=PROCEDURE).values_list("status", flat=True)) == {
-        Status.unpublished
-    }
+    assert set(
+        await Interpretation.filter(policy_id=PROCEDURE).values_list("status", flat=True)
+    ) == {Status.unpublished}
     assert await CatalogItem.filter(published=False).count() == 1
     actions = set(await AuditEntry.filter(actor="content-sync").values_list("action", flat=True))
     assert {"content.create", "content.update", "content.unpublish"} <= actions

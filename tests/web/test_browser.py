@@ -42,7 +42,11 @@ async def test_resident_reads_policy_on_a_phone(client: TestClient) -> None:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             context = await browser.new_context(
-                viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, user_agent=WECHAT_UA
+                viewport=PHONE,
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                user_agent=WECHAT_UA,
             )
             page = await context.new_page()
             await page.goto(url)

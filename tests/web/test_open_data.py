@@ -33,7 +33,9 @@ async def test_policies_filters_and_pagination(client: TestClient) -> None:
 
     by_name = await _ids(client, "area=社会救助")
     assert by_name == await _ids(client, "area=social-assistance")
-    assert "qzb-2024-12-dibao-standard" in by_name and "qzf-2023-3-land-expropriation" not in by_name
+    assert (
+        "qzb-2024-12-dibao-standard" in by_name and "qzf-2023-3-land-expropriation" not in by_name
+    )
     assert "qzb-2024-12-dibao-standard" in await _ids(client, "topic=relief")
     assert await _ids(client, "issuer=青山县人民政府办公室") >= {"qzb-2024-12-dibao-standard"}
     # expires_on 2024-12-31 has passed: that policy now reads 失效 (applied on the day)
@@ -45,7 +47,9 @@ async def test_policies_filters_and_pagination(client: TestClient) -> None:
     assert in_2024 and all(i.split("-")[1] == "2024" for i in in_2024)
 
     detail = await _json(client, "/api/v1/policies/qzb-2022-21-dibao-standard")
-    assert detail["validity"] == "失效" and detail["current_version"] == "qzb-2024-12-dibao-standard"
+    assert (
+        detail["validity"] == "失效" and detail["current_version"] == "qzb-2024-12-dibao-standard"
+    )
     assert detail["url"].endswith("/policies/qzb-2022-21-dibao-standard")
     dibao = await _json(client, "/api/v1/policies/qzb-2024-12-dibao-standard")
     assert {i["form"] for i in dibao["interpretations"]} == {"文字解读", "图解"}
@@ -67,7 +71,9 @@ async def test_json_errors_never_leak_a_trace(client: TestClient) -> None:
         body = await _json(client, path, status)
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
     response = await client.post("/api/v1/policies", json={})
-    assert response.status == 405 and (await response.json())["error"]["code"] == "method_not_allowed"
+    assert (
+        response.status == 405 and (await response.json())["error"]["code"] == "method_not_allowed"
+    )
 
 
 async def test_openapi_describes_exactly_the_json_routes(client: TestClient) -> None:
@@ -83,7 +89,16 @@ async def test_openapi_describes_exactly_the_json_routes(client: TestClient) -> 
     assert {("get", "/api/v1/policies"), ("get", "/api/v1/policies/{id}"), ("get", "/api/v1/topics"),
             ("get", "/api/v1/areas"), ("get", "/api/v1/openapi.json")} <= documented  # fmt: skip
     params = {p["name"] for p in spec["paths"]["/api/v1/policies"]["get"]["parameters"]}
-    assert {"area", "topic", "issuer", "validity", "published_from", "published_to", "page", "per_page"} <= params
+    assert {
+        "area",
+        "topic",
+        "issuer",
+        "validity",
+        "published_from",
+        "published_to",
+        "page",
+        "per_page",
+    } <= params
 
 
 async def test_feed_is_valid_atom(client: TestClient) -> None:

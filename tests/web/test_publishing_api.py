@@ -13,7 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from tests.conftest import make_settings
 
-TOKENS = {"publisher": "pub-secret", "reviewer": "rev-secret", "editor": "edit-secret", "admin": "adm-secret"}
+TOKENS = {
+    "publisher": "pub-secret",
+    "reviewer": "rev-secret",
+    "editor": "edit-secret",
+    "admin": "adm-secret",
+}
 HOSTILE = """关于开展示范工作的说明。
 
 <script>alert("xss")</script>
@@ -50,7 +55,9 @@ def draft(policy_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def call(client: TestClient, method: str, path: str, role: str | None, status: int, **kw: Any) -> Any:
+async def call(
+    client: TestClient, method: str, path: str, role: str | None, status: int, **kw: Any
+) -> Any:
     headers = auth(role) if role else {}
     response = await client.request(method, path, headers=headers, **kw)
     body = await response.json()
@@ -69,9 +76,13 @@ async def test_tokens_and_roles(admin: TestClient) -> None:
     assert body["error"]["code"] == "forbidden"
     await call(admin, "POST", path, "reviewer", 403, json=draft("p-1"))
     # content files are managed by content sync, not the API
-    body = await call(admin, "PUT", f"{path}/qzb-2024-12-dibao-standard", "publisher", 409, json=draft("x"))
+    body = await call(
+        admin, "PUT", f"{path}/qzb-2024-12-dibao-standard", "publisher", 409, json=draft("x")
+    )
     assert body["error"]["code"] == "managed_by_content"
-    body = await call(admin, "POST", path, "publisher", 422, json=draft("Bad Id", written_on="2025-02-30"))
+    body = await call(
+        admin, "POST", path, "publisher", 422, json=draft("Bad Id", written_on="2025-02-30")
+    )
     assert "written_on" in body["error"]["message"] and "id" in body["error"]["message"]
 
 
@@ -88,7 +99,9 @@ async def test_policy_and_interpretations_are_published_together(admin: TestClie
         {"id": "jd-demo-2025-1", "title": "一图读懂示范点建设", "form": "图解", "body": HOSTILE},
         {"id": "wz-demo-2025-1", "title": "示范点建设政策解读", "body": "谁能申请？"},
     ]
-    saved = await call(admin, "PUT", base, "publisher", 200, json=draft("demo-2025-1", interpretations=interps))
+    saved = await call(
+        admin, "PUT", base, "publisher", 200, json=draft("demo-2025-1", interpretations=interps)
+    )
     assert {i["status"] for i in saved["interpretations"]} == {"draft"}
     await call(admin, "POST", f"{base}/submit", "publisher", 200)
     assert (await admin.get("/policies/demo-2025-1")).status == 404  # not public before publishing
@@ -98,7 +111,10 @@ async def test_policy_and_interpretations_are_published_together(admin: TestClie
     assert {i["status"] for i in published["interpretations"]} == {"published"}
 
     page = await (await admin.get("/policies/demo-2025-1")).text()
-    assert 'href="/interpretations/jd-demo-2025-1"' in page and 'href="/interpretations/wz-demo-2025-1"' in page
+    assert (
+        'href="/interpretations/jd-demo-2025-1"' in page
+        and 'href="/interpretations/wz-demo-2025-1"' in page
+    )
     for html in (page, await (await admin.get("/interpretations/jd-demo-2025-1")).text()):
         assert "<script>alert" not in html and "javascript:" not in html
         assert "onerror" not in html and "onclick" not in html
@@ -137,5 +153,7 @@ async def test_deadline_report_lists_late_and_at_risk(admin: TestClient) -> None
     assert "late-1" in late and late["late-1"]["deadline"] == "2025-02-06"  # 春节 counted
     assert late["late-1"]["working_days_left"] < 0
     assert "fresh-1" not in late and "fresh-1" not in {i["policy_id"] for i in report["at_risk"]}
-    report = await call(admin, "GET", "/api/v1/admin/reports/deadlines?at_risk_days=25", "reviewer", 200)
+    report = await call(
+        admin, "GET", "/api/v1/admin/reports/deadlines?at_risk_days=25", "reviewer", 200
+    )
     assert "fresh-1" in {i["policy_id"] for i in report["at_risk"]}

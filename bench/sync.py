@@ -1,0 +1,134 @@
+"""How long ``content sync`` takes for a large generated catalog.
+
+    python bench/sync.py [--policies 10000] [--db sqlite|postgres]
+
+Generates N policies (every third with an interpretation) next to the sample
+areas and topics, then times: the first sync (all new), a second sync
+(nothing changed) and a sync after editing 1% of the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import db  # noqa: E402
+from bot.catalog.sync import sync_content  # noqa: E402
+
+PG = "postgres://postgres@127.0.0.1:5432"
+AREAS = ["社会救助", "农村危房改造", "征地补偿", "就业", "涉农补贴", "养老服务"]
+TOPICS = ["relief", "subsidies", "housing", "employment", "elderly"]
+
+
+def generate(root: Path, count: int) -> None:
+    for name in ("areas.yaml", "topics.yaml", "holidays.yaml"):
+        shutil.copy(ROOT / "content" / name, root / name)
+    (root / "policies").mkdir()
+    (root / "interpretations").mkdir()
+    rng = random.Random(7)
+    for n in range(count):
+        pid = f"bench-{n:05d}"
+        year = 2018 + n % 8
+        paired = n % 3 == 0
+        (root / "policies" / f"{pid}.md").write_text(
+            f"""---
+id: {pid}
+title: 青山县关于第{n}项惠民政策的通知
+issuer: 青山县人民政府办公室
+written_on: {year}-{1 + n % 12:02d}-{1 + n % 28:02d}
+doc_number: 青政办〔{year}〕{n}号
+index_number: 1133072601-{year}-{n:05d}
+areas: [{rng.choice(AREAS)}]
+topics: [{rng.choice(TOPICS)}]
+keywords: [惠民, 补贴, 第{n}项]
+summary: 第{n}项政策的摘要。
+requires_interpretation: {str(paired).lower()}
+---
+
+## 一、适用对象
+
+本县户籍居民。补助标准为每人每月{100 + n % 900}元。
+
+| 档次 | 金额 |
+|---|---|
+| 一档 | {n % 500} |
+
+## 二、办理流程
+
+1. 申请；
+2. 审核；
+3. 公示。
+""",
+            encoding="utf-8",
+        )
+        if paired:
+            (root / "interpretations" / f"jd-{pid}.md").write_text(
+                f"---\nid: jd-{pid}\ntitle: 第{n}项政策解读\npolicy: {pid}\n---\n\n谁能申请？**本县居民**。\n",
+                encoding="utf-8",
+            )
+
+
+def edit(root: Path, count: int) -> None:
+    for n in range(0, count, 100):
+        path = root / "policies" / f"bench-{n:05d}.md"
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("本县户籍居民", "本县常住居民"),
+            encoding="utf-8",
+        )
+
+
+async def run(count: int, backend: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="policybot-bench-"))
+    dbname = f"policybot_bench_{uuid.uuid4().hex[:8]}"
+    url = f"sqlite://{work}/bench.sqlite3" if backend == "sqlite" else f"{PG}/{dbname}"
+    if backend == "postgres":
+        conn = await asyncpg.connect(f"{PG}/postgres")
+        await conn.execute(f"CREATE DATABASE {dbname}")
+        await conn.close()
+    try:
+        content = work / "content"
+        content.mkdir()
+        started = time.perf_counter()
+        generate(content, count)
+        print(f"generated {count} policies in {time.perf_counter() - started:.1f}s ({content})")
+        async with db.database(url):
+            for label in ("first sync (all new)", "second sync (unchanged)"):
+                report = await sync_content(content)
+                print(f"{backend} {label}: {report.seconds:.2f}s  {report.summary()}")
+            edit(content, count)
+            report = await sync_content(content)
+            print(
+                f"{backend} sync after editing {count // 100} files: {report.seconds:.2f}s  {report.summary()}"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if backend == "postgres":
+            conn = await asyncpg.connect(f"{PG}/postgres")
+            await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--policies", type=int, default=10_000)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    asyncio.run(run(args.policies, args.db))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Front-matter fields: one converter per field, shared by content files and the admin API.
+
+Each converter returns the typed value or raises ``FieldError`` with a
+message for staff (in Chinese); ``convert_fields`` runs a whole table of
+them and reports every problem, not just the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from bot.catalog.models import Disclosure, InterpretationForm, Validity
+
+ID_RE = re.compile(r"^[a-z0-9-]+$")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the content, located as ``path:line``."""
+
+    path: str
+    line: int
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+class FieldError(ValueError):
+    """A field value that its converter rejects; the message is shown to staff."""
+
+
+Converter = Callable[[Any], Any]
+
+
+def text(max_len: int | None = None) -> Converter:
+    def convert(value: Any) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise FieldError("应为文本")
+        value = value.strip()
+        if max_len is not None and len(value) > max_len:
+            raise FieldError(f"过长（最多 {max_len} 个字符）")
+        return value
+
+    return convert
+
+
+def ident(value: Any) -> str:
+    value = text(80)(value)
+    if not ID_RE.fullmatch(value):
+        raise FieldError(f"'{value}' 只能包含小写字母、数字和连字符 [a-z0-9-]")
+    return value
+
+
+def date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise FieldError("应为日期 YYYY-MM-DD（不带时间）")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise FieldError(f"'{value}' 不是有效日期（应为 YYYY-MM-DD）")
+
+
+def str_list(max_len: int = 64) -> Converter:
+    def convert(value: Any) -> list[str]:
+        items = [value] if isinstance(value, (str, int)) else value
+        if not isinstance(items, list):
+            raise FieldError("应为列表，如 [甲, 乙]")
+        out = [text(max_len)(item) for item in items]
+        return [item for item in out if item]
+
+    return convert
+
+
+def choice(enum: type[StrEnum]) -> Converter:
+    def convert(value: Any) -> StrEnum:
+        try:
+            return enum(str(value).strip())
+        except ValueError:
+            options = "、".join(e.value for e in enum)
+            raise FieldError(f"'{value}' 不是可选值（{options}）") from None
+
+    return convert
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise FieldError("应为 true 或 false")
+
+
+def http_url(value: Any) -> str:
+    value = text(512)(value)
+    if not re.fullmatch(r"https?://[^\s<>\"']+", value):
+        raise FieldError(f"'{value}' 不是 http(s) 网址")
+    return value
+
+
+@dataclass(frozen=True)
+class Spec:
+    convert: Converter
+    required: bool = False
+    default: Any = None
+
+
+POLICY_FIELDS: dict[str, Spec] = {
+    "id": Spec(ident, required=True),
+    "title": Spec(text(255), required=True),
+    "issuer": Spec(text(128), required=True),
+    "written_on": Spec(date, required=True),
+    "published_on": Spec(date),
+    "doc_number": Spec(text(64)),
+    "index_number": Spec(text(64)),
+    "areas": Spec(str_list(), default=[]),
+    "topics": Spec(str_list(), default=[]),
+    "keywords": Spec(str_list(), default=[]),
+    "summary": Spec(text(1000), default=""),
+    "validity": Spec(choice(Validity), default=Validity.valid),
+    "expires_on": Spec(date),
+    "replaced_by": Spec(ident),
+    "disclosure": Spec(choice(Disclosure), default=Disclosure.proactive),
+    "requires_interpretation": Spec(boolean, default=False),
+}
+
+INTERPRETATION_FIELDS: dict[str, Spec] = {
+    "id": Spec(ident, required=True),
+    "title": Spec(text(255), required=True),
+    "policy": Spec(ident, required=True),
+    "form": Spec(choice(InterpretationForm), default=InterpretationForm.text),
+    "issuer": Spec(text(128), default=""),
+    "published_on": Spec(date),
+    "media_url": Spec(http_url),
+}
+
+
+def convert_fields(
+    meta: dict[str, Any], specs: dict[str, Spec], report: Callable[[str, str], None]
+) -> dict[str, Any] | None:
+    """Run each field through its converter; ``report(key, message)`` for each problem.
+
+    Also used by the admin API, so files and API drafts obey the same rules.
+    """
+    ok = True
+    values: dict[str, Any] = {}
+    for key in meta:
+        if key not in specs:
+            report(str(key), f"未知字段 '{key}'")
+            ok = False
+    for key, spec in specs.items():
+        raw = meta.get(key)
+        if raw is None or raw == "" or raw == []:
+            if spec.required:
+                report(key, f"缺少必填字段 '{key}'")
+                ok = False
+            values[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+            continue
+        try:
+            values[key] = spec.convert(raw)
+        except FieldError as exc:
+            report(key, f"{key}: {exc}")
+            ok = False
+    return values if ok else None
