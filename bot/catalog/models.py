@@ -146,6 +146,7 @@ class CatalogItem(Model):
     source_path = fields.CharField(max_length=255)
     source_line = fields.IntField(default=0)
     published = fields.BooleanField(default=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)  # read by the search index
 
     class Meta:
         table = "catalog_item"

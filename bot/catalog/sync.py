@@ -83,6 +83,7 @@ _CATALOG_FIELDS = [
     "method",
     "source_line",
     "published",
+    "updated_at",
 ]
 
 
@@ -398,12 +399,14 @@ class _Sync:
                         seq=doc.seq,
                         level1=doc.level1,
                         level2=doc.level2,
+                        updated_at=self.now,
                         **values,
                     )
                 )
             elif any(getattr(row, k) != v for k, v in values.items()):
                 for k, v in values.items():
                     setattr(row, k, v)
+                row.updated_at = self.now
                 update.append(row)
             else:
                 self.report.unchanged["catalog_item"] += 1
@@ -416,6 +419,7 @@ class _Sync:
         ]
         for row in gone:
             row.published = False
+            row.updated_at = self.now
         for chunk in _chunks(create):
             await CatalogItem.bulk_create(chunk, using_db=self.conn)
         for chunk in _chunks(update + gone, 200):

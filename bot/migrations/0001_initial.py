@@ -112,6 +112,7 @@ class Migration(migrations.Migration):
                 ('source_path', fields.CharField(max_length=255)),
                 ('source_line', fields.IntField(default=0)),
                 ('published', fields.BooleanField(default=True, db_index=True)),
+                ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'catalog_item', 'app': 'models', 'unique_together': (('source_path', 'seq', 'level1', 'level2'),), 'pk_attr': 'id', 'table_description': 'A row of the 政务公开事项标准目录.'},
             bases=['Model'],

@@ -277,8 +277,6 @@ async def _changed_docs(
 ) -> tuple[list[IndexDoc], list[str]]:
     """Rows changed since a time: first only (id, version, status), then the
     full rows of those whose version differs from what is indexed."""
-    if kind == "catalog_item" and not source.CATALOG_HAS_UPDATED:
-        return source.catalog_docs(await source.catalog_rows())
     if since is None:
         return (await _docs_by_ids(kind, None))[0], []
     changed, gone = [], []

@@ -26,9 +26,8 @@ _POLICY_FIELDS = ("id", "title", "issuer", "written_on", "published_on", "doc_nu
                   "updated_at")
 _INTERP_FIELDS = ("id", "title", "policy_id", "form", "issuer", "published_on", "body_md",
                   "status", "updated_at")
-CATALOG_HAS_UPDATED = "updated_at" in CatalogItem._meta.fields_map
 _CATALOG_FIELDS = ("id", "area", "level1", "level2", "content", "basis", "time_limit", "subject",
-                   "channel", "published") + (("updated_at",) if CATALOG_HAS_UPDATED else ())
+                   "channel", "published", "updated_at")
 
 Row = dict[str, Any]
 Marker = tuple[Any, ...]
@@ -82,19 +81,12 @@ def catalog_title(row: Row) -> str:
 def catalog_doc(row: Row) -> IndexDoc:
     info = DocInfo(
         kind="catalog_item", id=str(row["id"]), title=catalog_title(row), area=row.get("area") or "",
-        prior=CATALOG_PRIOR, version=_catalog_version(row),
+        prior=CATALOG_PRIOR, version=_iso(row.get("updated_at")) or "",
     )
     body = " ".join(row.get(k) or "" for k in ("basis", "subject", "channel", "time_limit"))
     return IndexDoc(info, {"title": f"{row.get('level1') or ''} {row.get('level2') or ''}",
                            "keywords": [row.get("area") or ""], "summary": row.get("content") or "",
                            "body": body})
-
-
-def _catalog_version(row: Row) -> str:
-    if CATALOG_HAS_UPDATED:
-        return _iso(row.get("updated_at")) or ""
-    # No timestamp on the row: its text is its version.
-    return str(hash(tuple(str(row.get(k) or "") for k in _CATALOG_FIELDS)))
 
 
 async def policy_areas(ids: list[str] | None) -> dict[str, list[str]]:
@@ -180,11 +172,8 @@ async def published_versions(kind: str) -> dict[str, str]:
         rows = await Policy.filter(status=Status.published).values_list("id", "updated_at")
     elif kind == "interpretation":
         rows = await Interpretation.filter(status=Status.published).values_list("id", "updated_at")
-    elif CATALOG_HAS_UPDATED:
-        rows = await CatalogItem.filter(published=True).values_list("id", "updated_at")
     else:
-        return {str(r["id"]): _catalog_version(r)
-                for r in await CatalogItem.filter(published=True).values(*_CATALOG_FIELDS)}
+        rows = await CatalogItem.filter(published=True).values_list("id", "updated_at")
     return {str(i): _iso(v) or "" for i, v in rows}
 
 
@@ -194,41 +183,33 @@ async def published_versions(kind: str) -> dict[str, str]:
 _FAST_SQL = (
     "SELECT (SELECT MAX(updated_at) FROM policy) AS policy, "
     "(SELECT MAX(updated_at) FROM interpretation) AS interpretation, "
-    + ("(SELECT MAX(updated_at) FROM catalog_item)" if CATALOG_HAS_UPDATED
-       else "(SELECT MAX(id) FROM catalog_item)") + " AS catalog_item"
+    "(SELECT MAX(updated_at) FROM catalog_item) AS catalog_item"
 )
 # Asked every SLOW_SECONDS: published counts (a safety net for rows changed
-# without a newer updated_at, e.g. deleted by hand) and, while catalog rows
-# carry no updated_at, their text size, which shows an edit in place.
+# without a newer updated_at, e.g. deleted by hand).
 _SLOW_SQL = (
     "SELECT (SELECT COUNT(*) FROM policy WHERE status = 'published') AS policy, "
     "(SELECT COUNT(*) FROM interpretation WHERE status = 'published') AS interpretation, "
-    "(SELECT COUNT(*) FROM catalog_item WHERE published) AS catalog_item, "
-    + ("0" if CATALOG_HAS_UPDATED else
-       "(SELECT SUM(LENGTH(level1) + LENGTH(level2) + LENGTH(content) + LENGTH(basis) "
-       "+ LENGTH(subject) + LENGTH(channel) + LENGTH(time_limit) + LENGTH(area)) FROM catalog_item)")
-    + " AS catalog_size"
+    "(SELECT COUNT(*) FROM catalog_item WHERE published) AS catalog_item"
 )
 SLOW_SECONDS = 10.0
 KINDS = ("policy", "interpretation", "catalog_item")
 
 
 async def read_marker(previous: dict[str, Marker] | None = None) -> dict[str, Marker]:
-    """Per kind: (newest change, published count, text size). With ``previous``
-    only the newest change is read, the rest is carried over from it."""
+    """Per kind: (newest change, published count). With ``previous`` only the
+    newest change is read, the count is carried over from it."""
     conn = connections.get("default")
     fast = (await conn.execute_query_dict(_FAST_SQL))[0]
     if previous is not None:
-        return {k: (str(fast[k] or ""), *previous.get(k, ("", None, None))[1:]) for k in KINDS}
+        return {k: (str(fast[k] or ""), *previous.get(k, ("", None))[1:]) for k in KINDS}
     slow = (await conn.execute_query_dict(_SLOW_SQL))[0]
-    size = int(slow["catalog_size"] or 0)
-    return {k: (str(fast[k] or ""), int(slow[k] or 0), size if k == "catalog_item" else 0)
-            for k in KINDS}
+    return {k: (str(fast[k] or ""), int(slow[k] or 0)) for k in KINDS}
 
 
 def parse_time(value: str) -> dt.datetime | None:
     """The ``m`` of a marker as an aware datetime (SQLite returns text); None if not a time."""
-    if not value or value.isdigit():
+    if not value:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)

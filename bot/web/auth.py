@@ -11,7 +11,7 @@ import secrets
 
 from aiohttp import web
 
-from bot.config import ApiToken, Role
+from bot.config import ApiToken, Role, Settings
 from bot.web.errors import api_error
 from bot.web.keys import SETTINGS
 
@@ -19,7 +19,8 @@ from bot.web.keys import SETTINGS
 def require_role(request: web.Request, *roles: Role | str) -> ApiToken:
     """The token of this request, if its role is one of ``roles`` (none given: any role)."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    token = _find(request, presented.strip()) if scheme.lower() == "bearer" else None
+    settings = request.app[SETTINGS]
+    token = find_token(settings, presented.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         raise api_error(
             401,
@@ -38,11 +39,12 @@ def actor(token: ApiToken) -> str:
     return token.name or f"{token.role.value}-token"
 
 
-def _find(request: web.Request, presented: str) -> ApiToken | None:
+def find_token(settings: Settings, presented: str) -> ApiToken | None:
+    """The configured token equal to ``presented`` (the API's bearer, the console's password)."""
     if not presented:
         return None
     found = None
-    for token in request.app[SETTINGS].admin.api_tokens:
+    for token in settings.admin.api_tokens:
         # Compare against every token so timing does not reveal which one matched.
         if secrets.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
             found = token

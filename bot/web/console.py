@@ -30,6 +30,7 @@ from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
 from bot.push.runtime import poke
 from bot.web import feedback_api, session
+from bot.web.auth import find_token
 from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import TEMPLATES, today
 
@@ -203,7 +204,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not session.login_csrf_ok(request, str(form.get("csrf", ""))):
         return refuse(request, None, "登录表单已失效，请重新打开登录页。")
     target = _next(str(form.get("next", "")))
-    token = session.find_token(request.app[SETTINGS], str(form.get("token", "")).strip())
+    token = find_token(request.app[SETTINGS], str(form.get("token", "")).strip())
     if token is None:
         log.warning("console login failed", extra={"remote": request.remote})
         return render(request, "login.html", None, status=401, title="登录", next=target,

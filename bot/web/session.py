@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from bot.config import ApiToken, Settings
+from bot.config import ApiToken
 from bot.web.keys import SETTINGS
 
 COOKIE = "policybot_console"
@@ -63,15 +63,6 @@ def _mac(secret: bytes, purpose: str, data: str) -> str:
 
 def _fingerprint(secret: bytes, token: ApiToken) -> str:
     return _mac(secret, "token", token.token.get_secret_value())[:22]
-
-
-def find_token(settings: Settings, presented: str) -> ApiToken | None:
-    """The configured token equal to ``presented``, compared in constant time against each."""
-    found = None
-    for token in settings.admin.api_tokens:
-        if secrets.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
-            found = token
-    return found
 
 
 def _secure(request: web.Request) -> bool:
