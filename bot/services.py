@@ -61,18 +61,18 @@ async def open_services(settings: Settings, *, sync_content: bool = False) -> As
         )
         api = WeChatAPI(settings.wechat, http, redis=redis)
         if sync_content:
-            await _sync_content(settings)
+            await _sync_content(settings, redis)
         search = SearchIndex(settings, redis=redis)
         await search.start()
         stack.push_async_callback(search.stop)
         yield Services(settings=settings, http=http, api=api, search=search, redis=redis)
 
 
-async def _sync_content(settings: Settings) -> None:
+async def _sync_content(settings: Settings, redis: Redis | None) -> None:
     """Import content/ at start-up; a broken file is reported, never fatal."""
     from bot.catalog.sync import sync_content
 
     if not settings.content.dir.is_dir():
         log.warning("content folder missing", extra={"path": str(settings.content.dir)})
         return
-    await sync_content(settings.content.dir, settings)  # logs its own summary
+    await sync_content(settings.content.dir, settings, redis=redis)  # logs its own summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,16 @@ async def _sync(directory: Path, settings: Any) -> int:
     from bot.catalog.sync import sync_content
 
     progress = _Progress()
-    async with db.database(settings.database.url):
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(db.database(settings.database.url))
+        redis = None
+        if settings.redis.url:  # to tell running processes' search indexes at once
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(settings.redis.url)
+            stack.push_async_callback(redis.aclose)
         try:
-            report = await sync_content(directory, settings, progress=progress)
+            report = await sync_content(directory, settings, progress=progress, redis=redis)
         finally:
             progress.close()
     for problem in report.problems:

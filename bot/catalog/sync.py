@@ -442,13 +442,31 @@ async def _render_changed(content: Content) -> dict[str, str]:
     return await asyncio.to_thread(render) if todo else {}
 
 
+async def _announce(redis: Any) -> None:
+    from redis.exceptions import RedisError
+
+    from bot.search import announce_change
+
+    try:
+        await announce_change(redis)
+    except (RedisError, OSError):
+        log.warning("could not announce the content change; indexes will see it at their next poll",
+                    exc_info=True)
+
+
 async def sync_content(
-    content_dir: Path | str, settings: Settings | None = None, *, progress: Progress | None = None
+    content_dir: Path | str,
+    settings: Settings | None = None,
+    *,
+    progress: Progress | None = None,
+    redis: Any = None,
 ) -> SyncReport:
     """Import a content folder into the (already initialised) database.
 
     ``settings`` is accepted for symmetry with the other entry points; the
-    database is the one Tortoise is connected to.
+    database is the one Tortoise is connected to. With ``redis``, a committed
+    change is announced so every process's search index refreshes at once
+    (they also poll, so a lost announcement only delays it).
     """
     started = time.perf_counter()
     content = await asyncio.to_thread(load_content, Path(content_dir))
@@ -464,6 +482,8 @@ async def sync_content(
         for chunk in _chunks(job.audit):
             await AuditEntry.bulk_create(chunk, using_db=conn)
     report = job.report
+    if report.changed and redis is not None:
+        await _announce(redis)
     report.seconds = time.perf_counter() - started
     for problem in report.errors:
         log.warning("content problem", extra={"problem": str(problem)})

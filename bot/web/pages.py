@@ -1,8 +1,9 @@
-"""The pages residents open from WeChat: a policy, an interpretation, lists.
+"""The pages residents open from WeChat: a policy, an interpretation, a row
+of the standard disclosure catalog, lists.
 
-Only published documents are shown; a policy lists its interpretations by
-form, an interpretation links back to its policy (三同步), and a replaced
-policy points to the one that replaces it.
+Only published documents and catalog rows are shown; a policy lists its
+interpretations by form, an interpretation links back to its policy (三同步),
+and a replaced policy points to the one that replaces it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import Any
 from aiohttp import web
 from tortoise.queryset import QuerySet
 
-from bot.catalog.models import Area, Interpretation, InterpretationForm, Policy, Status, Topic
+from bot.catalog.models import (
+    Area,
+    CatalogItem,
+    Interpretation,
+    InterpretationForm,
+    Policy,
+    Status,
+    Topic,
+)
 from bot.catalog.render import safe_url
 from bot.catalog.validity import effective_validity
 from bot.web.modes import render_page, today
@@ -66,6 +75,46 @@ async def interpretation_page(request: web.Request) -> web.Response:
         interp=interp,
         policy=policy,
         media_url=safe_url(interp.media_url),
+    )
+
+
+CATALOG_LABELS = [  # (field, label) in the order of the standard catalog's columns
+    ("level1", "一级事项"),
+    ("level2", "二级事项"),
+    ("content", "公开内容"),
+    ("basis", "公开依据"),
+    ("time_limit", "公开时限"),
+    ("subject", "公开主体"),
+    ("channel", "公开渠道和载体"),
+    ("audience", "公开对象"),
+    ("method", "公开方式"),
+]
+
+
+def catalog_title(item: CatalogItem) -> str:
+    return f"{item.level1}·{item.level2}" if item.level2 and item.level2 != item.level1 else item.level1
+
+
+async def catalog_item_page(request: web.Request) -> web.Response:
+    raw = request.match_info["id"]
+    # A 32-bit integer column: anything else cannot exist (and must not reach PostgreSQL).
+    item_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+    item = await CatalogItem.get_or_none(id=item_id, published=True) if item_id else None
+    if item is None:
+        return not_found(request, "没有这个公开事项。")
+    # The CSV names the area in words, its own name or one of its aliases.
+    area = next(
+        (a for a in await Area.all() if item.area == a.name or item.area in (a.aliases or [])),
+        None,
+    )
+    rows = [(label, getattr(item, name)) for name, label in CATALOG_LABELS if getattr(item, name)]
+    return render_page(
+        request,
+        "catalog_item.html",
+        title=catalog_title(item),
+        rows=rows,
+        area_name=item.area,
+        area=area,
     )
 
 
@@ -126,8 +175,15 @@ async def area_page(request: web.Request) -> web.Response:
     if area is None:
         return not_found(request, "没有这个领域。")
     query = Policy.filter(status=Status.published, areas__id=area.id)
+    catalog = await CatalogItem.filter(
+        published=True, area__in=[area.name, *(area.aliases or [])]
+    ).order_by("source_path", "source_line", "id")
     return await _list(
-        request, query, f"{area.name}领域政策", intro=f"“{area.name}”领域公开的政策文件。"
+        request,
+        query,
+        f"{area.name}领域政策",
+        intro=f"“{area.name}”领域公开的政策文件。",
+        catalog=[{"id": c.id, "title": catalog_title(c), "time_limit": c.time_limit} for c in catalog],
     )
 
 

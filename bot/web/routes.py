@@ -23,6 +23,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/policies/{id}", pages.policy_page, name="policy")
     app.router.add_get("/interpretations/{id}", pages.interpretation_page, name="interpretation")
     app.router.add_get("/areas/{id}", pages.area_page, name="area")
+    app.router.add_get("/catalog/{id}", pages.catalog_item_page, name="catalog_item")
     app.router.add_get("/topics/{id}", pages.topic_page, name="topic")
     app.router.add_static("/static", STATIC, name="static")
     app.router.add_get("/feed.atom", feed.atom_feed, name="feed")

@@ -71,3 +71,22 @@ async def test_lists_by_area_and_topic(client: TestClient) -> None:
     assert f'href="/policies/{DIBAO}"' not in area
     await _page(client, "/topics/no-such-topic", status=404)
     await _page(client, "/policies/no-such-policy", status=404)
+
+
+async def test_catalog_item_page_from_a_search_result(client: TestClient) -> None:
+    found = await (await client.get("/api/v1/search", params={"q": "公租房分配结果"})).json()
+    url = next(r["url"] for r in found["results"] if r["kind"] == "catalog_item")
+    path = url[url.index("/catalog/"):]
+    html = await _page(client, path)
+    assert "<h1>配给管理·分配结果</h1>" in html
+    assert "<dt>公开内容</dt><dd>房源信息、配租方案、摇号结果、配租结果</dd>" in html
+    assert "<dt>公开时限</dt><dd>配租完成之日起20个工作日内</dd>" in html
+    assert '<dt>领域</dt><dd><a id="area-link" href="/areas/affordable-housing">保障性住房</a>' in html
+    area = await _page(client, "/areas/affordable-housing")  # the area lists its catalog rows
+    assert f'href="{path}"' in area
+
+    hant = await _page(client, f"{path}?variant=hant")
+    assert "<dt>公開時限</dt><dd>配租完成之日起20個工作日內</dd>" in hant and "公开时限" not in hant
+    await _page(client, "/catalog/999999", status=404)
+    for bad in ("not-a-number", "99999999999999999999", "-1"):
+        await _page(client, f"/catalog/{bad}", status=404)
