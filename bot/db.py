@@ -1,8 +1,9 @@
 """Database set-up: one Tortoise app over SQLite (embedded default) or
 PostgreSQL (production), with the schema applied from committed migrations.
 
-``tortoise makemigrations`` (Tortoise ORM's own migration tool) writes
-``bot/migrations``; ``open_database`` applies any pending ones at start-up.
+``tortoise makemigrations`` (Tortoise ORM's own migration tool, wrapped by
+``scripts/remake-migrations``) writes ``bot/migrations``; ``init_database``
+applies any pending ones at start-up.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ from bot.catalog.fields import (
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 from bot.catalog.render import RENDER_VERSION
 
+log = logging.getLogger("bot.catalog")
+
+HOLIDAYS_FILE = "holidays.yaml"
 CSV_HEADER = [
     "序号",
     "一级事项",
@@ -439,7 +443,7 @@ def _read_regions(reader: _Reader) -> None:
 
 
 def _read_holidays(reader: _Reader) -> None:
-    rel = "holidays.yaml"
+    rel = HOLIDAYS_FILE
     loaded = reader.yaml_file(rel)
     if loaded is None or loaded[0] is None:
         return
@@ -729,7 +733,10 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
 
 
 def load_holidays(root: Path | str) -> Holidays:
-    """Only holidays.yaml: deadlines need it without reading every document."""
+    """Only holidays.yaml: deadlines need it without reading every document. Its
+    problems are logged here, as no content check runs on this path to show them."""
     reader = _Reader(Path(root), "")
     _read_holidays(reader)
+    for problem in reader.content.problems:
+        log.warning("holidays.yaml problem; entry ignored", extra={"problem": str(problem)})
     return reader.content.holidays

@@ -1,6 +1,6 @@
 """A small router in the aiogram style: one ``Router`` per handler module,
 handlers registered with a decorator and a filter, routers included into a
-root in one place (``bot.handlers.build_dispatcher``)."""
+root in one place (``bot.handlers.dispatcher``)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ async def unsubscribe(message: Incoming, ctx: Context) -> Reply:
     _, arg = _parse(message) or ("", "")
     if not arg:
         return TextReply("请发送“退订 主题名”，或发送“退订 全部”取消全部订阅。")
-    if _norm(arg) in ALL_WORDS:
+    if subs.norm_name(arg) in ALL_WORDS:
         count = await subs.unsubscribe_all(message.openid)
         if not count:
             return TextReply("您目前没有订阅任何主题。")
@@ -111,7 +111,3 @@ async def set_region(message: Incoming, ctx: Context) -> Reply:
         return TextReply(f"没有找到“{arg}”。可选的镇（乡、街道）：{known}。")
     await subs.set_region(message.openid, region, ctx.now)
     return TextReply(f"已将您的所在地区设为“{region}”，今后可收到本地的政策通知。")
-
-
-def _norm(text: str) -> str:
-    return "".join(text.split()).lower()

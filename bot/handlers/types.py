@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.services import Services
 
 TEXT_REPLY_LIMIT = 2047  # bytes of UTF-8; WeChat cuts or refuses longer text replies
@@ -100,12 +101,5 @@ class Context:
     now: datetime
 
     @property
-    def openid(self) -> str:
-        return self.message.openid
-
-    @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self) -> Settings:
         return self.services.settings
-
-    def link(self, path: str) -> str:
-        return self.settings.server.base_url + path

@@ -28,20 +28,20 @@ async def normalise(audience: dict[str, Any] | None) -> dict[str, Any]:
     audience = dict(audience or {})
     unknown = set(audience) - {"topics", "regions", "everyone"}
     if unknown:
-        raise AudienceError(f"unknown audience keys: {', '.join(sorted(unknown))}")
+        raise AudienceError(f"audience 不支持的字段：{'、'.join(sorted(unknown))}")
     everyone = bool(audience.get("everyone"))
     topics: list[str] = []
     for ref in audience.get("topics") or []:
         topic = await Topic.get_or_none(id=str(ref)) or await find_topic(str(ref))
         if topic is None:
-            raise AudienceError(f"unknown topic: {ref}")
+            raise AudienceError(f"没有这个主题：{ref}")
         if topic.id not in topics:
             topics.append(topic.id)
     regions = [str(r).strip() for r in audience.get("regions") or [] if str(r).strip()]
     if not (everyone or topics or regions):
-        raise AudienceError("audience needs topics, regions or everyone")
+        raise AudienceError("推送对象需要 topics、regions 或 everyone 之一")
     if everyone and (topics or regions):
-        raise AudienceError("everyone cannot be combined with topics or regions")
+        raise AudienceError("everyone 不能与 topics 或 regions 同时使用")
     return {"topics": topics, "regions": regions, "everyone": everyone}
 
 

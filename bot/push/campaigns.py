@@ -163,7 +163,9 @@ async def cancel(campaign_id: int, actor: Actor) -> Campaign:
         raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法取消")
     now = utcnow()
     async with in_transaction():
-        await Campaign.filter(id=campaign_id).update(state=CampaignState.cancelled)
+        won = await Campaign.filter(id=campaign_id, state__in=CANCELLABLE).update(state=CampaignState.cancelled)
+        if not won:
+            raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
         await CampaignRun.filter(
             campaign_id=campaign_id, state__in=[RunState.pending, RunState.sending]
         ).update(state=RunState.cancelled, finished_at=now, note=f"cancelled by {actor.name}")
@@ -178,7 +180,7 @@ async def cancel(campaign_id: int, actor: Actor) -> Campaign:
 async def test_send(campaign_id: int, openids: Any, actor: Actor) -> CampaignRun:
     """Send the message to named openids (staff phones) before approval."""
     campaign = await get(campaign_id)
-    if campaign.state in (CampaignState.cancelled,):
+    if campaign.state == CampaignState.cancelled:
         raise CampaignError(409, "conflict", "推送任务已取消")
     if not isinstance(openids, list) or not openids or not all(isinstance(o, str) and o for o in openids):
         raise CampaignError(422, "invalid", "openids 应为非空的 openid 列表")
@@ -195,11 +197,10 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
     if campaign.state in (CampaignState.cancelled, CampaignState.draft):
         raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法重试")
     reachable = Subscriber.filter(following=True, blocked_reason__isnull=True).values("openid")
-    real_runs = CampaignRun.filter(campaign_id=campaign_id).exclude(kind="test").values("id")
     async with in_transaction():
         rows = Delivery.filter(
             campaign_id=campaign_id, state=DeliveryState.failed,
-            openid__in=Subquery(reachable), run_id__in=Subquery(real_runs),
+            openid__in=Subquery(reachable), run_id__in=Subquery(runs.real_run_ids(campaign_id)),
         )
         run_ids = list(set(await rows.values_list("run_id", flat=True)))
         count = await rows.update(
@@ -224,25 +225,28 @@ async def send_to_new(campaign_id: int, actor: Actor) -> CampaignRun:
         raise CampaignError(409, "conflict", "周期推送会在下次发送时覆盖新订阅的居民")
     now = utcnow()
     async with in_transaction():
+        won = await Campaign.filter(
+            id=campaign_id, state__in=(CampaignState.done, CampaignState.failed)
+        ).update(state=CampaignState.scheduled)
+        if not won:
+            raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
         run = await CampaignRun.create(campaign_id=campaign_id, kind="followup", scheduled_for=now,
                                        created_by=actor.name)
-        await Campaign.filter(id=campaign_id).update(state=CampaignState.scheduled)
     await _audit(actor, "campaign.send_to_new", campaign_id, run=run.id)
     return run
 
 
 async def new_audience_count(campaign: Campaign) -> int:
     """Residents in the audience now who never had a delivery of this campaign."""
-    earlier = Delivery.filter(campaign_id=campaign.id).filter(
-        run_id__in=Subquery(CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").values("id"))
+    earlier = Delivery.filter(
+        campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
     ).values("openid")
     return await audience.query(campaign.audience or {}).exclude(openid__in=Subquery(earlier)).count()
 
 
 async def counts(campaign: Campaign) -> dict[str, int]:
     """Delivery counts by state over the campaign's real sends (test sends excluded)."""
-    real = CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").values("id")
-    return await runs.state_counts(campaign_id=campaign.id, run_id__in=Subquery(real))
+    return await runs.state_counts(campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id)))
 
 
 async def live_audience(campaign: Campaign) -> int:
@@ -268,8 +272,7 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
 
 async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any]:
     """Counts by state and error code, the failures, the runs, and who joined since."""
-    real = CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").values("id")
-    base = Delivery.filter(campaign_id=campaign.id, run_id__in=Subquery(real))
+    base = Delivery.filter(campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id)))
     by_code = await base.filter(state=DeliveryState.failed).annotate(n=Count("id")).group_by(
         "error_code").values("error_code", "n")
     skipped = await base.filter(state=DeliveryState.skipped).annotate(n=Count("id")).group_by(

@@ -26,6 +26,7 @@ from typing import Any
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from bot.db import is_postgres
 from bot.models import Subscriber
 from bot.push import runs as runs_mod
 from bot.push.clock import month_start, quiet_until, utcnow
@@ -124,7 +125,7 @@ class DeliveryEngine:
         self._seq = 0
         self._runs_at = 0.0
         self._stopping = False
-        self._pg = self.settings.database.url.startswith(("postgres", "asyncpg"))
+        self._pg = is_postgres(self.settings.database.url)
 
     # --- lifecycle --------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from tortoise.expressions import Subquery
 from tortoise.functions import Count
+from tortoise.queryset import ValuesQuery
 
 from bot.catalog.models import Topic
 from bot.config import Settings
@@ -36,6 +37,11 @@ log = logging.getLogger("bot.push")
 MASS_CHUNK = 10_000  # message/mass/send takes 2 to 10,000 openids
 PAGE = 2000  # delivery rows written per statement
 OPEN_CAMPAIGN = (CampaignState.approved, CampaignState.scheduled, CampaignState.sending)
+
+
+def real_run_ids(campaign_id: int) -> ValuesQuery[Literal[False]]:
+    """The campaign's runs that count (test sends excluded), as an ``id`` subquery source."""
+    return CampaignRun.filter(campaign_id=campaign_id).exclude(kind="test").values("id")
 
 
 async def start_run(run_id: int, settings: Settings, now: datetime | None = None) -> bool:
@@ -113,7 +119,7 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
     qs = audience.query(campaign.audience or {})
     if run.kind == "followup":
         earlier = Delivery.filter(campaign_id=campaign.id).exclude(run_id=run.id).filter(
-            run_id__in=Subquery(CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").values("id"))
+            run_id__in=Subquery(real_run_ids(campaign.id))
         )
         qs = qs.exclude(openid__in=Subquery(earlier.values("openid")))
     tag_id = await _mass_tag(campaign, api) if run.kind != "test" else None

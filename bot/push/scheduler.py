@@ -147,8 +147,8 @@ class PushScheduler:
         """Fires of a cron campaign that fell while the service was down."""
         last = await CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").order_by(
             "-scheduled_for").first()
-        since = max(d for d in (last.scheduled_for if last else None, campaign.approved_at, campaign.send_at)
-                    if d is not None) if (last or campaign.approved_at or campaign.send_at) else now
+        known = (last.scheduled_for if last else None, campaign.approved_at, campaign.send_at)
+        since = max((d for d in known if d is not None), default=now)
         trigger = cron_trigger(campaign.cron or "", self.tz)
         fires: list[datetime] = []
         t = trigger.get_next_fire_time(None, since + timedelta(seconds=1))

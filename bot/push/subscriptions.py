@@ -25,18 +25,19 @@ from bot.push.models import Delivery, DeliveryState
 log = logging.getLogger("bot.push")
 
 
-def _norm(text: str) -> str:
+def norm_name(text: str) -> str:
+    """What residents type and what the catalog says compare equal despite spaces and case."""
     return "".join(text.split()).lower()
 
 
 async def find_topic(name: str) -> Topic | None:
     """A topic by id, name or alias (spaces and case ignored)."""
-    wanted = _norm(name)
+    wanted = norm_name(name)
     if not wanted:
         return None
     for topic in await Topic.all():
         names = [topic.id, topic.name, *(topic.aliases or [])]
-        if any(_norm(str(n)) == wanted for n in names):
+        if any(norm_name(str(n)) == wanted for n in names):
             return topic
     return None
 
@@ -97,13 +98,13 @@ def load_regions(content_dir: Path) -> tuple[Region, ...]:
 
 def find_region(name: str, regions: tuple[Region, ...]) -> str | None:
     """The canonical region name for ``name``; free text when no list is configured."""
-    wanted = _norm(name)
+    wanted = norm_name(name)
     if not wanted:
         return None
     if not regions:
         return name.strip()[:64]
     for region in regions:
-        if wanted in (_norm(region.name), *(_norm(a) for a in region.aliases)):
+        if wanted in (norm_name(region.name), *(norm_name(a) for a in region.aliases)):
             return region.name
     return None
 

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import source
 from bot.search.hits import Hit
@@ -60,6 +61,7 @@ class SearchIndex:
         self._marker: dict[str, source.Marker] = {}
         self._watermark: dict[str, dt.datetime | None] = {}
         self._slow_checked = 0.0
+        self._day = dt.date.min  # the server-time date validity was last computed for
         self._synonyms_mtime: float | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
@@ -101,6 +103,10 @@ class SearchIndex:
         return self.search_sync(query, limit)
 
     # ------------------------------------------------------------------ building
+    def _today(self) -> dt.date:
+        """In the server's time zone, as pages count validity (expires_on)."""
+        return dt.datetime.now(self.settings.server.tz).date()
+
     def _synonyms_file(self) -> Path:
         return Path(self.settings.content.dir) / "synonyms.txt"
 
@@ -128,7 +134,8 @@ class SearchIndex:
         marker = await source.read_marker()
         self._slow_checked = time.monotonic()
         index = InvertedIndex(tools, synonyms)
-        async for page in _all_docs():
+        self._day = self._today()
+        async for page in _all_docs(self._day):
             await asyncio.to_thread(index.bulk_add, page)
         index.finish_bulk()
         self.index = index
@@ -154,18 +161,30 @@ class SearchIndex:
         if slow:
             self._slow_checked = now
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
-        touched = False
+        touched = await self._new_day()
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
         return touched
+
+    async def _new_day(self) -> bool:
+        """At midnight (server time) policies whose ``expires_on`` has passed become 失效
+        without any write to the database: re-index those so ranking and labels follow."""
+        today = self._today()
+        if today == self._day:
+            return False
+        lapsed = await Policy.filter(
+            status=Status.published, expires_on__gte=self._day, expires_on__lt=today
+        ).values_list("id", flat=True)
+        self._day = today
+        return await self._index_docs(await _docs_by_ids("policy", [str(i) for i in lapsed], today))
 
     async def _apply(self, kind: str, marker: source.Marker, counted: bool) -> bool:
         index = self.index
         assert index is not None
         mark = self._watermark.get(kind)
         since = mark - SKEW if mark is not None else None
-        docs, gone = await _changed_docs(index, kind, since)
+        docs, gone = await _changed_docs(index, kind, since, self._today())
         touched = False
         for doc_id in gone:
             touched |= index.remove((kind, doc_id))
@@ -207,7 +226,7 @@ class SearchIndex:
             touched |= index.remove((kind, doc_id))
         wanted = [i for i, v in published.items() if i not in indexed or indexed[i].version != v]  # type: ignore[union-attr]
         for start in range(0, len(wanted), PAGE):
-            docs, _ = await _docs_by_ids(kind, wanted[start : start + PAGE])
+            docs = await _docs_by_ids(kind, wanted[start : start + PAGE], self._today())
             touched |= await self._index_docs(docs)
         return touched
 
@@ -251,9 +270,8 @@ class SearchIndex:
                 "bytes": index.nbytes()}
 
 
-async def _all_docs() -> AsyncIterator[list[IndexDoc]]:
+async def _all_docs(today: dt.date) -> AsyncIterator[list[IndexDoc]]:
     """Every published document, a page at a time (keyset paging by id)."""
-    today = dt.date.today()
     last = ""
     while True:
         rows = await source.policy_rows(after=last, limit=PAGE)
@@ -268,17 +286,17 @@ async def _all_docs() -> AsyncIterator[list[IndexDoc]]:
         if not rows:
             break
         last = rows[-1]["id"]
-        yield source.interpretation_docs(rows)[0]
-    yield source.catalog_docs(await source.catalog_rows())[0]
+        yield source.interpretation_docs(rows)
+    yield source.catalog_docs(await source.catalog_rows())
 
 
 async def _changed_docs(
-    index: InvertedIndex, kind: str, since: dt.datetime | None
+    index: InvertedIndex, kind: str, since: dt.datetime | None, today: dt.date
 ) -> tuple[list[IndexDoc], list[str]]:
     """Rows changed since a time: first only (id, version, status), then the
     full rows of those whose version differs from what is indexed."""
     if since is None:
-        return (await _docs_by_ids(kind, None))[0], []
+        return await _docs_by_ids(kind, None, today), []
     changed, gone = [], []
     for doc_id, version, published in await source.versions_since(kind, since):
         if not published:
@@ -290,15 +308,15 @@ async def _changed_docs(
             changed.append(doc_id)
     docs: list[IndexDoc] = []
     for start in range(0, len(changed), PAGE):
-        docs += (await _docs_by_ids(kind, changed[start : start + PAGE]))[0]
+        docs += await _docs_by_ids(kind, changed[start : start + PAGE], today)
     return docs, gone
 
 
-async def _docs_by_ids(kind: str, ids: Iterable[str] | None) -> tuple[list[IndexDoc], list[str]]:
-    """Documents for these ids (None: every published one)."""
+async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> list[IndexDoc]:
+    """Published documents for these ids (None: every published one)."""
     wanted = None if ids is None else list(ids)
     if kind == "policy":
-        return await source.policy_docs(await source.policy_rows(ids=wanted), dt.date.today())
+        return await source.policy_docs(await source.policy_rows(ids=wanted), today)
     if kind == "interpretation":
         return source.interpretation_docs(await source.interpretation_rows(ids=wanted))
     return source.catalog_docs(

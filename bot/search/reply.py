@@ -48,10 +48,10 @@ def _entry(number: int, hit: Hit) -> str:
     if isinstance(replacement, Hit):
         lines.append(f"现行文件：{replacement.title}")
         lines.append(replacement.url)
-    for title, url, form in hit.interpretations[:MAX_INTERPRETATIONS]:
+    # Interpretation titles repeat the policy's; the form and link say enough on a phone.
+    for _title, url, form in hit.interpretations[:MAX_INTERPRETATIONS]:
         label = _FORM_LABEL.get(form, form or "解读")
         lines.append(f"{label}：{url}")
-        del title  # titles repeat the policy's; the form and link say enough on a phone
     return "\n".join(lines)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from tortoise import connections
 
 from bot.catalog.models import CatalogItem, Interpretation, Policy, Status, Validity
+from bot.catalog.validity import effective_validity
 from bot.search.index import DocInfo, IndexDoc
 
 LAPSED_PRIOR = 0.6  # a lapsed or repealed policy ranks below a valid one on the same words
@@ -44,9 +46,13 @@ def _enum(value: Any) -> str | None:
 
 
 def policy_doc(row: Row, areas: Iterable[str], today: dt.date) -> IndexDoc:
-    validity = _enum(row.get("validity")) or Validity.valid.value
-    expires = row.get("expires_on")
-    lapsed = validity != Validity.valid.value or (expires is not None and expires < today)
+    # The validity residents see (an expired expires_on reads 失效), as on the pages.
+    stated = SimpleNamespace(
+        validity=Validity(_enum(row.get("validity")) or Validity.valid.value),
+        expires_on=row.get("expires_on"),
+    )
+    validity = effective_validity(stated, today).value
+    lapsed = validity != Validity.valid.value
     info = DocInfo(
         kind="policy", id=row["id"], title=row["title"], doc_number=row.get("doc_number"),
         date=_iso(row.get("published_on") or row.get("written_on")), validity=validity,
@@ -100,44 +106,39 @@ async def policy_areas(ids: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
-async def policy_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
-    """Policies (any status) with these ids, or published ones in id order
-    (``after``/``limit`` page through them)."""
-    query = Policy.all()
-    query = query.filter(id__in=ids) if ids is not None else query.filter(status=Status.published)
+async def _rows(
+    model: type[Policy] | type[Interpretation], fields: tuple[str, ...],
+    ids: list[str] | None, after: str, limit: int,
+) -> list[Row]:
+    """Rows (any status) with these ids — a withdrawal must be seen — or
+    published ones in id order (``after``/``limit`` page through them)."""
+    query = model.filter(id__in=ids) if ids is not None else model.filter(status=Status.published)
     if after:
         query = query.filter(id__gt=after)
     query = query.order_by("id")
     if limit:
         query = query.limit(limit)
-    return list(await query.values(*_POLICY_FIELDS))
+    return list(await query.values(*fields))
 
 
-async def policy_docs(rows: list[Row], today: dt.date) -> tuple[list[IndexDoc], list[str]]:
-    """(documents to index, ids to drop) for these rows."""
+async def policy_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
+    return await _rows(Policy, _POLICY_FIELDS, ids, after, limit)
+
+
+async def policy_docs(rows: list[Row], today: dt.date) -> list[IndexDoc]:
+    """Documents to index for the published ones of these rows."""
     published = [r for r in rows if _enum(r["status"]) == Status.published.value]
     areas = await policy_areas([r["id"] for r in published]) if len(published) < 500 else (
         await policy_areas(None))
-    docs = [policy_doc(r, areas.get(r["id"], []), today) for r in published]
-    gone = [r["id"] for r in rows if _enum(r["status"]) != Status.published.value]
-    return docs, gone
+    return [policy_doc(r, areas.get(r["id"], []), today) for r in published]
 
 
 async def interpretation_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
-    query = Interpretation.all()
-    query = query.filter(id__in=ids) if ids is not None else query.filter(status=Status.published)
-    if after:
-        query = query.filter(id__gt=after)
-    query = query.order_by("id")
-    if limit:
-        query = query.limit(limit)
-    return list(await query.values(*_INTERP_FIELDS))
+    return await _rows(Interpretation, _INTERP_FIELDS, ids, after, limit)
 
 
-def interpretation_docs(rows: list[Row]) -> tuple[list[IndexDoc], list[str]]:
-    docs = [interpretation_doc(r) for r in rows if _enum(r["status"]) == Status.published.value]
-    gone = [r["id"] for r in rows if _enum(r["status"]) != Status.published.value]
-    return docs, gone
+def interpretation_docs(rows: list[Row]) -> list[IndexDoc]:
+    return [interpretation_doc(r) for r in rows if _enum(r["status"]) == Status.published.value]
 
 
 async def catalog_rows(ids: list[int] | None = None) -> list[Row]:
@@ -148,10 +149,8 @@ async def catalog_rows(ids: list[int] | None = None) -> list[Row]:
     return list(await query.order_by("id").values(*_CATALOG_FIELDS))
 
 
-def catalog_docs(rows: list[Row]) -> tuple[list[IndexDoc], list[str]]:
-    docs = [catalog_doc(r) for r in rows if r["published"]]
-    gone = [str(r["id"]) for r in rows if not r["published"]]
-    return docs, gone
+def catalog_docs(rows: list[Row]) -> list[IndexDoc]:
+    return [catalog_doc(r) for r in rows if r["published"]]
 
 
 async def versions_since(kind: str, since: dt.datetime) -> list[tuple[str, str, bool]]:

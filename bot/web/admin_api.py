@@ -26,6 +26,7 @@ from bot.web.errors import api_error
 from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import today
 from bot.web.openapi import document
+from bot.web.responses import json_response
 
 log = logging.getLogger("bot.publishing")
 MAX_PER_PAGE = 100
@@ -42,7 +43,7 @@ async def _body(request: web.Request) -> Any:
         raise api_error(400, "请求体不是有效的 JSON") from None
 
 
-async def _refresh_search(request: web.Request) -> None:
+async def refresh_search(request: web.Request) -> None:
     """Residents should find (or stop finding) the document at once, in every process."""
     services = request.app[SERVICES]
     await services.search.refresh()
@@ -78,7 +79,7 @@ async def _run(coro: Any, status: int = 200) -> web.Response:
         policy = await coro
     except publishing.PublishError as exc:
         raise api_error(exc.status, exc.message, exc.code) from None
-    return web.json_response(await _draft_json(policy), status=status)
+    return json_response(await _draft_json(policy), status=status)
 
 
 @document(
@@ -95,7 +96,7 @@ async def list_drafts(request: web.Request) -> web.Response:
     query = Policy.filter(status=status)
     rows = await query.order_by("-updated_at").offset((page - 1) * 50).limit(50)
     items = [{"id": p.id, "title": p.title, "status": p.status.value} for p in rows]
-    return web.json_response({"total": await query.count(), "page": page, "items": items})
+    return json_response({"total": await query.count(), "page": page, "items": items})
 
 
 @document(body="Object", response="Object")
@@ -112,7 +113,7 @@ async def get_draft(request: web.Request) -> web.Response:
     policy = await Policy.get_or_none(id=request.match_info["id"])
     if policy is None:
         raise api_error(404, "没有这个政策")
-    return web.json_response(await _draft_json(policy))
+    return json_response(await _draft_json(policy))
 
 
 @document(body="Object", response="Object")
@@ -135,7 +136,7 @@ async def publish_policy(request: web.Request) -> web.Response:
     """Publish a policy together with its interpretations (reviewer, not the submitter)."""
     token = require_role(request, Role.reviewer)
     response = await _run(publishing.publish(request.match_info["id"], _who(token), today(request)))
-    await _refresh_search(request)
+    await refresh_search(request)
     return response
 
 
@@ -159,7 +160,7 @@ async def withdraw_policy(request: web.Request) -> web.Response:
     token = require_role(request, Role.reviewer)
     reason = await _reason(request)
     response = await _run(publishing.withdraw(request.match_info["id"], _who(token), reason))
-    await _refresh_search(request)
+    await refresh_search(request)
     return response
 
 
@@ -199,7 +200,7 @@ async def list_audit(request: web.Request) -> web.Response:
         }
         for e in rows
     ]
-    return web.json_response({"total": await query.count(), "page": page, "items": items})
+    return json_response({"total": await query.count(), "page": page, "items": items})
 
 
 @document(
@@ -220,7 +221,7 @@ async def deadlines(request: web.Request) -> web.Response:
     day = today(request)
     calendar = calendar_for(request.app[SETTINGS].content.dir)
     items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since)
-    return web.json_response(
+    return json_response(
         {
             "today": day.isoformat(),
             "late": [i.to_json() for i in items if i.state == "late"],

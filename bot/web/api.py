@@ -21,19 +21,14 @@ from bot.web.errors import api_error
 from bot.web.keys import SETTINGS
 from bot.web.modes import today
 from bot.web.openapi import document
+from bot.web.responses import json_response
 
 MAX_PER_PAGE = 100
 _OPEN = {"Access-Control-Allow-Origin": "*"}
 
 
 def _json(data: Any) -> web.Response:
-    return web.json_response(data, headers=_OPEN, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    import orjson
-
-    return orjson.dumps(data).decode()
+    return json_response(data, headers=_OPEN)
 
 
 def _date(value: dt.date | None) -> str | None:

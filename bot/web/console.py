@@ -30,6 +30,7 @@ from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
 from bot.push.runtime import poke
 from bot.web import feedback_api, session
+from bot.web.admin_api import refresh_search
 from bot.web.auth import find_token
 from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import TEMPLATES, today
@@ -380,7 +381,7 @@ async def _review_step(
     except publishing.PublishError as exc:
         return await _review_view(request, user, error=exc.message, status=exc.status)
     if done == "published":
-        await request.app[SERVICES].search.refresh()  # residents can find it at once
+        await refresh_search(request)
     raise _back("/admin/review", done=done)
 
 

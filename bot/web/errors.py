@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPError
+
+from bot.web.responses import dumps
 
 log = logging.getLogger("bot.http")
 
@@ -37,7 +38,7 @@ _CLASSES: dict[int, type[HTTPError]] = {
 
 def _body(status: int, message: str, code: str | None) -> str:
     error = {"code": code or _CODES.get(status, "error"), "message": message}
-    return orjson.dumps({"error": error}).decode()
+    return dumps({"error": error})
 
 
 def json_error(status: int, message: str, code: str | None = None) -> web.Response:

@@ -26,6 +26,7 @@ from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.keys import SERVICES
 from bot.web.openapi import document
+from bot.web.responses import json_response
 from bot.wechat.api import DEMO_MODE, NETWORK_ERROR, WeChatError
 
 log = logging.getLogger("bot.feedback")
@@ -187,7 +188,7 @@ async def get_feedback(request: web.Request) -> web.Response:
     page = _int(request.query.get("page"), 1, "page")
     per_page = _int(request.query.get("per_page"), 20, "per_page", MAX_PER_PAGE)
     total, items = await list_feedback(FeedbackStatus(raw) if raw else None, page, per_page)
-    return web.json_response(
+    return json_response(
         {"total": total, "page": page, "per_page": per_page, "items": [to_json(f) for f in items]}
     )
 
@@ -208,7 +209,7 @@ async def post_answer(request: web.Request) -> web.Response:
         outcome = await answer_feedback(request.app[SERVICES], feedback_id, answer, token)
     except FeedbackError as exc:
         raise api_error(exc.status, exc.message, exc.code) from None
-    return web.json_response({
+    return json_response({
         **to_json(outcome.feedback),
         "delivered": outcome.delivered,
         "reason": outcome.reason,

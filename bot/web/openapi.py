@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web.responses import json_response
+
 JSON_PREFIX = "/api/"
 EXTRA_JSON_PATHS = ("/healthz",)
 _PARAM = re.compile(r"\{(\w+)[^}]*\}")
@@ -196,4 +198,4 @@ async def openapi_json(request: web.Request) -> web.Response:
     from bot.web.keys import SETTINGS
 
     spec = build_spec(request.app, request.app[SETTINGS].server.base_url)
-    return web.json_response(spec, headers={"Access-Control-Allow-Origin": "*"})
+    return json_response(spec, headers={"Access-Control-Allow-Origin": "*"})

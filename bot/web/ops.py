@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import db, metrics
 from bot.web.keys import ROLE
+from bot.web.responses import json_response
 
 log = logging.getLogger("bot.http")
 
@@ -21,8 +22,8 @@ async def healthz(request: web.Request) -> web.Response:
         await db.ping()
     except Exception as exc:  # any driver error means "not healthy", which is the answer
         log.warning("health check failed", extra={"error": type(exc).__name__})
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "role": request.app[ROLE]})
+        return json_response({"status": "error", "database": "unreachable"}, status=503)
+    return json_response({"status": "ok", "database": "ok", "role": request.app[ROLE]})
 
 
 async def prometheus(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from bot.search import Hit
 from bot.web.errors import json_error
 from bot.web.keys import SERVICES
 from bot.web.openapi import document
+from bot.web.responses import json_response
 
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 10
@@ -47,4 +48,4 @@ async def search_api(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_LIMIT:
         return json_error(400, "limit 应为 1 到 50 之间的整数", "bad_limit")
     hits = await request.app[SERVICES].search.search(query, limit=limit)
-    return web.json_response({"query": query, "results": _flatten(hits, limit)})
+    return json_response({"query": query, "results": _flatten(hits, limit)})

@@ -10,9 +10,11 @@ customer-service message API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +34,7 @@ from bot.wechat.dedup import Deduplicator
 log = logging.getLogger("bot.callback")
 
 SUCCESS = "success"
-BACKGROUND = web.AppKey("callback_background", set)
+PURGE_EVERY = 3600.0  # seconds between clean-ups of old de-duplication claims
 
 
 class Callback:
@@ -132,7 +134,13 @@ class Callback:
         return reply
 
     def _send_later(self, task: asyncio.Task[Reply | None], message: Incoming) -> None:
-        if task.cancelled() or task.exception() is not None or task.result() is None:
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is not None:
+            # Nobody else awaits this task: without this line the failure would vanish.
+            log.error("deferred reply could not be handled", exc_info=exc, extra={"kind": message.kind})
+            return
+        if task.result() is None:
             return
         later = asyncio.create_task(self._deliver(message.openid, task.result()))
         self.background.add(later)
@@ -163,10 +171,31 @@ class Callback:
 CALLBACK = web.AppKey("callback", Callback)
 
 
-async def callback_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-    app[CALLBACK] = Callback(app[SERVICES])
+async def callback_ctx(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    app[CALLBACK] = Callback(services)
+    # Database claims are only needed for WeChat's retries; without a clean-up the table grows forever.
+    purger = None if services.redis is not None else asyncio.create_task(_purge_claims(), name="callback-purge")
     yield
+    if purger is not None:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
     await app[CALLBACK].drain()
+
+
+async def _purge_claims() -> None:
+    while True:
+        try:
+            removed = await Deduplicator.purge()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("purging old message claims failed")
+        else:
+            if removed:
+                log.info("purged old message claims", extra={"rows": removed})
+        await asyncio.sleep(PURGE_EVERY)
 
 
 async def verify(request: web.Request) -> web.Response:

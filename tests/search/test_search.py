@@ -120,6 +120,7 @@ async def test_deployment_synonyms_extend_the_builtin_ones(tmp_path: Path, setti
 async def test_search_api_json(client: TestClient) -> None:
     response = await client.get("/api/v1/search", params={"q": "低保标准", "limit": "3"})
     assert response.status == 200
+    assert '"query":"低保标准"' in await response.text()  # readable Chinese, not \uXXXX escapes
     data = await response.json()
     assert data["query"] == "低保标准" and 1 <= len(data["results"]) <= 3
     first = data["results"][0]
