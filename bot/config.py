@@ -80,7 +80,6 @@ class WeChatSettings(Section):
     encoding_aes_key: SecretStr = SecretStr("")  #: 43-char key enabling safe (AES) mode
     api_base_url: str = "https://api.weixin.qq.com/"  #: WeChat API root (a stand-in in tests)
     callback_path: str = "/wechat"  #: callback route
-    account_type: str = Field("service", pattern="^(service|subscription)$")  #: mass quota rules
     template_id: str = ""  #: default template for `template` pushes
     use_subscribe_message: bool = False  #: send `template` pushes through 订阅通知 (bizsend)
 

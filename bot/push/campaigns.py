@@ -198,6 +198,13 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
         raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法重试")
     reachable = Subscriber.filter(following=True, blocked_reason__isnull=True).values("openid")
     async with in_transaction():
+        # Conditional, and first: a cancel racing with this retry either wins before it
+        # (409 here) or waits for this transaction, and then cancels what it re-queued.
+        still_open = await Campaign.filter(id=campaign_id).exclude(
+            state__in=(CampaignState.cancelled, CampaignState.draft)
+        ).update(last_error=None)
+        if not still_open:
+            raise CampaignError(409, "conflict", "推送任务已被取消，无法重试")
         rows = Delivery.filter(
             campaign_id=campaign_id, state=DeliveryState.failed,
             openid__in=Subquery(reachable), run_id__in=Subquery(runs.real_run_ids(campaign_id)),
@@ -211,7 +218,7 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
             await CampaignRun.filter(id__in=run_ids).update(
                 state=RunState.sending, finished_at=None, materialized=True
             )
-            await Campaign.filter(id=campaign_id).update(state=CampaignState.sending, last_error=None)
+            await Campaign.filter(id=campaign_id).update(state=CampaignState.sending)
     await _audit(actor, "campaign.retry_failed", campaign_id, count=count)
     return count
 

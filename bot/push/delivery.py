@@ -45,7 +45,7 @@ FLUSH_SIZE = 200
 RATE_LIMITED = frozenset({45009, 45011})
 RETRY_TOO_FAST = 45066  # clientmsgid retried within a minute
 # Refusals about the resident: mark the resident too, never retry.
-RESIDENT_REFUSALS = {43004: "unfollowed", 40003: "invalid openid", 43019: "blacklisted", 43101: "declined"}
+RESIDENT_REFUSALS = {43004: "已取消关注", 40003: "openid 无效", 43019: "已将公众号拉黑", 43101: "拒收订阅通知"}
 # Refusals about the whole send: every other row would fail the same way.
 RUN_FATAL = frozenset({DEMO_MODE, BAD_ANSWER, 40013, 40125, 40037, 41028, 47001, 48001, 40164})
 CUSTOMER_WINDOW = timedelta(hours=48)
@@ -327,7 +327,7 @@ class DeliveryEngine:
             item = job.items[0]
             last = active.get(item.openid)
             if last is None or now - last > CUSTOMER_WINDOW:
-                self._record(Outcome([item.id], DeliveryState.skipped, message="not active within 48 h"))
+                self._record(Outcome([item.id], DeliveryState.skipped, message="48 小时内未与公众号互动"))
                 continue
             used = sum(1 for o, at in recent if o == item.openid and at >= last)
             if used >= CUSTOMER_LIMIT:
@@ -466,7 +466,7 @@ class DeliveryEngine:
         over = [i for i in items if counts[i.openid] >= quota]
         if over:
             self._record(Outcome([i.id for i in over], DeliveryState.skipped,
-                                 message=f"mass quota used ({quota} a month)"))
+                                 message=f"本月群发已达 {quota} 次上限"))
         return [i for i in items if counts[i.openid] < quota]
 
     async def _refused(self, job: Job, exc: WeChatError) -> None:

@@ -64,7 +64,7 @@ async def test_mass_sends_by_tag_and_by_openid_list_once_each(
         report = await _send(services, "mass", {"topics": ["relief", "subsidies"]})
         fake_wechat.configure(ack_loss_rate=0.0)
     assert report["counts"] == {"pending": 0, "sent": 8, "failed": 0, "skipped": 1}
-    assert report["skipped_reasons"] == {"mass quota used (4 a month)": 1}
+    assert report["skipped_reasons"] == {"本月群发已达 4 次上限": 1}
     assert fake_wechat.answers_lost >= 1 and fake_wechat.deduplicated >= 1
     assert all(len(fake_wechat.messages(o)) == 2 for o in fake_ids(1, 6))
     assert all(len(fake_wechat.messages(o)) == 1 for o in fake_ids(8, 9))
@@ -83,7 +83,7 @@ async def test_customer_messages_only_reach_residents_active_within_48_hours(
     async with push_runtime(services):
         report = await _send(services, "customer", {"topics": ["relief"]})
     assert report["counts"] == {"pending": 0, "sent": 2, "failed": 0, "skipped": 2}
-    assert report["skipped_reasons"] == {"not active within 48 h": 2}
+    assert report["skipped_reasons"] == {"48 小时内未与公众号互动": 2}
     assert [m["kind"] for m in fake_wechat.messages("o-fake-000001")] == ["custom"]
     assert "补贴发放通知" in fake_wechat.messages("o-fake-000001")[0]["payload"]["text"]["content"]
 
@@ -101,4 +101,4 @@ async def test_subscribe_messages_record_a_resident_who_declined(
     assert report["counts"]["sent"] == 2 and report["errors"] == {"43101": 1}
     assert [m["kind"] for m in fake_wechat.messages("o-fake-000001")] == ["subscribe"]
     declined = await Subscriber.get(openid="o-fake-000002")
-    assert declined.blocked_reason == "43101 declined"
+    assert declined.blocked_reason == "43101 拒收订阅通知"

@@ -65,7 +65,7 @@ async def test_unfollow_stops_pushes_at_once_and_refollow_starts_empty(services:
 
     await on_unfollow(OPENID, now)
     delivery = await Delivery.get(run_id=run.id)
-    assert delivery.state == DeliveryState.skipped and delivery.error_message == "unfollowed"
+    assert delivery.state == DeliveryState.skipped and delivery.error_message == "已取消关注"
     assert not (await Subscriber.get(openid=OPENID)).following
     assert await topics_of(OPENID) == []
 
