@@ -27,10 +27,11 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.db import is_postgres
+from bot.leases import release_lease, try_lease
 from bot.models import Subscriber
 from bot.push import runs as runs_mod
 from bot.push.clock import month_start, quiet_until, utcnow
-from bot.push.leases import new_worker_id, release_dead_claims, release_lease, try_lease
+from bot.push.leases import new_worker_id, release_dead_claims
 from bot.push.message import Message, build
 from bot.push.models import CampaignRun, Channel, Delivery, DeliveryState, RunState
 from bot.wechat.api import BAD_ANSWER, DEMO_MODE, WeChatError

@@ -12,9 +12,6 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta
-
-from tortoise.exceptions import IntegrityError
 
 from bot.models import Lease
 from bot.push.clock import utcnow
@@ -44,25 +41,6 @@ def holder_dead(holder: str) -> bool:
     except PermissionError:
         return False
     return False
-
-
-async def try_lease(name: str, holder: str, ttl: float, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    until = now + timedelta(seconds=ttl)
-    taken = await Lease.filter(name=name, expires_at__lt=now).update(holder=holder, expires_at=until)
-    if taken:
-        return True
-    if await Lease.filter(name=name, holder=holder).update(expires_at=until):
-        return True
-    try:
-        await Lease.create(name=name, holder=holder, expires_at=until)
-    except IntegrityError:
-        return False
-    return True
-
-
-async def release_lease(name: str, holder: str) -> None:
-    await Lease.filter(name=name, holder=holder).delete()
 
 
 async def release_dead_claims() -> int:

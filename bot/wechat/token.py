@@ -28,14 +28,14 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
-from tortoise.exceptions import IntegrityError
 
 from bot.config import WeChatSettings
-from bot.models import AccessToken, Lease
+from bot.leases import release_lease, try_lease
+from bot.models import AccessToken
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -88,21 +88,10 @@ class DbTokenStore:
         )
 
     async def acquire(self, holder: str) -> bool:
-        now = datetime.now(UTC)
-        until = now + timedelta(seconds=LEASE_TTL)
-        taken = await Lease.filter(name=self.lease, expires_at__lt=now).update(
-            holder=holder, expires_at=until
-        )
-        if taken:
-            return True
-        try:
-            await Lease.create(name=self.lease, holder=holder, expires_at=until)
-        except IntegrityError:
-            return False
-        return True
+        return await try_lease(self.lease, holder, LEASE_TTL)
 
     async def release(self, holder: str) -> None:
-        await Lease.filter(name=self.lease, holder=holder).delete()
+        await release_lease(self.lease, holder)
 
 
 class RedisTokenStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -307,3 +308,22 @@ async def test_follow_unfollow_click_view_and_media(wechat: WeChatServer) -> Non
     bye = await wechat.send(event_xml("unsubscribe", openid="o-a"))
     assert bye.body == "success"
     assert not (await Subscriber.get(openid="o-a")).following
+
+
+async def test_old_message_claims_are_purged_at_start(db_url: str, fake_wechat: Any) -> None:
+    """WeChat only retries for 15 s: day-old claims are dropped so the table does not grow forever."""
+    settings = make_settings(db_url, fake_wechat.url)
+    async with open_services(settings):
+        old = await HandledMessage.create(key="msg:old", reply="null")
+        await HandledMessage.filter(key=old.key).update(created_at=datetime.now(UTC) - timedelta(days=2))
+        await HandledMessage.create(key="msg:recent", reply="null")
+    client = await _client(settings)
+    try:
+        for _ in range(50):
+            if not await HandledMessage.filter(key="msg:old").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert not await HandledMessage.filter(key="msg:old").exists()
+        assert await HandledMessage.filter(key="msg:recent").exists()
+    finally:
+        await client.close()
