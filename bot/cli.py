@@ -52,7 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.server.port,
         access_log=None,
         print=lambda *_: print(
-            f"政策在线已启动：{settings.server.base_url}（角色 {args.role}，按 Ctrl+C 停止）", file=sys.stderr
+            f"政策在线已启动：监听 {settings.server.host}:{settings.server.port}，"
+            f"对外地址 {settings.server.base_url}（角色 {args.role}，按 Ctrl+C 停止）",
+            file=sys.stderr,
         ),
     )
     return 0
