@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,16 +31,11 @@ from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState
 from tests.conftest import ROOT
+from tests.processes import free_port
 
 RESIDENTS = 5000
 KILL_AFTER = 1500
 APPID, SECRET = "wxcrashtest000001", "crash-secret"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _spawn(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
@@ -86,7 +80,7 @@ async def _seed(url: str, settings: Settings) -> int:
 
 
 async def test_sigkill_mid_push_loses_none_and_repeats_none(db_url: str, tmp_path: Path) -> None:
-    port = _port()
+    port = free_port()
     fake_url = f"http://127.0.0.1:{port}/"
     config = tmp_path / "config.toml"
     config.write_text(
