@@ -31,7 +31,7 @@ TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wxbenchappid000001"
 
-BARE_SERVER = f'''
+BARE_SERVER = f"""
 import sys
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
@@ -43,7 +43,7 @@ async def handle(request):
 app = web.Application()
 app.router.add_post("/wechat", handle)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-'''
+"""
 
 
 def free_port() -> int:
@@ -55,7 +55,9 @@ def free_port() -> int:
 def pinned(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a server on core 0 (taskset when available)."""
     prefix = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
-    return subprocess.Popen(prefix + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        prefix + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 async def wait_up(url: str, timeout: float = 60) -> None:
@@ -97,7 +99,9 @@ def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
     return out
 
 
-async def load(url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int) -> tuple[float, list[float], int]:
+async def load(
+    url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int
+) -> tuple[float, list[float], int]:
     latencies: list[float] = []
     errors = 0
     queue = iter(requests)
@@ -129,7 +133,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--text", default="帮助", help="what residents send (帮助, or a query such as 低保怎么申请)")
+    parser.add_argument(
+        "--text", default="帮助", help="what residents send (帮助, or a query such as 低保怎么申请)"
+    )
     args = parser.parse_args()
     if os.path.exists("/usr/bin/taskset"):
         os.sched_setaffinity(0, {1})  # the load generator stays off the servers' core
@@ -158,11 +164,15 @@ async def main() -> None:
         await wait_up(bare_url)
         requests = build_requests(args.messages, args.text)
         await load(service_url, build_requests(200, args.text), args.concurrency)  # warm-up
-        print(f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core")
+        print(
+            f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core"
+        )
         print(f"{'server':<28}{'msg/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
         for name, url in (("bare decrypt+encrypt", bare_url), ("policybot serve", service_url)):
             elapsed, lat, errors = await load(url, requests, args.concurrency)
-            print(f"{name:<28}{len(lat) / elapsed:>10.0f}{pct(lat, 50):>10.1f}{pct(lat, 99):>10.1f}{errors:>8}")
+            print(
+                f"{name:<28}{len(lat) / elapsed:>10.0f}{pct(lat, 50):>10.1f}{pct(lat, 99):>10.1f}{errors:>8}"
+            )
             print(f"{'':<28}(mean {statistics.mean(lat) * 1000:.1f} ms)")
     finally:
         for proc in servers:

@@ -91,8 +91,12 @@ async def seed(n: int) -> None:
     now = datetime.now(UTC)
     for start in range(0, n, 5000):
         ids = [f"o-fake-{i:06d}" for i in range(start + 1, min(n, start + 5000) + 1)]
-        await Subscriber.bulk_create([Subscriber(openid=o, following=True, followed_at=now) for o in ids])
-        await Subscription.bulk_create([Subscription(subscriber_id=o, topic_id="relief") for o in ids])
+        await Subscriber.bulk_create(
+            [Subscriber(openid=o, following=True, followed_at=now) for o in ids]
+        )
+        await Subscription.bulk_create(
+            [Subscription(subscriber_id=o, topic_id="relief") for o in ids]
+        )
 
 
 async def isolated_db_time(engine: DeliveryEngine, campaign_id: int, n: int, batch: int) -> float:
@@ -149,7 +153,9 @@ async def main(args: argparse.Namespace) -> None:
             {"title": "低保标准提高", "text": "2025 年起城乡低保标准提高。", "channel": "template",
              "audience": {"topics": ["relief"]}}, Actor("editor", "editor"), settings)  # fmt: skip
         await db.close_database()
-        print(f"seeded {args.residents:,} residents on {args.db} in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"seeded {args.residents:,} residents on {args.db} in {time.perf_counter() - t0:.1f} s"
+        )
 
         async with open_services(settings) as services:
             rss_before = rss_kib()
@@ -177,7 +183,9 @@ async def main(args: argparse.Namespace) -> None:
             if sys.stderr.isatty():
                 print(file=sys.stderr)
             counts = await campaigns.counts(await Campaign.get(id=campaign.id))
-            db_isolated = await isolated_db_time(engine, campaign.id, min(args.residents, 20_000), args.batch)
+            db_isolated = await isolated_db_time(
+                engine, campaign.id, min(args.residents, 20_000), args.batch
+            )
         fake_figures = await fake_state(fake_url)
     finally:
         fake.terminate()
@@ -191,20 +199,32 @@ async def main(args: argparse.Namespace) -> None:
     send_time = finished - (first or started)
     rate = delivered / send_time if send_time else 0.0
     print(f"campaign: {counts}  state={state.value}")
-    print(f"WeChat stand-in: delivered={fake_figures['total_delivered']:,} duplicates={fake_figures['duplicates']}")
+    print(
+        f"WeChat stand-in: delivered={fake_figures['total_delivered']:,} duplicates={fake_figures['duplicates']}"
+    )
     print(f"approve → done: {finished - started:.1f} s (includes freezing the audience)")
-    print(f"throughput: {rate:,.0f} messages/s against a ceiling of {args.rate:,.0f}/s "
-          f"= {100 * rate / args.rate:.1f}% (target ≥ 90%)")
-    print(f"database time per delivery: {1000 * db_isolated:.3f} ms claiming and recording, measured alone; "
-          f"{1000 * stats.db_seconds / max(1, delivered):.3f} ms wall time during the send "
-          f"(includes waiting behind the audience freeze and the event loop)")
-    print(f"worker CPU: {cpu:.1f} s over {finished - started:.1f} s ({100 * cpu / (finished - started):.0f}% of a core)")
-    print(f"memory: RSS {rss_before / 1024:.1f} MiB before the send, peak {peak / 1024:.1f} MiB during it "
-          f"(+{(peak - rss_before) / 1024:.1f} MiB)")
+    print(
+        f"throughput: {rate:,.0f} messages/s against a ceiling of {args.rate:,.0f}/s "
+        f"= {100 * rate / args.rate:.1f}% (target ≥ 90%)"
+    )
+    print(
+        f"database time per delivery: {1000 * db_isolated:.3f} ms claiming and recording, measured alone; "
+        f"{1000 * stats.db_seconds / max(1, delivered):.3f} ms wall time during the send "
+        f"(includes waiting behind the audience freeze and the event loop)"
+    )
+    print(
+        f"worker CPU: {cpu:.1f} s over {finished - started:.1f} s ({100 * cpu / (finished - started):.0f}% of a core)"
+    )
+    print(
+        f"memory: RSS {rss_before / 1024:.1f} MiB before the send, peak {peak / 1024:.1f} MiB during it "
+        f"(+{(peak - rss_before) / 1024:.1f} MiB)"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--workers", type=int, default=16)

@@ -37,7 +37,9 @@ async def run(content: Path, gold_path: Path, url: str, verbose: bool) -> int:
         search = SearchIndex(settings)
         started = time.perf_counter()
         await search.start()
-        print(f"index: {search.stats()['documents']} documents in {time.perf_counter() - started:.2f} s")
+        print(
+            f"index: {search.stats()['documents']} documents in {time.perf_counter() - started:.2f} s"
+        )
         try:
             gold = load_gold(gold_path)
             catalog = await catalog_ids()

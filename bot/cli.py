@@ -91,7 +91,9 @@ async def _ask(settings: Settings, text: str, openid: str) -> int:
     from bot.services import open_services
 
     async with open_services(settings, sync_content=settings.content.sync_on_start) as services:
-        message = Incoming(kind="text", openid=openid, created_at=datetime.now(UTC), text=text.strip())
+        message = Incoming(
+            kind="text", openid=openid, created_at=datetime.now(UTC), text=text.strip()
+        )
         _, reply = await handle(services, message)
     if isinstance(reply, TextReply):
         print(reply.text)
@@ -123,8 +125,12 @@ def cmd_fake_wechat(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policybot", description="政策在线：政策发布、问答与精准推送")
-    parser.add_argument("-c", "--config", type=Path, default=None, help="TOML 配置文件（默认 ./config.toml）")
+    parser = argparse.ArgumentParser(
+        prog="policybot", description="政策在线：政策发布、问答与精准推送"
+    )
+    parser.add_argument(
+        "-c", "--config", type=Path, default=None, help="TOML 配置文件（默认 ./config.toml）"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="启动服务")

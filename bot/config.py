@@ -62,7 +62,9 @@ class ServerSettings(Section):
 
 
 class DatabaseSettings(Section):
-    url: str = "sqlite://./data/policybot.sqlite3"  #: sqlite://PATH or postgres://user:pass@host:port/db
+    url: str = (
+        "sqlite://./data/policybot.sqlite3"  #: sqlite://PATH or postgres://user:pass@host:port/db
+    )
 
     @field_validator("url")
     @classmethod
@@ -164,7 +166,9 @@ class PushSettings(Section):
 
 class LogSettings(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")  #: log level
-    format: str = Field("json", pattern="^(json|text)$")  #: json: one object per line; text: for people
+    format: str = Field(
+        "json", pattern="^(json|text)$"
+    )  #: json: one object per line; text: for people
 
 
 class Settings(Section):

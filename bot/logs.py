@@ -31,7 +31,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extra = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD)
-        line = f"{record.levelname:<7} {record.name}: {record.getMessage()}" + (f" {extra}" if extra else "")
+        line = f"{record.levelname:<7} {record.name}: {record.getMessage()}" + (
+            f" {extra}" if extra else ""
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -5,7 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter(
-    "policybot_http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]
+    "policybot_http_requests_total",
+    "HTTP requests by route and status",
+    ["route", "method", "status"],
 )
 REQUEST_SECONDS = Histogram(
     "policybot_http_request_seconds", "HTTP request latency by route", ["route"]
@@ -21,9 +23,13 @@ CALLBACKS = Counter(
     "policybot_callbacks_total", "WeChat callbacks by outcome", ["outcome"]
 )  # outcome: replied, duplicate, deferred, bad_signature, bad_request
 DEFERRED_REPLIES = Counter(
-    "policybot_deferred_replies_total", "Slow replies sent later through the customer-service API", ["result"]
+    "policybot_deferred_replies_total",
+    "Slow replies sent later through the customer-service API",
+    ["result"],
 )
 PUSH_DELIVERIES = Counter(
-    "policybot_push_deliveries_total", "Push deliveries by channel and result", ["channel", "result"]
+    "policybot_push_deliveries_total",
+    "Push deliveries by channel and result",
+    ["channel", "result"],
 )
 PUSH_PENDING = Gauge("policybot_push_pending", "Deliveries waiting to be sent")

@@ -21,10 +21,14 @@ class Subscriber(Model):
     openid = fields.CharField(max_length=64, primary_key=True)
     following = fields.BooleanField(default=True, db_index=True)  # false after unfollow
     region = fields.CharField(max_length=64, null=True, db_index=True)  # town or street (地区 X)
-    wechat_tags = fields.JSONField[list[Any]](default=list)  # tag ids seen in the last followers sync
+    wechat_tags = fields.JSONField[list[Any]](
+        default=list
+    )  # tag ids seen in the last followers sync
     followed_at = fields.DatetimeField(null=True)
     unfollowed_at = fields.DatetimeField(null=True)
-    last_active_at = fields.DatetimeField(null=True, db_index=True)  # last message or click (48 h window)
+    last_active_at = fields.DatetimeField(
+        null=True, db_index=True
+    )  # last message or click (48 h window)
     blocked_reason = fields.CharField(max_length=128, null=True)  # permanent refusal seen by a send
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -38,12 +38,16 @@ class Services:
     api: WeChatAPI
     search: SearchIndex
     redis: Redis | None = None
-    recently_active: OrderedDict[str, datetime] = field(default_factory=OrderedDict)  # openid → last write
+    recently_active: OrderedDict[str, datetime] = field(
+        default_factory=OrderedDict
+    )  # openid → last write
     extras: dict[str, Any] = field(default_factory=dict)  # role-specific (scheduler, workers)
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, sync_content: bool = False) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, *, sync_content: bool = False
+) -> AsyncIterator[Services]:
     """Database → Redis → HTTP session → WeChat API → content → search index."""
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI

@@ -114,7 +114,9 @@ async def fake_wechat() -> AsyncIterator[Any]:
     await server.close()
 
 
-def make_settings(db_url: str, api_base_url: str, content_dir: Path = CONTENT, **sections: Any) -> Settings:
+def make_settings(
+    db_url: str, api_base_url: str, content_dir: Path = CONTENT, **sections: Any
+) -> Settings:
     data: dict[str, Any] = {
         "database": {"url": db_url},
         "wechat": {
@@ -155,6 +157,11 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
     """The whole web app (role ``web``) on loopback, sample content imported."""
     from bot.app import create_app
 
-    app = create_app(settings.model_copy(update={"content": settings.content.model_copy(update={"sync_on_start": True})}), role="web")
+    app = create_app(
+        settings.model_copy(
+            update={"content": settings.content.model_copy(update={"sync_on_start": True})}
+        ),
+        role="web",
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c

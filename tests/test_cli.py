@@ -14,7 +14,12 @@ def policybot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYBOT_")}
     env["POLICYBOT_CONTENT_DIR"] = str(CONTENT)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -22,7 +27,9 @@ def test_ask_runs_the_resident_pipeline_on_the_embedded_default(tmp_path: Path) 
     result = policybot("ask", "帮助", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "订阅" in result.stdout and "留言" in result.stdout
-    assert (tmp_path / "data" / "policybot.sqlite3").exists()  # the embedded default, created on demand
+    assert (
+        tmp_path / "data" / "policybot.sqlite3"
+    ).exists()  # the embedded default, created on demand
 
     feedback = policybot("ask", "留言 村口路灯坏了", "--user", "o-cli", cwd=tmp_path)
     assert "已收到" in feedback.stdout

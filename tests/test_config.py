@@ -29,11 +29,17 @@ def test_defaults_match_the_contract(tmp_path: Path) -> None:
 def test_toml_then_environment_override(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
-        '[server]\nport = 9000\n[push]\nrate_per_second = 50\n'
+        "[server]\nport = 9000\n[push]\nrate_per_second = 50\n"
         '[admin]\napi_tokens = [{token = "t1", role = "editor", name = "李编辑"}]\n',
         encoding="utf-8",
     )
-    s = load_settings(path, environ={"POLICYBOT_SERVER_PORT": "9100", "POLICYBOT_DATABASE_URL": "postgres://u:p@h:5432/d"})
+    s = load_settings(
+        path,
+        environ={
+            "POLICYBOT_SERVER_PORT": "9100",
+            "POLICYBOT_DATABASE_URL": "postgres://u:p@h:5432/d",
+        },
+    )
     assert s.server.port == 9100
     assert s.push.rate_per_second == 50
     assert s.database.url == "postgres://u:p@h:5432/d"
@@ -41,8 +47,13 @@ def test_toml_then_environment_override(tmp_path: Path) -> None:
 
 
 def test_environment_json_values(tmp_path: Path) -> None:
-    s = load_settings(None, environ={"POLICYBOT_ADMIN_API_TOKENS": '[{"token": "x", "role": "reviewer"}]',
-                                     "POLICYBOT_PUSH_QUIET_HOURS": ""})
+    s = load_settings(
+        None,
+        environ={
+            "POLICYBOT_ADMIN_API_TOKENS": '[{"token": "x", "role": "reviewer"}]',
+            "POLICYBOT_PUSH_QUIET_HOURS": "",
+        },
+    )
     assert s.admin.api_tokens[0].role == "reviewer"
     assert s.push.quiet_hours == ""
 
@@ -62,7 +73,9 @@ def test_environment_json_values(tmp_path: Path) -> None:
         ("[server\n", {}, "not valid TOML"),
     ],
 )
-def test_bad_config_names_the_key(tmp_path: Path, toml: str, environ: dict[str, str], key: str) -> None:
+def test_bad_config_names_the_key(
+    tmp_path: Path, toml: str, environ: dict[str, str], key: str
+) -> None:
     path = tmp_path / "config.toml"
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
@@ -79,7 +92,9 @@ def test_secrets_never_printed(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-m", "bot", "-c", str(path), "ask", "帮助"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0

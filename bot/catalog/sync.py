@@ -450,8 +450,10 @@ async def _announce(redis: Any) -> None:
     try:
         await announce_change(redis)
     except (RedisError, OSError):
-        log.warning("could not announce the content change; indexes will see it at their next poll",
-                    exc_info=True)
+        log.warning(
+            "could not announce the content change; indexes will see it at their next poll",
+            exc_info=True,
+        )
 
 
 async def sync_content(

@@ -24,7 +24,17 @@ log = logging.getLogger("bot.handlers")
 SORRY = "抱歉，系统暂时繁忙，请稍后再试。急事请拨打 12345 政务服务便民热线。"
 
 # Messages that open WeChat's 48-hour customer-service window.
-_ACTIVE_KINDS = {"text", "image", "voice", "video", "shortvideo", "location", "link", "click", "subscribe"}
+_ACTIVE_KINDS = {
+    "text",
+    "image",
+    "voice",
+    "video",
+    "shortvideo",
+    "location",
+    "link",
+    "click",
+    "subscribe",
+}
 
 
 @cache
@@ -72,4 +82,6 @@ async def _touch(seen: OrderedDict[str, datetime], openid: str, now: datetime) -
         seen.popitem(last=False)
     updated = await Subscriber.filter(openid=openid).update(last_active_at=now)
     if not updated:
-        await Subscriber.get_or_create(openid=openid, defaults={"last_active_at": now, "followed_at": now})
+        await Subscriber.get_or_create(
+            openid=openid, defaults={"last_active_at": now, "followed_at": now}
+        )

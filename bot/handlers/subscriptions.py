@@ -88,7 +88,9 @@ async def my_subscriptions_click(message: Incoming, ctx: Context) -> Reply:
 async def _summary(openid: str) -> Reply:
     topics = await subs.topics_of(openid)
     subscriber = await Subscriber.get_or_none(openid=openid)
-    region = subscriber.region if subscriber and subscriber.region else "未设置（发送“地区 镇街名”设置）"
+    region = (
+        subscriber.region if subscriber and subscriber.region else "未设置（发送“地区 镇街名”设置）"
+    )
     if not topics:
         return TextReply(
             f"您还没有订阅任何主题。\n所在地区：{region}\n"

@@ -69,7 +69,13 @@ class NewsReply:
 
     def to_json(self) -> dict[str, Any]:
         a = self.article
-        return {"type": "news", "title": a.title, "description": a.description, "url": a.url, "image": a.image}
+        return {
+            "type": "news",
+            "title": a.title,
+            "description": a.description,
+            "url": a.url,
+            "image": a.image,
+        }
 
 
 Reply = TextReply | NewsReply
@@ -79,7 +85,9 @@ def reply_from_json(data: dict[str, Any] | None) -> Reply | None:
     if not data:
         return None
     if data.get("type") == "news":
-        return NewsReply(Article(data["title"], data["description"], data["url"], data.get("image", "")))
+        return NewsReply(
+            Article(data["title"], data["description"], data["url"], data.get("image", ""))
+        )
     return TextReply(data["text"])
 
 

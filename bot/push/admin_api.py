@@ -69,7 +69,11 @@ async def create_campaign(request: web.Request) -> web.Response:
     token = require_role(request, Role.editor)
     settings = request.app[SETTINGS]
     campaign = await _guard(campaigns.create(await _body(request), _who(token), settings))
-    data = {"id": campaign.id, "state": campaign.state.value, "audience_count": campaign.audience_count}
+    data = {
+        "id": campaign.id,
+        "state": campaign.state.value,
+        "audience_count": campaign.audience_count,
+    }
     if campaign.channel == "mass":
         data["warning"] = campaigns.MASS_PROTECTION_WARNING
     return web.json_response(data, status=201)
@@ -132,8 +136,9 @@ async def test_send(request: web.Request) -> web.Response:
     body = await _body(request)
     run = await _guard(campaigns.test_send(_id(request), body.get("openids"), _who(token)))
     await _wake(request)
-    return web.json_response({"id": _id(request), "run_id": run.id, "recipients": run.total},
-                             status=202)
+    return web.json_response(
+        {"id": _id(request), "run_id": run.id, "recipients": run.total}, status=202
+    )
 
 
 @document(response="Object")
@@ -154,7 +159,9 @@ async def send_to_new(request: web.Request) -> web.Response:
     waiting = await campaigns.new_audience_count(campaign)
     run = await _guard(campaigns.send_to_new(campaign.id, _who(token)))
     await _wake(request)
-    return web.json_response({"id": campaign.id, "run_id": run.id, "audience_count": waiting}, status=202)
+    return web.json_response(
+        {"id": campaign.id, "run_id": run.id, "audience_count": waiting}, status=202
+    )
 
 
 @document(body="Object", response="Object")
@@ -201,7 +208,9 @@ async def list_subscribers(request: web.Request) -> web.Response:
          "blocked_reason": s.blocked_reason}
         for s in rows
     ]  # fmt: skip
-    return web.json_response({"total": await query.count(), "page": page, "per_page": per_page, "items": items})
+    return web.json_response(
+        {"total": await query.count(), "page": page, "per_page": per_page, "items": items}
+    )
 
 
 def _paging(request: web.Request) -> tuple[int, int]:
@@ -221,9 +230,13 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/audience/count", count_audience, name="admin_audience_count")
     r.add_get(f"{PREFIX}/campaigns/{{id}}", get_campaign, name="admin_campaign")
     r.add_get(f"{PREFIX}/campaigns/{{id}}/report", campaign_report, name="admin_campaign_report")
-    r.add_post(f"{PREFIX}/campaigns/{{id}}/approve", approve_campaign, name="admin_campaign_approve")
+    r.add_post(
+        f"{PREFIX}/campaigns/{{id}}/approve", approve_campaign, name="admin_campaign_approve"
+    )
     r.add_post(f"{PREFIX}/campaigns/{{id}}/cancel", cancel_campaign, name="admin_campaign_cancel")
     r.add_post(f"{PREFIX}/campaigns/{{id}}/test-send", test_send, name="admin_campaign_test_send")
     r.add_post(f"{PREFIX}/campaigns/{{id}}/retry-failed", retry_failed, name="admin_campaign_retry")
-    r.add_post(f"{PREFIX}/campaigns/{{id}}/send-to-new", send_to_new, name="admin_campaign_send_to_new")
+    r.add_post(
+        f"{PREFIX}/campaigns/{{id}}/send-to-new", send_to_new, name="admin_campaign_send_to_new"
+    )
     r.add_get(f"{PREFIX}/subscribers", list_subscribers, name="admin_subscribers")

@@ -66,8 +66,11 @@ async def iter_openids(qs: QuerySet[Subscriber], page: int = 5000) -> AsyncItera
     """Pages of openids in openid order (keyset pagination: constant memory)."""
     last = ""
     while True:
-        openids = await qs.filter(openid__gt=last).order_by("openid").limit(page).values_list(
-            "openid", flat=True
+        openids = (
+            await qs.filter(openid__gt=last)
+            .order_by("openid")
+            .limit(page)
+            .values_list("openid", flat=True)
         )
         if not openids:
             return

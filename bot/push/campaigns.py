@@ -40,7 +40,12 @@ MAX_TEST_OPENIDS = 20
 MASS_PROTECTION_WARNING = (
     "若公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信确认，否则群发失败。"
 )
-CANCELLABLE = (CampaignState.draft, CampaignState.approved, CampaignState.scheduled, CampaignState.sending)
+CANCELLABLE = (
+    CampaignState.draft,
+    CampaignState.approved,
+    CampaignState.scheduled,
+    CampaignState.sending,
+)
 
 
 class CampaignError(Exception):
@@ -60,8 +65,14 @@ class Actor:
 
 
 async def _audit(actor: Actor, action: str, campaign_id: int, **detail: Any) -> None:
-    await AuditEntry.create(actor=actor.name[:64], role=actor.role, action=action,
-                            object_type="campaign", object_id=str(campaign_id), detail=detail)
+    await AuditEntry.create(
+        actor=actor.name[:64],
+        role=actor.role,
+        action=action,
+        object_type="campaign",
+        object_id=str(campaign_id),
+        detail=detail,
+    )
 
 
 async def get(campaign_id: int) -> Campaign:
@@ -98,7 +109,9 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
         if interpretation is None:
             raise CampaignError(422, "invalid", f"没有这个解读：{interpretation_id}")
     if not (text or policy_id or interpretation_id):
-        raise CampaignError(422, "invalid", "推送内容需要 text、policy_id 或 interpretation_id 之一")
+        raise CampaignError(
+            422, "invalid", "推送内容需要 text、policy_id 或 interpretation_id 之一"
+        )
     try:
         channel = Channel(data.get("channel") or "")
     except ValueError:
@@ -123,9 +136,17 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
         except ValueError as exc:
             raise CampaignError(422, "invalid", f"cron 规则无效：{exc}") from None
     campaign = await Campaign.create(
-        title=title, text=text, policy_id=policy_id, interpretation_id=interpretation_id,
-        audience=aud, channel=channel, send_at=send_at, cron=cron, template_id=template_id,
-        author=actor.name, audience_count=await audience.count(aud),
+        title=title,
+        text=text,
+        policy_id=policy_id,
+        interpretation_id=interpretation_id,
+        audience=aud,
+        channel=channel,
+        send_at=send_at,
+        cron=cron,
+        template_id=template_id,
+        author=actor.name,
+        audience_count=await audience.count(aud),
     )
     await _audit(actor, "campaign.create", campaign.id, channel=channel.value, audience=aud)
     log.info("campaign created", extra={"campaign": campaign.id, "author": actor.name})
@@ -136,21 +157,26 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
     """A different person approves; a one-off send is scheduled, a cron rule armed."""
     campaign = await get(campaign_id)
     if campaign.state != CampaignState.draft:
-        raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，只有草稿可以审核通过")
+        raise CampaignError(
+            409, "conflict", f"推送任务当前为 {campaign.state.value}，只有草稿可以审核通过"
+        )
     if actor.name == campaign.author:
         raise CampaignError(403, "forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
     now = utcnow()
     async with in_transaction():
         won = await Campaign.filter(id=campaign_id, state=CampaignState.draft).update(
-            state=CampaignState.approved, approver=actor.name, approved_at=now,
+            state=CampaignState.approved,
+            approver=actor.name,
+            approved_at=now,
             audience_count=await audience.count(campaign.audience or {}),
         )
         if not won:
             raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
         if not campaign.cron:
             when = max(campaign.send_at or now, now)
-            await CampaignRun.create(campaign_id=campaign_id, kind="scheduled", scheduled_for=when,
-                                     created_by=actor.name)
+            await CampaignRun.create(
+                campaign_id=campaign_id, kind="scheduled", scheduled_for=when, created_by=actor.name
+            )
         await Campaign.filter(id=campaign_id).update(state=CampaignState.scheduled)
     await _audit(actor, "campaign.approve", campaign_id)
     return await get(campaign_id)
@@ -163,14 +189,21 @@ async def cancel(campaign_id: int, actor: Actor) -> Campaign:
         raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法取消")
     now = utcnow()
     async with in_transaction():
-        won = await Campaign.filter(id=campaign_id, state__in=CANCELLABLE).update(state=CampaignState.cancelled)
+        won = await Campaign.filter(id=campaign_id, state__in=CANCELLABLE).update(
+            state=CampaignState.cancelled
+        )
         if not won:
             raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
         await CampaignRun.filter(
             campaign_id=campaign_id, state__in=[RunState.pending, RunState.sending]
         ).update(state=RunState.cancelled, finished_at=now, note=f"cancelled by {actor.name}")
-        skipped = await Delivery.filter(campaign_id=campaign_id, state=DeliveryState.pending).update(
-            state=DeliveryState.skipped, error_message="cancelled", claimed_by=None, claimed_until=None
+        skipped = await Delivery.filter(
+            campaign_id=campaign_id, state=DeliveryState.pending
+        ).update(
+            state=DeliveryState.skipped,
+            error_message="cancelled",
+            claimed_by=None,
+            claimed_until=None,
         )
     await _audit(actor, "campaign.cancel", campaign_id, skipped=skipped)
     log.info("campaign cancelled", extra={"campaign": campaign_id, "skipped": skipped})
@@ -182,7 +215,11 @@ async def test_send(campaign_id: int, openids: Any, actor: Actor) -> CampaignRun
     campaign = await get(campaign_id)
     if campaign.state == CampaignState.cancelled:
         raise CampaignError(409, "conflict", "推送任务已取消")
-    if not isinstance(openids, list) or not openids or not all(isinstance(o, str) and o for o in openids):
+    if (
+        not isinstance(openids, list)
+        or not openids
+        or not all(isinstance(o, str) and o for o in openids)
+    ):
         raise CampaignError(422, "invalid", "openids 应为非空的 openid 列表")
     if len(openids) > MAX_TEST_OPENIDS:
         raise CampaignError(422, "invalid", f"每次测试发送最多 {MAX_TEST_OPENIDS} 个 openid")
@@ -200,19 +237,28 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
     async with in_transaction():
         # Conditional, and first: a cancel racing with this retry either wins before it
         # (409 here) or waits for this transaction, and then cancels what it re-queued.
-        still_open = await Campaign.filter(id=campaign_id).exclude(
-            state__in=(CampaignState.cancelled, CampaignState.draft)
-        ).update(last_error=None)
+        still_open = (
+            await Campaign.filter(id=campaign_id)
+            .exclude(state__in=(CampaignState.cancelled, CampaignState.draft))
+            .update(last_error=None)
+        )
         if not still_open:
             raise CampaignError(409, "conflict", "推送任务已被取消，无法重试")
         rows = Delivery.filter(
-            campaign_id=campaign_id, state=DeliveryState.failed,
-            openid__in=Subquery(reachable), run_id__in=Subquery(runs.real_run_ids(campaign_id)),
+            campaign_id=campaign_id,
+            state=DeliveryState.failed,
+            openid__in=Subquery(reachable),
+            run_id__in=Subquery(runs.real_run_ids(campaign_id)),
         )
         run_ids = list(set(await rows.values_list("run_id", flat=True)))
         count = await rows.update(
-            state=DeliveryState.pending, attempts=0, next_attempt_at=None, error_code=None,
-            error_message=None, claimed_by=None, claimed_until=None,
+            state=DeliveryState.pending,
+            attempts=0,
+            next_attempt_at=None,
+            error_code=None,
+            error_message=None,
+            claimed_by=None,
+            claimed_until=None,
         )
         if count:
             await CampaignRun.filter(id__in=run_ids).update(
@@ -237,8 +283,9 @@ async def send_to_new(campaign_id: int, actor: Actor) -> CampaignRun:
         ).update(state=CampaignState.scheduled)
         if not won:
             raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
-        run = await CampaignRun.create(campaign_id=campaign_id, kind="followup", scheduled_for=now,
-                                       created_by=actor.name)
+        run = await CampaignRun.create(
+            campaign_id=campaign_id, kind="followup", scheduled_for=now, created_by=actor.name
+        )
     await _audit(actor, "campaign.send_to_new", campaign_id, run=run.id)
     return run
 
@@ -248,12 +295,16 @@ async def new_audience_count(campaign: Campaign) -> int:
     earlier = Delivery.filter(
         campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
     ).values("openid")
-    return await audience.query(campaign.audience or {}).exclude(openid__in=Subquery(earlier)).count()
+    return (
+        await audience.query(campaign.audience or {}).exclude(openid__in=Subquery(earlier)).count()
+    )
 
 
 async def counts(campaign: Campaign) -> dict[str, int]:
     """Delivery counts by state over the campaign's real sends (test sends excluded)."""
-    return await runs.state_counts(campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id)))
+    return await runs.state_counts(
+        campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
+    )
 
 
 async def live_audience(campaign: Campaign) -> int:
@@ -266,11 +317,19 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
     """What ``GET /api/v1/admin/campaigns/{id}`` answers."""
     total = await live_audience(campaign)
     data: dict[str, Any] = {
-        "id": campaign.id, "title": campaign.title, "state": campaign.state.value,
-        "channel": campaign.channel.value, "audience": campaign.audience, "audience_count": total,
-        "send_at": _iso(campaign.send_at), "cron": campaign.cron, "author": campaign.author,
-        "approver": campaign.approver, "counts": await counts(campaign),
-        "last_error": campaign.last_error, "created_at": _iso(campaign.created_at),
+        "id": campaign.id,
+        "title": campaign.title,
+        "state": campaign.state.value,
+        "channel": campaign.channel.value,
+        "audience": campaign.audience,
+        "audience_count": total,
+        "send_at": _iso(campaign.send_at),
+        "cron": campaign.cron,
+        "author": campaign.author,
+        "approver": campaign.approver,
+        "counts": await counts(campaign),
+        "last_error": campaign.last_error,
+        "created_at": _iso(campaign.created_at),
     }
     if campaign.channel == Channel.mass:
         data["warning"] = MASS_PROTECTION_WARNING
@@ -279,33 +338,56 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
 
 async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any]:
     """Counts by state and error code, the failures, the runs, and who joined since."""
-    base = Delivery.filter(campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id)))
-    by_code = await base.filter(state=DeliveryState.failed).annotate(n=Count("id")).group_by(
-        "error_code").values("error_code", "n")
-    skipped = await base.filter(state=DeliveryState.skipped).annotate(n=Count("id")).group_by(
-        "error_message").values("error_message", "n")
+    base = Delivery.filter(
+        campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
+    )
+    by_code = (
+        await base.filter(state=DeliveryState.failed)
+        .annotate(n=Count("id"))
+        .group_by("error_code")
+        .values("error_code", "n")
+    )
+    skipped = (
+        await base.filter(state=DeliveryState.skipped)
+        .annotate(n=Count("id"))
+        .group_by("error_message")
+        .values("error_message", "n")
+    )
     retrying = await base.filter(state=DeliveryState.pending).filter(~Q(error_code=None)).count()
-    failures = await base.filter(state=DeliveryState.failed).order_by("id").limit(failures_limit).values(
-        "openid", "error_code", "error_message", "attempts", "run_id")
+    failures = (
+        await base.filter(state=DeliveryState.failed)
+        .order_by("id")
+        .limit(failures_limit)
+        .values("openid", "error_code", "error_message", "attempts", "run_id")
+    )
     run_rows = await CampaignRun.filter(campaign_id=campaign.id).order_by("id")
     out = await summary(campaign)
-    out.update({
-        "errors": {str(r["error_code"]): r["n"] for r in by_code},
-        "skipped_reasons": {str(r["error_message"]): r["n"] for r in skipped},
-        "retrying": retrying,
-        "failures": failures,
-        "runs": [await _run_json(r) for r in run_rows],
-        "new_audience": await new_audience_count(campaign) if campaign.state in (
-            CampaignState.done, CampaignState.failed) else 0,
-    })
+    out.update(
+        {
+            "errors": {str(r["error_code"]): r["n"] for r in by_code},
+            "skipped_reasons": {str(r["error_message"]): r["n"] for r in skipped},
+            "retrying": retrying,
+            "failures": failures,
+            "runs": [await _run_json(r) for r in run_rows],
+            "new_audience": await new_audience_count(campaign)
+            if campaign.state in (CampaignState.done, CampaignState.failed)
+            else 0,
+        }
+    )
     return out
 
 
 async def _run_json(run: CampaignRun) -> dict[str, Any]:
     return {
-        "id": run.id, "kind": run.kind, "state": run.state.value, "scheduled_for": _iso(run.scheduled_for),
-        "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at), "total": run.total,
-        "note": run.note, "counts": await runs.state_counts(run_id=run.id),
+        "id": run.id,
+        "kind": run.kind,
+        "state": run.state.value,
+        "scheduled_for": _iso(run.scheduled_for),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "total": run.total,
+        "note": run.note,
+        "counts": await runs.state_counts(run_id=run.id),
     }
 
 
@@ -313,7 +395,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def list_campaigns(state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[Campaign]]:
+async def list_campaigns(
+    state: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[int, list[Campaign]]:
     qs = Campaign.all()
     if state:
         qs = qs.filter(state=state)

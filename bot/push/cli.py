@@ -35,8 +35,12 @@ def add_parser(subparsers: Any) -> None:
     create.add_argument("--policy", dest="policy_id")
     create.add_argument("--interpretation", dest="interpretation_id")
     create.add_argument("--channel", choices=["template", "mass", "customer"], default="template")
-    create.add_argument("--topic", dest="topics", action="append", default=[], help="主题（可重复）")
-    create.add_argument("--region", dest="regions", action="append", default=[], help="镇街（可重复）")
+    create.add_argument(
+        "--topic", dest="topics", action="append", default=[], help="主题（可重复）"
+    )
+    create.add_argument(
+        "--region", dest="regions", action="append", default=[], help="镇街（可重复）"
+    )
     create.add_argument("--everyone", action="store_true", help="推送给全部关注者")
     create.add_argument("--send-at", help="发送时间（ISO 8601，默认立即；不带时区按服务器时区）")
     create.add_argument("--cron", help="周期规则（crontab 五段式，服务器时区）")
@@ -50,8 +54,12 @@ def add_parser(subparsers: Any) -> None:
     show.add_argument("--report", action="store_true", help="含错误码统计与失败名单")
     show.add_argument("--wait", action="store_true", help="显示进度，直到发送结束")
 
-    for name, helptext in (("approve", "审核通过（需审核人令牌，且不能是创建人）"), ("cancel", "取消推送"),
-                           ("retry-failed", "重试发送失败的记录"), ("send-to-new", "补发给发送后新订阅的居民")):
+    for name, helptext in (
+        ("approve", "审核通过（需审核人令牌，且不能是创建人）"),
+        ("cancel", "取消推送"),
+        ("retry-failed", "重试发送失败的记录"),
+        ("send-to-new", "补发给发送后新订阅的居民"),
+    ):
         op = ops.add_parser(name, help=helptext)
         op.add_argument("id", type=int)
 
@@ -101,7 +109,9 @@ async def _push(args: argparse.Namespace, base: str, token: str) -> int:
     api = f"{base}/api/v1/admin"
     headers = {"Authorization": f"Bearer {token}"}
     op = args.push_command
-    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as http:
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
         try:
             if op == "create":
                 status, data = await _call(http, "POST", f"{api}/campaigns", _create_body(args))
@@ -114,8 +124,9 @@ async def _push(args: argparse.Namespace, base: str, token: str) -> int:
                 if status == 200 and args.wait:
                     status, data = await _wait(http, path, data)
             elif op == "test-send":
-                status, data = await _call(http, "POST", f"{api}/campaigns/{args.id}/test-send",
-                                           {"openids": args.openids})
+                status, data = await _call(
+                    http, "POST", f"{api}/campaigns/{args.id}/test-send", {"openids": args.openids}
+                )
             else:
                 status, data = await _call(http, "POST", f"{api}/campaigns/{args.id}/{op}")
         except aiohttp.ClientError as exc:
@@ -145,8 +156,10 @@ async def _wait(http: aiohttp.ClientSession, url: str, data: dict[str, Any]) -> 
     status = 200
     while data.get("state") not in DONE_STATES:
         counts = data.get("counts", {})
-        line = (f"\r{data.get('state')}: 已发送 {counts.get('sent', 0)} / 共 {data.get('audience_count', 0)}，"
-                f"待发 {counts.get('pending', 0)}，失败 {counts.get('failed', 0)}，跳过 {counts.get('skipped', 0)}")
+        line = (
+            f"\r{data.get('state')}: 已发送 {counts.get('sent', 0)} / 共 {data.get('audience_count', 0)}，"
+            f"待发 {counts.get('pending', 0)}，失败 {counts.get('failed', 0)}，跳过 {counts.get('skipped', 0)}"
+        )
         if sys.stderr.isatty():
             print(line, end="", file=sys.stderr, flush=True)
         await asyncio.sleep(1)
@@ -188,7 +201,10 @@ async def _followers_sync(settings: Any) -> int:
         except WeChatError as exc:
             if tty:
                 print(file=sys.stderr)
-            print(f"同步中断（微信错误 {exc.code}：{exc.message}）；再次运行将从中断处继续", file=sys.stderr)
+            print(
+                f"同步中断（微信错误 {exc.code}：{exc.message}）；再次运行将从中断处继续",
+                file=sys.stderr,
+            )
             return 1
     if tty:
         print(file=sys.stderr)

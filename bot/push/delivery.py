@@ -46,7 +46,12 @@ FLUSH_SIZE = 200
 RATE_LIMITED = frozenset({45009, 45011})
 RETRY_TOO_FAST = 45066  # clientmsgid retried within a minute
 # Refusals about the resident: mark the resident too, never retry.
-RESIDENT_REFUSALS = {43004: "已取消关注", 40003: "openid 无效", 43019: "已将公众号拉黑", 43101: "拒收订阅通知"}
+RESIDENT_REFUSALS = {
+    43004: "已取消关注",
+    40003: "openid 无效",
+    43019: "已将公众号拉黑",
+    43101: "拒收订阅通知",
+}
 # Refusals about the whole send: every other row would fail the same way.
 RUN_FATAL = frozenset({DEMO_MODE, BAD_ANSWER, 40013, 40125, 40037, 41028, 47001, 48001, 40164})
 CUSTOMER_WINDOW = timedelta(hours=48)
@@ -136,8 +141,14 @@ class DeliveryEngine:
         self._tasks.append(asyncio.create_task(self._record_loop(), name="push-recorder"))
         for i in range(self.cfg.workers):
             self._tasks.append(asyncio.create_task(self._send_loop(), name=f"push-sender-{i}"))
-        log.info("delivery workers started", extra={"worker": self.worker_id, "senders": self.cfg.workers,
-                                                     "rate": self.cfg.rate_per_second})
+        log.info(
+            "delivery workers started",
+            extra={
+                "worker": self.worker_id,
+                "senders": self.cfg.workers,
+                "rate": self.cfg.rate_per_second,
+            },
+        )
 
     async def stop(self) -> None:
         """Stop claiming, hand back what is queued, let calls in flight finish, record."""
@@ -195,7 +206,9 @@ class DeliveryEngine:
         now = utcnow()
         await self._refresh_runs()
         quiet = quiet_until(now, self.cfg.quiet_hours, self.settings.server.tz) is not None
-        active = [r for r in self.runs.values() if not r.cancelled and (r.kind == "test" or not quiet)]
+        active = [
+            r for r in self.runs.values() if not r.cancelled and (r.kind == "test" or not quiet)
+        ]
         if not active:
             return []
         tests = [r for r in active if r.kind == "test"]
@@ -205,7 +218,12 @@ class DeliveryEngine:
             if per_item:
                 jobs.extend(await self._claim_items(per_item, now))
             for run in group:
-                if run.channel == Channel.mass and run.kind != "test" and run.materialized and not jobs:
+                if (
+                    run.channel == Channel.mass
+                    and run.kind != "test"
+                    and run.materialized
+                    and not jobs
+                ):
                     jobs.extend(await self._claim_chunk(run, now))
             if jobs:
                 break
@@ -228,10 +246,14 @@ class DeliveryEngine:
                 campaign = run.campaign
                 topics = (campaign.audience or {}).get("topics") or []
                 info = RunInfo(
-                    id=run.id, campaign_id=campaign.id, kind=run.kind, channel=campaign.channel,
+                    id=run.id,
+                    campaign_id=campaign.id,
+                    kind=run.kind,
+                    channel=campaign.channel,
                     message=await build(campaign, self.settings),
                     template_id=campaign.template_id or self.settings.wechat.template_id,
-                    mass_tag_id=run.mass_tag_id, topic_id=topics[0] if len(topics) == 1 else None,
+                    mass_tag_id=run.mass_tag_id,
+                    topic_id=topics[0] if len(topics) == 1 else None,
                     materialized=run.materialized,
                 )
                 self.runs[run.id] = info
@@ -287,18 +309,31 @@ class DeliveryEngine:
         cond = base & free
         if self._pg:
             async with in_transaction() as conn:
-                ids = await Delivery.filter(cond).using_db(conn).select_for_update(skip_locked=True).limit(
-                    limit).values_list("id", flat=True)
+                ids = (
+                    await Delivery.filter(cond)
+                    .using_db(conn)
+                    .select_for_update(skip_locked=True)
+                    .limit(limit)
+                    .values_list("id", flat=True)
+                )
                 if ids:
-                    await Delivery.filter(id__in=ids).using_db(conn).update(claimed_by=token, claimed_until=until)
-                rows = await Delivery.filter(id__in=ids).using_db(conn).values(*fields) if ids else []
+                    await (
+                        Delivery.filter(id__in=ids)
+                        .using_db(conn)
+                        .update(claimed_by=token, claimed_until=until)
+                    )
+                rows = (
+                    await Delivery.filter(id__in=ids).using_db(conn).values(*fields) if ids else []
+                )
         else:
             ids = await Delivery.filter(cond).limit(limit).values_list("id", flat=True)
             rows = []
             if ids:
                 # Conditional: a row another process claimed meanwhile no longer matches.
                 # Only the primary key narrows it (an index on run or state would scan the run).
-                await Delivery.filter(Q(id__in=ids) & free).update(claimed_by=token, claimed_until=until)
+                await Delivery.filter(Q(id__in=ids) & free).update(
+                    claimed_by=token, claimed_until=until
+                )
                 rows = await Delivery.filter(id__in=ids, claimed_by=token).values(*fields)
         self.stats.db_seconds += time.perf_counter() - started
         return [Item(r["id"], r["run_id"], r["openid"], r["attempts"], r["chunk"]) for r in rows]
@@ -318,9 +353,13 @@ class DeliveryEngine:
     async def _customer_window(self, jobs: list[Job], now: datetime) -> list[Job]:
         """Customer messages only inside the 48 h window and its message count."""
         openids = [j.items[0].openid for j in jobs]
-        active = dict(await Subscriber.filter(openid__in=openids).values_list("openid", "last_active_at"))
+        active = dict(
+            await Subscriber.filter(openid__in=openids).values_list("openid", "last_active_at")
+        )
         recent = await Delivery.filter(
-            openid__in=openids, channel=Channel.customer, state=DeliveryState.sent,
+            openid__in=openids,
+            channel=Channel.customer,
+            state=DeliveryState.sent,
             sent_at__gte=now - CUSTOMER_WINDOW,
         ).values_list("openid", "sent_at")
         keep = []
@@ -328,11 +367,17 @@ class DeliveryEngine:
             item = job.items[0]
             last = active.get(item.openid)
             if last is None or now - last > CUSTOMER_WINDOW:
-                self._record(Outcome([item.id], DeliveryState.skipped, message="48 小时内未与公众号互动"))
+                self._record(
+                    Outcome([item.id], DeliveryState.skipped, message="48 小时内未与公众号互动")
+                )
                 continue
             used = sum(1 for o, at in recent if o == item.openid and at >= last)
             if used >= CUSTOMER_LIMIT:
-                self._record(Outcome([item.id], DeliveryState.skipped, message="customer message limit reached"))
+                self._record(
+                    Outcome(
+                        [item.id], DeliveryState.skipped, message="customer message limit reached"
+                    )
+                )
                 continue
             keep.append(job)
         return keep
@@ -340,7 +385,9 @@ class DeliveryEngine:
     async def _claim_chunk(self, run: RunInfo, now: datetime) -> list[Job]:
         """Mass: the unit of work is one call, i.e. one tag or one list of ≤ 10,000 openids."""
         cond = Q(run_id=run.id, state=DeliveryState.pending) & self._claimable(now)
-        chunk = await Delivery.filter(cond).order_by("chunk").first().values_list("chunk", flat=True)
+        chunk = (
+            await Delivery.filter(cond).order_by("chunk").first().values_list("chunk", flat=True)
+        )
         if chunk is None:
             return []
         items = await self._claim_rows(Q(run_id=run.id, chunk=chunk), runs_mod.MASS_CHUNK, now)
@@ -377,10 +424,12 @@ class DeliveryEngine:
         run = job.run
         if run.cancelled:
             return  # the cancel already marked these rows skipped
-        if run.kind != "test" and quiet_until(utcnow(), self.cfg.quiet_hours, self.settings.server.tz):
-            await Delivery.filter(id__in=[i.id for i in job.items], state=DeliveryState.pending).update(
-                claimed_by=None, claimed_until=None
-            )
+        if run.kind != "test" and quiet_until(
+            utcnow(), self.cfg.quiet_hours, self.settings.server.tz
+        ):
+            await Delivery.filter(
+                id__in=[i.id for i in job.items], state=DeliveryState.pending
+            ).update(claimed_by=None, claimed_until=None)
             return
         if run.channel == Channel.mass and run.kind != "test":
             await self._send_mass(job)
@@ -400,11 +449,17 @@ class DeliveryEngine:
         if run.channel == Channel.template:
             data = msg.template_data(utcnow().astimezone(self.settings.server.tz))
             if self.settings.wechat.use_subscribe_message:
-                await self.api.send_subscribe_message(item.openid, run.template_id, data, page=msg.url)
+                await self.api.send_subscribe_message(
+                    item.openid, run.template_id, data, page=msg.url
+                )
                 return None
             # WeChat's msgid is not kept (one bulk write per batch); client_msg_id names the row.
             await self.api.send_template(
-                item.openid, run.template_id, data, url=msg.url, client_msg_id=f"policybot-d{item.id}"
+                item.openid,
+                run.template_id,
+                data,
+                url=msg.url,
+                client_msg_id=f"policybot-d{item.id}",
             )
             return None
         if run.channel == Channel.customer:
@@ -440,13 +495,20 @@ class DeliveryEngine:
                 msg_id = await self.api.mass_send_by_tag(run.mass_tag_id, payload, clientmsgid)
             else:
                 if len(items) < 2:
-                    self._record(Outcome(ids, DeliveryState.skipped,
-                                         message="mass send needs at least two recipients"))
+                    self._record(
+                        Outcome(
+                            ids,
+                            DeliveryState.skipped,
+                            message="mass send needs at least two recipients",
+                        )
+                    )
                     return
                 clientmsgid = f"policybot-c{run.campaign_id}-r{run.id}-k{chunk}"
                 await self.bucket.acquire()
                 self.stats.calls += 1
-                msg_id = await self.api.mass_send_to_openids([i.openid for i in items], payload, clientmsgid)
+                msg_id = await self.api.mass_send_to_openids(
+                    [i.openid for i in items], payload, clientmsgid
+                )
         except WeChatError as exc:
             await self._refused(Job(run, items), exc)
             return
@@ -460,14 +522,21 @@ class DeliveryEngine:
         openids = [i.openid for i in items]
         for start in range(0, len(openids), 1000):
             rows = await Delivery.filter(
-                openid__in=openids[start : start + 1000], channel=Channel.mass,
-                state=DeliveryState.sent, sent_at__gte=since,
+                openid__in=openids[start : start + 1000],
+                channel=Channel.mass,
+                state=DeliveryState.sent,
+                sent_at__gte=since,
             ).values_list("openid", flat=True)
             counts.update(str(o) for o in rows)
         over = [i for i in items if counts[i.openid] >= quota]
         if over:
-            self._record(Outcome([i.id for i in over], DeliveryState.skipped,
-                                 message=f"本月群发已达 {quota} 次上限"))
+            self._record(
+                Outcome(
+                    [i.id for i in over],
+                    DeliveryState.skipped,
+                    message=f"本月群发已达 {quota} 次上限",
+                )
+            )
         return [i for i in items if counts[i.openid] < quota]
 
     async def _refused(self, job: Job, exc: WeChatError) -> None:
@@ -490,19 +559,40 @@ class DeliveryEngine:
             if reason and len(job.items) == 1:
                 await self._mark_resident(job.items[0].openid, code, reason)
 
-    def _retry(self, items: list[Item], exc: WeChatError | None, msg: str | None = None, *,
-               delay: float | None = None, count: bool = True) -> None:
+    def _retry(
+        self,
+        items: list[Item],
+        exc: WeChatError | None,
+        msg: str | None = None,
+        *,
+        delay: float | None = None,
+        count: bool = True,
+    ) -> None:
         code = exc.code if exc else None
         message = (exc.message if exc else msg or "")[:255]
         attempts = max(i.attempts for i in items) + (1 if count else 0)
         if count and attempts >= self.cfg.max_attempts:
-            self._record(Outcome([i.id for i in items], DeliveryState.failed, code,
-                                 f"gave up after {attempts} attempts: {message}"[:255]))
+            self._record(
+                Outcome(
+                    [i.id for i in items],
+                    DeliveryState.failed,
+                    code,
+                    f"gave up after {attempts} attempts: {message}"[:255],
+                )
+            )
             return
         if delay is None:
             delay = min(2 ** max(0, attempts - 1), 300) * (0.75 + random.random() / 2)
-        self._record(Outcome([i.id for i in items], None, code, message,
-                             next_at=utcnow() + timedelta(seconds=delay), count_attempt=count))
+        self._record(
+            Outcome(
+                [i.id for i in items],
+                None,
+                code,
+                message,
+                next_at=utcnow() + timedelta(seconds=delay),
+                count_attempt=count,
+            )
+        )
 
     async def _mark_resident(self, openid: str, code: int, reason: str) -> None:
         update: dict[str, Any] = {"blocked_reason": f"{code} {reason}"}
@@ -547,26 +637,59 @@ class DeliveryEngine:
     async def _write(self, batch: list[Outcome]) -> None:
         now = utcnow()
         released = {"claimed_by": None, "claimed_until": None}
-        sent_plain = [i for o in batch if o.state == DeliveryState.sent and not o.msgid for i in o.ids]
+        sent_plain = [
+            i for o in batch if o.state == DeliveryState.sent and not o.msgid for i in o.ids
+        ]
         async with in_transaction() as conn:
             if sent_plain:
-                await Delivery.filter(id__in=sent_plain).using_db(conn).update(
-                    state=DeliveryState.sent, sent_at=now, attempts=F("attempts") + 1,
-                    error_code=None, error_message=None, **released,
+                await (
+                    Delivery.filter(id__in=sent_plain)
+                    .using_db(conn)
+                    .update(
+                        state=DeliveryState.sent,
+                        sent_at=now,
+                        attempts=F("attempts") + 1,
+                        error_code=None,
+                        error_message=None,
+                        **released,
+                    )
                 )
             for o in batch:
                 if o.state == DeliveryState.sent and o.msgid:
-                    await Delivery.filter(id__in=o.ids).using_db(conn).update(
-                        state=DeliveryState.sent, sent_at=now, attempts=F("attempts") + 1,
-                        wechat_msgid=o.msgid, error_code=None, error_message=None, **released,
+                    await (
+                        Delivery.filter(id__in=o.ids)
+                        .using_db(conn)
+                        .update(
+                            state=DeliveryState.sent,
+                            sent_at=now,
+                            attempts=F("attempts") + 1,
+                            wechat_msgid=o.msgid,
+                            error_code=None,
+                            error_message=None,
+                            **released,
+                        )
                     )
                 elif o.state in (DeliveryState.failed, DeliveryState.skipped):
-                    await Delivery.filter(id__in=o.ids, state=DeliveryState.pending).using_db(conn).update(
-                        state=o.state, error_code=o.code, error_message=o.message,
-                        attempts=F("attempts") + (1 if o.state == DeliveryState.failed else 0), **released,
+                    await (
+                        Delivery.filter(id__in=o.ids, state=DeliveryState.pending)
+                        .using_db(conn)
+                        .update(
+                            state=o.state,
+                            error_code=o.code,
+                            error_message=o.message,
+                            attempts=F("attempts") + (1 if o.state == DeliveryState.failed else 0),
+                            **released,
+                        )
                     )
                 elif o.state is None:
-                    await Delivery.filter(id__in=o.ids, state=DeliveryState.pending).using_db(conn).update(
-                        attempts=F("attempts") + (1 if o.count_attempt else 0), next_attempt_at=o.next_at,
-                        error_code=o.code, error_message=o.message, **released,
+                    await (
+                        Delivery.filter(id__in=o.ids, state=DeliveryState.pending)
+                        .using_db(conn)
+                        .update(
+                            attempts=F("attempts") + (1 if o.count_attempt else 0),
+                            next_attempt_at=o.next_at,
+                            error_code=o.code,
+                            error_message=o.message,
+                            **released,
+                        )
                     )

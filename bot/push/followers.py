@@ -74,7 +74,9 @@ async def sync_followers(api: WeChatAPI, progress: Progress | None = None) -> Fo
             if progress:
                 progress(done, total)
         next_openid = following_next or None
-        await PushCursor.update_or_create(defaults={"value": next_openid or "", "done": done}, name=CURSOR)
+        await PushCursor.update_or_create(
+            defaults={"value": next_openid or "", "done": done}, name=CURSOR
+        )
         if not next_openid:
             break
     await PushCursor.filter(name=CURSOR).delete()
@@ -99,9 +101,14 @@ async def _store(infos: list[dict], tag_topics: dict[int, str], report: Follower
         tags = sorted(int(t) for t in info.get("tagid_list") or [])
         sub = existing.get(openid)
         if sub is None:
-            since = datetime.fromtimestamp(int(info.get("subscribe_time") or 0), UTC) if info.get(
-                "subscribe_time") else None
-            new.append(Subscriber(openid=openid, following=True, followed_at=since, wechat_tags=tags))
+            since = (
+                datetime.fromtimestamp(int(info.get("subscribe_time") or 0), UTC)
+                if info.get("subscribe_time")
+                else None
+            )
+            new.append(
+                Subscriber(openid=openid, following=True, followed_at=since, wechat_tags=tags)
+            )
         elif not sub.following or sub.wechat_tags != tags:
             sub.following, sub.wechat_tags = True, tags
             changed.append(sub)
@@ -120,4 +127,6 @@ async def _store(infos: list[dict], tag_topics: dict[int, str], report: Follower
         report.subscriptions += await Subscription.filter(subscriber_id__in=ids).count() - before
     if pairs:
         # WeChat already carries these tags: the tag reconciler must not tag them again.
-        await TagMember.bulk_create([TagMember(tag_id=t, openid=o) for o, t in pairs], ignore_conflicts=True)
+        await TagMember.bulk_create(
+            [TagMember(tag_id=t, openid=o) for o, t in pairs], ignore_conflicts=True
+        )

@@ -46,9 +46,13 @@ def holder_dead(holder: str) -> bool:
 async def release_dead_claims() -> int:
     """Hand back delivery claims and push leases of dead processes on this host."""
     now = utcnow()
-    holders = await Delivery.filter(
-        state=DeliveryState.pending, claimed_until__gt=now, claimed_by__startswith=f"{HOST}:"
-    ).distinct().values_list("claimed_by", flat=True)
+    holders = (
+        await Delivery.filter(
+            state=DeliveryState.pending, claimed_until__gt=now, claimed_by__startswith=f"{HOST}:"
+        )
+        .distinct()
+        .values_list("claimed_by", flat=True)
+    )
     dead = {_worker_of(str(h)) for h in holders if holder_dead(str(h))}
     released = 0
     for worker in dead:
@@ -59,7 +63,9 @@ async def release_dead_claims() -> int:
         if holder_dead(lease.holder):
             await Lease.filter(name=lease.name, holder=lease.holder).delete()
     if released:
-        log.warning("released claims of dead workers", extra={"rows": released, "workers": sorted(dead)})
+        log.warning(
+            "released claims of dead workers", extra={"rows": released, "workers": sorted(dead)}
+        )
     return released
 
 

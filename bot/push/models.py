@@ -51,7 +51,9 @@ class Campaign(Model):
     text = fields.TextField(default="")
     policy_id = fields.CharField(max_length=80, null=True)
     interpretation_id = fields.CharField(max_length=80, null=True)
-    audience = fields.JSONField[dict[str, Any]](default=dict)  # {topics: [...], regions: [...], everyone: bool}
+    audience = fields.JSONField[dict[str, Any]](
+        default=dict
+    )  # {topics: [...], regions: [...], everyone: bool}
     channel = fields.CharEnumField(Channel)
     send_at = fields.DatetimeField(null=True)  # first (or only) run, UTC
     cron = fields.CharField(max_length=128, null=True)  # repeat rule in server.timezone
@@ -88,7 +90,9 @@ class CampaignRun(Model):
     mass_tag_id = fields.IntField(null=True)  # mass sends to one topic go to its WeChat tag
     materialized = fields.BooleanField(default=False)  # every delivery row written
     total = fields.IntField(default=0)  # delivery rows written for this send
-    created_by = fields.CharField(max_length=64, null=True)  # who asked (tests, follow-ups, retries)
+    created_by = fields.CharField(
+        max_length=64, null=True
+    )  # who asked (tests, follow-ups, retries)
 
     class Meta:
         table = "campaign_run"
@@ -106,7 +110,9 @@ class Delivery(Model):
     campaign_id = fields.IntField(db_index=True)
     channel = fields.CharEnumField(Channel, default=Channel.template)
     openid = fields.CharField(max_length=64, db_index=True)
-    chunk = fields.IntField(null=True)  # mass sends: the call (tag or openid list) this row rides in
+    chunk = fields.IntField(
+        null=True
+    )  # mass sends: the call (tag or openid list) this row rides in
     state = fields.CharEnumField(DeliveryState, default=DeliveryState.pending)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)

@@ -67,7 +67,9 @@ async def start_run(run_id: int, settings: Settings, now: datetime | None = None
     if not won:
         return False
     if run.kind != "test":
-        await Campaign.filter(id=campaign.id, state__in=OPEN_CAMPAIGN).update(state=CampaignState.sending)
+        await Campaign.filter(id=campaign.id, state__in=OPEN_CAMPAIGN).update(
+            state=CampaignState.sending
+        )
     log.info("run started", extra={"campaign": campaign.id, "run": run_id, "kind": run.kind})
     # The delivery workers freeze the audience (under a lease, resumable after a crash).
     return True
@@ -77,16 +79,22 @@ async def postpone(run: CampaignRun, until: datetime, settings: Settings) -> Non
     """Quiet hours: move the run to the end of the window (never drop it)."""
     local = until.astimezone(settings.server.tz).strftime("%Y-%m-%d %H:%M")
     note = f"quiet hours: postponed from {run.scheduled_for.isoformat()} to {local}"
-    clash = await CampaignRun.filter(
-        campaign_id=run.campaign_id, kind=run.kind, scheduled_for=until
-    ).exclude(id=run.id).first()
+    clash = (
+        await CampaignRun.filter(campaign_id=run.campaign_id, kind=run.kind, scheduled_for=until)
+        .exclude(id=run.id)
+        .first()
+    )
     if clash is not None:
         # A repeating campaign fired several times in one night: the morning send covers them.
         await CampaignRun.filter(id=run.id, state=RunState.pending).update(
-            state=RunState.merged, finished_at=utcnow(), note=f"merged into run {clash.id} (quiet hours)"
+            state=RunState.merged,
+            finished_at=utcnow(),
+            note=f"merged into run {clash.id} (quiet hours)",
         )
         return
-    await CampaignRun.filter(id=run.id, state=RunState.pending).update(scheduled_for=until, note=note)
+    await CampaignRun.filter(id=run.id, state=RunState.pending).update(
+        scheduled_for=until, note=note
+    )
     log.info("run postponed by quiet hours", extra={"run": run.id, "until": local})
 
 
@@ -105,8 +113,10 @@ async def _mass_tag(campaign: Campaign, api: WeChatAPI | None) -> int | None:
         try:
             return await ensure_tag(api, topic)
         except WeChatError as exc:
-            log.warning("no tag for the topic, sending by openid lists",
-                        extra={"topic": topic.id, "errcode": exc.code})
+            log.warning(
+                "no tag for the topic, sending by openid lists",
+                extra={"topic": topic.id, "errcode": exc.code},
+            )
     return topic.wechat_tag_id
 
 
@@ -118,8 +128,10 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
     campaign: Campaign = run.campaign
     qs = audience.query(campaign.audience or {})
     if run.kind == "followup":
-        earlier = Delivery.filter(campaign_id=campaign.id).exclude(run_id=run.id).filter(
-            run_id__in=Subquery(real_run_ids(campaign.id))
+        earlier = (
+            Delivery.filter(campaign_id=campaign.id)
+            .exclude(run_id=run.id)
+            .filter(run_id__in=Subquery(real_run_ids(campaign.id)))
         )
         qs = qs.exclude(openid__in=Subquery(earlier.values("openid")))
     tag_id = await _mass_tag(campaign, api) if run.kind != "test" else None
@@ -127,7 +139,12 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
         run.mass_tag_id = tag_id
         await run.save(update_fields=["mass_tag_id"])
     written = await Delivery.filter(run_id=run.id).count()
-    last = await Delivery.filter(run_id=run.id).order_by("-openid").first().values_list("openid", flat=True)
+    last = (
+        await Delivery.filter(run_id=run.id)
+        .order_by("-openid")
+        .first()
+        .values_list("openid", flat=True)
+    )
     if last:
         qs = qs.filter(openid__gt=last)
     async for page in audience.iter_openids(qs, PAGE):
@@ -137,7 +154,13 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
             if campaign.channel == Channel.mass:
                 chunk = 0 if tag_id is not None else written // MASS_CHUNK
             rows.append(
-                Delivery(run_id=run.id, campaign_id=campaign.id, channel=campaign.channel, openid=openid, chunk=chunk)
+                Delivery(
+                    run_id=run.id,
+                    campaign_id=campaign.id,
+                    channel=campaign.channel,
+                    openid=openid,
+                    chunk=chunk,
+                )
             )
             written += 1
         await Delivery.bulk_create(rows, ignore_conflicts=True)
@@ -151,7 +174,12 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
 
 async def _balance_last_chunk(run_id: int) -> None:
     """mass/send needs at least two openids: never leave one alone in the last chunk."""
-    rows = await Delivery.filter(run_id=run_id).annotate(n=Count("id")).group_by("chunk").values("chunk", "n")
+    rows = (
+        await Delivery.filter(run_id=run_id)
+        .annotate(n=Count("id"))
+        .group_by("chunk")
+        .values("chunk", "n")
+    )
     sizes = {r["chunk"]: r["n"] for r in rows}
     if not sizes:
         return
@@ -166,12 +194,17 @@ async def create_test_run(campaign: Campaign, openids: list[str], actor: str) ->
     """A test send to named openids: sent at once, outside the campaign's own counts."""
     now = utcnow()
     run = await CampaignRun.create(
-        campaign=campaign, kind="test", scheduled_for=now, state=RunState.sending,
-        started_at=now, created_by=actor,
+        campaign=campaign,
+        kind="test",
+        scheduled_for=now,
+        state=RunState.sending,
+        started_at=now,
+        created_by=actor,
     )
     rows = [
-        Delivery(run_id=run.id, campaign_id=campaign.id, channel=campaign.channel, openid=o,
-                 chunk=None)
+        Delivery(
+            run_id=run.id, campaign_id=campaign.id, channel=campaign.channel, openid=o, chunk=None
+        )
         for o in dict.fromkeys(openids)
     ]
     await Delivery.bulk_create(rows, ignore_conflicts=True)
@@ -181,7 +214,12 @@ async def create_test_run(campaign: Campaign, openids: list[str], actor: str) ->
 
 
 async def state_counts(**filters: Any) -> dict[str, int]:
-    rows = await Delivery.filter(**filters).annotate(n=Count("id")).group_by("state").values("state", "n")
+    rows = (
+        await Delivery.filter(**filters)
+        .annotate(n=Count("id"))
+        .group_by("state")
+        .values("state", "n")
+    )
     counts = {s.value: 0 for s in DeliveryState}
     for row in rows:
         counts[str(row["state"])] = row["n"]
@@ -208,18 +246,28 @@ async def finish_if_complete(run_id: int) -> bool:
     return True
 
 
-async def settle_campaign(campaign_id: int, *, failed: bool = False, error: str | None = None) -> None:
+async def settle_campaign(
+    campaign_id: int, *, failed: bool = False, error: str | None = None
+) -> None:
     """After a run ends: wait for the next one, or close the campaign."""
     campaign = await Campaign.get(id=campaign_id)
     if campaign.state not in OPEN_CAMPAIGN:
         return
-    busy = await CampaignRun.filter(
-        campaign_id=campaign_id, state__in=[RunState.pending, RunState.sending]
-    ).exclude(kind="test").exists()
+    busy = (
+        await CampaignRun.filter(
+            campaign_id=campaign_id, state__in=[RunState.pending, RunState.sending]
+        )
+        .exclude(kind="test")
+        .exists()
+    )
     if busy:
-        state = CampaignState.scheduled if not await CampaignRun.filter(
-            campaign_id=campaign_id, state=RunState.sending
-        ).exclude(kind="test").exists() else CampaignState.sending
+        state = (
+            CampaignState.scheduled
+            if not await CampaignRun.filter(campaign_id=campaign_id, state=RunState.sending)
+            .exclude(kind="test")
+            .exists()
+            else CampaignState.sending
+        )
     elif campaign.cron:
         state = CampaignState.scheduled
     else:
@@ -234,8 +282,11 @@ async def fail_run(run_id: int, code: int, message: str) -> None:
     """A refusal that concerns the whole send (bad template, API not authorised, demo mode)."""
     run = await CampaignRun.get(id=run_id)
     await Delivery.filter(run_id=run_id, state=DeliveryState.pending).update(
-        state=DeliveryState.failed, error_code=code, error_message=message[:255],
-        claimed_by=None, claimed_until=None,
+        state=DeliveryState.failed,
+        error_code=code,
+        error_message=message[:255],
+        claimed_by=None,
+        claimed_until=None,
     )
     await CampaignRun.filter(id=run_id, state=RunState.sending).update(
         state=RunState.failed, finished_at=utcnow(), note=f"{code}: {message}"[:500]

@@ -46,21 +46,31 @@ class PushScheduler:
         self.on_started = on_started or (lambda: None)
         self.scheduler = AsyncIOScheduler(
             timezone=self.tz,
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": max(1, self.settings.push.misfire_grace_seconds)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, self.settings.push.misfire_grace_seconds),
+            },
         )
         self._planned: dict[str, Any] = {}
 
     async def start(self) -> None:
         await self.reconcile(startup=True)
         self.scheduler.start()
-        self.scheduler.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="push:reconcile")
+        self.scheduler.add_job(
+            self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="push:reconcile"
+        )
         if self.services.api.enabled:
             self.scheduler.add_job(
-                self.sync_tags, "interval", seconds=TAG_SYNC_SECONDS, id="push:tags",
+                self.sync_tags,
+                "interval",
+                seconds=TAG_SYNC_SECONDS,
+                id="push:tags",
                 next_run_time=utcnow() + timedelta(seconds=30),
             )
-        log.info("push scheduler started", extra={"timezone": str(self.tz), "jobs": len(self._planned)})
+        log.info(
+            "push scheduler started", extra={"timezone": str(self.tz), "jobs": len(self._planned)}
+        )
 
     async def stop(self) -> None:
         if self.scheduler.running:
@@ -105,9 +115,13 @@ class PushScheduler:
         kind, value = spec
         key = int(job_id.split(":")[1])
         if kind == "date":
-            self.scheduler.add_job(self._fire_run, "date", run_date=max(value, now), args=[key], id=job_id)
+            self.scheduler.add_job(
+                self._fire_run, "date", run_date=max(value, now), args=[key], id=job_id
+            )
         else:
-            self.scheduler.add_job(self._fire_cron, cron_trigger(value, self.tz), args=[key], id=job_id)
+            self.scheduler.add_job(
+                self._fire_cron, cron_trigger(value, self.tz), args=[key], id=job_id
+            )
         self._planned[job_id] = spec
 
     async def _fire_run(self, run_id: int) -> None:
@@ -122,7 +136,10 @@ class PushScheduler:
         at = utcnow().replace(second=0, microsecond=0)
         try:
             campaign = await Campaign.get_or_none(id=campaign_id)
-            if campaign is None or campaign.state not in (CampaignState.scheduled, CampaignState.sending):
+            if campaign is None or campaign.state not in (
+                CampaignState.scheduled,
+                CampaignState.sending,
+            ):
                 return
             if campaign.send_at and at < campaign.send_at:
                 return  # the rule starts at send_at
@@ -132,11 +149,14 @@ class PushScheduler:
         except Exception:
             log.exception("a repeating campaign failed to fire", extra={"campaign": campaign_id})
 
-    async def _cron_run(self, campaign: Campaign, at: datetime, state: RunState, note: str | None = None
-                        ) -> CampaignRun | None:
+    async def _cron_run(
+        self, campaign: Campaign, at: datetime, state: RunState, note: str | None = None
+    ) -> CampaignRun | None:
         try:
             run, _ = await CampaignRun.get_or_create(
-                campaign_id=campaign.id, kind="scheduled", scheduled_for=at,
+                campaign_id=campaign.id,
+                kind="scheduled",
+                scheduled_for=at,
                 defaults={"state": state, "note": note},
             )
         except IntegrityError:
@@ -145,8 +165,12 @@ class PushScheduler:
 
     async def _catch_up(self, campaign: Campaign, now: datetime) -> None:
         """Fires of a cron campaign that fell while the service was down."""
-        last = await CampaignRun.filter(campaign_id=campaign.id).exclude(kind="test").order_by(
-            "-scheduled_for").first()
+        last = (
+            await CampaignRun.filter(campaign_id=campaign.id)
+            .exclude(kind="test")
+            .order_by("-scheduled_for")
+            .first()
+        )
         known = (last.scheduled_for if last else None, campaign.approved_at, campaign.send_at)
         since = max((d for d in known if d is not None), default=now)
         trigger = cron_trigger(campaign.cron or "", self.tz)
@@ -165,12 +189,21 @@ class PushScheduler:
                 note += f"; {len(missed) - MAX_MISSED_RECORDED} earlier fires also missed"
             await self._cron_run(campaign, f.astimezone(now.tzinfo), RunState.missed, note)
         if missed:
-            log.warning("repeating campaign missed runs", extra={"campaign": campaign.id, "missed": len(missed)})
+            log.warning(
+                "repeating campaign missed runs",
+                extra={"campaign": campaign.id, "missed": len(missed)},
+            )
         if due:
-            run = await self._cron_run(campaign, due[-1].astimezone(now.tzinfo), RunState.pending,
-                                       f"caught up at start-up ({len(due)} fire(s) within grace)")
+            run = await self._cron_run(
+                campaign,
+                due[-1].astimezone(now.tzinfo),
+                RunState.pending,
+                f"caught up at start-up ({len(due)} fire(s) within grace)",
+            )
             if run is not None:
-                log.info("repeating campaign caught up", extra={"campaign": campaign.id, "run": run.id})
+                log.info(
+                    "repeating campaign caught up", extra={"campaign": campaign.id, "run": run.id}
+                )
 
     async def sync_tags(self) -> None:
         from bot.push.tags import reconcile_all

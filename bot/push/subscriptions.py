@@ -135,7 +135,10 @@ async def on_unfollow(openid: str, now: datetime) -> None:
         await Subscriber.filter(openid=openid).update(following=False, unfollowed_at=now)
         await Subscription.filter(subscriber_id=openid).delete()
         skipped = await Delivery.filter(openid=openid, state=DeliveryState.pending).update(
-            state=DeliveryState.skipped, error_message="已取消关注", claimed_by=None, claimed_until=None
+            state=DeliveryState.skipped,
+            error_message="已取消关注",
+            claimed_by=None,
+            claimed_until=None,
         )
     if skipped:
         log.info("unfollow skipped pending deliveries", extra={"openid": openid, "count": skipped})

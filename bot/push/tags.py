@@ -45,17 +45,25 @@ async def reconcile_topic(api: WeChatAPI, topic: Topic) -> tuple[int, int]:
     """Tag new subscribers and untag former ones; returns (tagged, untagged)."""
     tag_id = await ensure_tag(api, topic)
     members = TagMember.filter(tag_id=tag_id).values("openid")
-    wanted = Subscription.filter(topic_id=topic.id, subscriber__following=True).values("subscriber_id")
-    to_tag = await Subscriber.filter(openid__in=Subquery(wanted)).exclude(
-        openid__in=Subquery(members)
-    ).values_list("openid", flat=True)
-    to_untag = await TagMember.filter(tag_id=tag_id).exclude(
-        openid__in=Subquery(wanted)
-    ).values_list("openid", flat=True)
+    wanted = Subscription.filter(topic_id=topic.id, subscriber__following=True).values(
+        "subscriber_id"
+    )
+    to_tag = (
+        await Subscriber.filter(openid__in=Subquery(wanted))
+        .exclude(openid__in=Subquery(members))
+        .values_list("openid", flat=True)
+    )
+    to_untag = (
+        await TagMember.filter(tag_id=tag_id)
+        .exclude(openid__in=Subquery(wanted))
+        .values_list("openid", flat=True)
+    )
     tagged = untagged = 0
     for chunk in _chunks([str(o) for o in to_tag]):
         done = await _tag_chunk(api, tag_id, chunk)
-        await TagMember.bulk_create([TagMember(tag_id=tag_id, openid=o) for o in done], ignore_conflicts=True)
+        await TagMember.bulk_create(
+            [TagMember(tag_id=tag_id, openid=o) for o in done], ignore_conflicts=True
+        )
         tagged += len(done)
     for chunk in _chunks([str(o) for o in to_untag]):
         try:
@@ -64,11 +72,17 @@ async def reconcile_topic(api: WeChatAPI, topic: Topic) -> tuple[int, int]:
             if exc.transient or exc.token_invalid:
                 raise
             # Someone in the chunk unfollowed: WeChat dropped their tags already.
-            log.info("untagging refused, dropping mirror rows", extra={"tag": tag_id, "errcode": exc.code})
+            log.info(
+                "untagging refused, dropping mirror rows",
+                extra={"tag": tag_id, "errcode": exc.code},
+            )
         await TagMember.filter(tag_id=tag_id, openid__in=chunk).delete()
         untagged += len(chunk)
     if tagged or untagged:
-        log.info("tag reconciled", extra={"topic": topic.id, "tag": tag_id, "tagged": tagged, "untagged": untagged})
+        log.info(
+            "tag reconciled",
+            extra={"topic": topic.id, "tag": tag_id, "tagged": tagged, "untagged": untagged},
+        )
     return tagged, untagged
 
 
@@ -80,7 +94,10 @@ async def _tag_chunk(api: WeChatAPI, tag_id: int, chunk: list[str]) -> list[str]
     except WeChatError as exc:
         if exc.transient or exc.token_invalid or len(chunk) == 1:
             if len(chunk) == 1 and exc.permanent:
-                log.info("resident not tagged", extra={"tag": tag_id, "openid": chunk[0], "errcode": exc.code})
+                log.info(
+                    "resident not tagged",
+                    extra={"tag": tag_id, "openid": chunk[0], "errcode": exc.code},
+                )
                 return []
             raise
     done = []

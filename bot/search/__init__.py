@@ -52,7 +52,9 @@ async def announce_change(redis: Any) -> None:
 
 
 class SearchIndex:
-    def __init__(self, settings: Settings, redis: Any = None, *, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, settings: Settings, redis: Any = None, *, poll_seconds: float = POLL_SECONDS
+    ) -> None:
         self.settings = settings
         self.redis = redis
         self.poll_seconds = poll_seconds
@@ -141,7 +143,10 @@ class SearchIndex:
         self.index = index
         self._marker = marker
         self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
-        log.info("search index built", extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)})
+        log.info(
+            "search index built",
+            extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
+        )
 
     async def refresh(self) -> bool:
         """Apply database changes now; True if anything changed. The refresher calls
@@ -220,7 +225,9 @@ class SearchIndex:
         index = self.index
         assert index is not None
         published = await source.published_versions(kind)
-        indexed = {key[1]: index.infos[slot] for key, slot in index.slot_of.items() if key[0] == kind}
+        indexed = {
+            key[1]: index.infos[slot] for key, slot in index.slot_of.items() if key[0] == kind
+        }
         touched = False
         for doc_id in set(indexed) - set(published):
             touched |= index.remove((kind, doc_id))
@@ -266,8 +273,12 @@ class SearchIndex:
         index = self.index
         if index is None:
             return {"documents": 0}
-        return {"documents": len(index), "slots": index.n_slots, "terms": len(index.main) + len(index.delta),
-                "bytes": index.nbytes()}
+        return {
+            "documents": len(index),
+            "slots": index.n_slots,
+            "terms": len(index.main) + len(index.delta),
+            "bytes": index.nbytes(),
+        }
 
 
 async def _all_docs(today: dt.date) -> AsyncIterator[list[IndexDoc]]:
@@ -320,4 +331,5 @@ async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> 
     if kind == "interpretation":
         return source.interpretation_docs(await source.interpretation_rows(ids=wanted))
     return source.catalog_docs(
-        await source.catalog_rows(ids=None if wanted is None else [int(i) for i in wanted]))
+        await source.catalog_rows(ids=None if wanted is None else [int(i) for i in wanted])
+    )

@@ -46,7 +46,9 @@ class Report:
 
     def mrr_at(self, k: int, kind: str | None = None) -> float:
         rows = self._answerable(kind)
-        return sum(1 / o.rank for o in rows if o.rank is not None and o.rank <= k) / max(len(rows), 1)
+        return sum(1 / o.rank for o in rows if o.rank is not None and o.rank <= k) / max(
+            len(rows), 1
+        )
 
     @property
     def nothing_share(self) -> float:
@@ -58,13 +60,19 @@ class Report:
         return sorted({o.query.kind for o in self.outcomes})
 
     def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes
-                if (o.query.expect and (o.rank is None or o.rank > 3)) or (not o.query.expect and o.got)]
+        return [
+            o
+            for o in self.outcomes
+            if (o.query.expect and (o.rank is None or o.rank > 3)) or (not o.query.expect and o.got)
+        ]
 
 
 def load_gold(path: Path) -> list[GoldQuery]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [GoldQuery(str(d["q"]), str(d["kind"]), [str(x) for x in d.get("expect") or []]) for d in data]
+    return [
+        GoldQuery(str(d["q"]), str(d["kind"]), [str(x) for x in d.get("expect") or []])
+        for d in data
+    ]
 
 
 async def catalog_ids() -> dict[str, str]:
@@ -80,12 +88,17 @@ def _aliases(index: Any, slot: int) -> set[str]:
     info = index.infos[slot]
     ids = {info.id}
     if info.kind == "policy":
-        ids |= {index.infos[s].id for s in index.interpretations_of.get(info.id, ()) if index.infos[s]}
+        ids |= {
+            index.infos[s].id for s in index.interpretations_of.get(info.id, ()) if index.infos[s]
+        }
     return ids
 
 
 def evaluate(
-    search: SearchIndex, gold: list[GoldQuery], catalog: dict[str, str], threshold: float = THRESHOLD
+    search: SearchIndex,
+    gold: list[GoldQuery],
+    catalog: dict[str, str],
+    threshold: float = THRESHOLD,
 ) -> Report:
     index = search.index
     assert index is not None
@@ -117,7 +130,9 @@ def sweep(search: SearchIndex, gold: list[GoldQuery], catalog: dict[str, str]) -
         t = 0.15 + 0.025 * step
         r = evaluate(search, gold, catalog, t)
         mark = "  ← chosen" if abs(t - THRESHOLD) < 1e-9 else ""
-        lines.append(f"{t:>10.3f}{r.recall_at(3):>10.3f}{r.mrr_at(5):>8.3f}{r.nothing_share:>9.3f}{mark}")
+        lines.append(
+            f"{t:>10.3f}{r.recall_at(3):>10.3f}{r.mrr_at(5):>8.3f}{r.nothing_share:>9.3f}{mark}"
+        )
     return "\n".join(lines)
 
 
@@ -129,15 +144,19 @@ def _percentiles(values: list[float]) -> str:
     def pct(p: float) -> float:
         return v[min(len(v) - 1, max(0, round(p / 100 * (len(v) - 1))))]
 
-    return (f"n={len(v):3d} min={v[0]:.2f} p5={pct(5):.2f} p25={pct(25):.2f} "
-            f"median={pct(50):.2f} p75={pct(75):.2f} p95={pct(95):.2f} max={v[-1]:.2f}")
+    return (
+        f"n={len(v):3d} min={v[0]:.2f} p5={pct(5):.2f} p25={pct(25):.2f} "
+        f"median={pct(50):.2f} p75={pct(75):.2f} p95={pct(95):.2f} max={v[-1]:.2f}"
+    )
 
 
 def describe(report: Report, verbose: bool = True) -> str:
     lines = []
-    lines.append(f"queries: {len(report.outcomes)} "
-                 f"(answerable {len(report._answerable())}, must find nothing "
-                 f"{len(report.outcomes) - len(report._answerable())})")
+    lines.append(
+        f"queries: {len(report.outcomes)} "
+        f"(answerable {len(report._answerable())}, must find nothing "
+        f"{len(report.outcomes) - len(report._answerable())})"
+    )
     lines.append(f"recall@3      {report.recall_at(3):.3f}   (target ≥ 0.90)")
     lines.append(f"MRR@5         {report.mrr_at(5):.3f}   (target ≥ 0.80)")
     lines.append(f"nothing-share {report.nothing_share:.3f}   (target ≥ 0.90)")
@@ -148,24 +167,41 @@ def describe(report: Report, verbose: bool = True) -> str:
         by_kind[o.query.kind] += 1
     for kind in report.kinds:
         if kind == "nothing":
-            lines.append(f"{kind:<14}{by_kind[kind]:>4}{'':>10}{'':>8}  answered with nothing: "
-                         f"{report.nothing_share:.3f}")
+            lines.append(
+                f"{kind:<14}{by_kind[kind]:>4}{'':>10}{'':>8}  answered with nothing: "
+                f"{report.nothing_share:.3f}"
+            )
         else:
-            lines.append(f"{kind:<14}{by_kind[kind]:>4}{report.recall_at(3, kind):>10.3f}"
-                         f"{report.mrr_at(5, kind):>8.3f}")
+            lines.append(
+                f"{kind:<14}{by_kind[kind]:>4}{report.recall_at(3, kind):>10.3f}"
+                f"{report.mrr_at(5, kind):>8.3f}"
+            )
     lines.append("")
     lines.append("best coverage per query (what the threshold sees):")
-    lines.append("  answerable, right answer's coverage: "
-                 + _percentiles([o.right_coverage for o in report.outcomes
-                                 if o.query.expect and o.right_coverage is not None]))
-    lines.append("  answerable, best coverage:           "
-                 + _percentiles([o.best_coverage for o in report.outcomes if o.query.expect]))
-    lines.append("  must find nothing, best coverage:    "
-                 + _percentiles([o.best_coverage for o in report.outcomes if not o.query.expect]))
+    lines.append(
+        "  answerable, right answer's coverage: "
+        + _percentiles(
+            [
+                o.right_coverage
+                for o in report.outcomes
+                if o.query.expect and o.right_coverage is not None
+            ]
+        )
+    )
+    lines.append(
+        "  answerable, best coverage:           "
+        + _percentiles([o.best_coverage for o in report.outcomes if o.query.expect])
+    )
+    lines.append(
+        "  must find nothing, best coverage:    "
+        + _percentiles([o.best_coverage for o in report.outcomes if not o.query.expect])
+    )
     if verbose and report.failures():
         lines.append("")
         lines.append("misses (expected → got):")
         for o in report.failures():
-            lines.append(f"  [{o.query.kind}] {o.query.q}: {o.query.expect} → {o.got[:5]} "
-                         f"(best {o.best_coverage:.2f}, right {o.right_coverage if o.right_coverage is None else round(o.right_coverage, 2)})")
+            lines.append(
+                f"  [{o.query.kind}] {o.query.q}: {o.query.expect} → {o.got[:5]} "
+                f"(best {o.best_coverage:.2f}, right {o.right_coverage if o.right_coverage is None else round(o.right_coverage, 2)})"
+            )
     return "\n".join(lines)

@@ -30,5 +30,10 @@ class Hit:
 
     def to_json(self) -> dict[str, Any]:
         """The contract's result object for GET /api/v1/search."""
-        return {"kind": self.kind, "id": self.id, "title": self.title, "url": self.url,
-                "score": round(self.score, 4)}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+            "score": round(self.score, 4),
+        }

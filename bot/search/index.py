@@ -202,7 +202,9 @@ class InvertedIndex:
         self.slot_of[a.info.key] = slot
         self._counts[a.info.kind] += 1
         if a.docno is not None:
-            self.docnos.setdefault((a.docno.year, a.docno.number), []).append((a.docno.prefix, slot))
+            self.docnos.setdefault((a.docno.year, a.docno.number), []).append(
+                (a.docno.prefix, slot)
+            )
         if a.info.kind == "interpretation" and a.info.policy_id:
             self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
         return slot
@@ -227,8 +229,10 @@ class InvertedIndex:
 
     def finish_bulk(self) -> None:
         for term, (slots, weights) in self._bulk.items():
-            self.main[term] = (np.frombuffer(slots, dtype=np.int32).copy(),
-                               np.frombuffer(weights, dtype=np.uint8).copy())
+            self.main[term] = (
+                np.frombuffer(slots, dtype=np.int32).copy(),
+                np.frombuffer(weights, dtype=np.uint8).copy(),
+            )
         self._bulk = {}
 
     def _build_batch(self, analysed: list[Analysed], lists: dict[str, tuple[array, array]]) -> None:
@@ -351,8 +355,11 @@ class InvertedIndex:
 
     def _parts(self, token: str) -> list[str]:
         """The words a compound is made of (拆迁补偿 → 拆迁, 补偿; 怎么申请 → 申请)."""
-        return [w for w in self.analyzer.split_compound(token)
-                if len(w) > 1 and w not in self.analyzer.stopwords]
+        return [
+            w
+            for w in self.analyzer.split_compound(token)
+            if len(w) > 1 and w not in self.analyzer.stopwords
+        ]
 
     def _best(self, concept: Concept, n: int) -> tuple[np.ndarray | None, int]:
         """Per slot, the best weight among a concept's alternatives; and the broadest df."""

@@ -48,9 +48,19 @@ def _url(base_url: str, info: DocInfo) -> str:
 
 
 def _hit(info: DocInfo, score: float, base_url: str) -> Hit:
-    return Hit(kind=info.kind, id=info.id, title=info.title, url=_url(base_url, info),
-               score=float(score), doc_number=info.doc_number, date=info.date,
-               validity=info.validity, form=info.form, area=info.area, policy_id=info.policy_id)
+    return Hit(
+        kind=info.kind,
+        id=info.id,
+        title=info.title,
+        url=_url(base_url, info),
+        score=float(score),
+        doc_number=info.doc_number,
+        date=info.date,
+        validity=info.validity,
+        form=info.form,
+        area=info.area,
+        policy_id=info.policy_id,
+    )
 
 
 def best_groups(index: InvertedIndex, plan: QueryPlan) -> list[tuple[int, float, float]]:

@@ -23,13 +23,46 @@ LAPSED_PRIOR = 0.6  # a lapsed or repealed policy ranks below a valid one on the
 INTERPRETATION_PRIOR = 0.95  # an interpretation lifts its policy; the policy leads the group
 CATALOG_PRIOR = 0.85  # catalog rows are short and many; documents come first on a tie
 
-_POLICY_FIELDS = ("id", "title", "issuer", "written_on", "published_on", "doc_number", "keywords",
-                  "summary", "body_md", "validity", "expires_on", "replaced_by", "status",
-                  "updated_at")
-_INTERP_FIELDS = ("id", "title", "policy_id", "form", "issuer", "published_on", "body_md",
-                  "status", "updated_at")
-_CATALOG_FIELDS = ("id", "area", "level1", "level2", "content", "basis", "time_limit", "subject",
-                   "channel", "published", "updated_at")
+_POLICY_FIELDS = (
+    "id",
+    "title",
+    "issuer",
+    "written_on",
+    "published_on",
+    "doc_number",
+    "keywords",
+    "summary",
+    "body_md",
+    "validity",
+    "expires_on",
+    "replaced_by",
+    "status",
+    "updated_at",
+)
+_INTERP_FIELDS = (
+    "id",
+    "title",
+    "policy_id",
+    "form",
+    "issuer",
+    "published_on",
+    "body_md",
+    "status",
+    "updated_at",
+)
+_CATALOG_FIELDS = (
+    "id",
+    "area",
+    "level1",
+    "level2",
+    "content",
+    "basis",
+    "time_limit",
+    "subject",
+    "channel",
+    "published",
+    "updated_at",
+)
 
 Row = dict[str, Any]
 Marker = tuple[Any, ...]
@@ -54,25 +87,42 @@ def policy_doc(row: Row, areas: Iterable[str], today: dt.date) -> IndexDoc:
     validity = effective_validity(stated, today).value
     lapsed = validity != Validity.valid.value
     info = DocInfo(
-        kind="policy", id=row["id"], title=row["title"], doc_number=row.get("doc_number"),
-        date=_iso(row.get("published_on") or row.get("written_on")), validity=validity,
-        replaced_by=row.get("replaced_by"), prior=LAPSED_PRIOR if lapsed else 1.0,
+        kind="policy",
+        id=row["id"],
+        title=row["title"],
+        doc_number=row.get("doc_number"),
+        date=_iso(row.get("published_on") or row.get("written_on")),
+        validity=validity,
+        replaced_by=row.get("replaced_by"),
+        prior=LAPSED_PRIOR if lapsed else 1.0,
         version=_iso(row.get("updated_at")) or "",
     )
     keywords = row.get("keywords") or []
     if isinstance(keywords, str):
         keywords = [keywords]
     meta = " ".join(x for x in [row.get("issuer") or "", row.get("doc_number") or "", *areas] if x)
-    return IndexDoc(info, {"title": row["title"], "keywords": [str(k) for k in keywords],
-                           "summary": row.get("summary") or "", "body": row.get("body_md") or "",
-                           "meta": meta})
+    return IndexDoc(
+        info,
+        {
+            "title": row["title"],
+            "keywords": [str(k) for k in keywords],
+            "summary": row.get("summary") or "",
+            "body": row.get("body_md") or "",
+            "meta": meta,
+        },
+    )
 
 
 def interpretation_doc(row: Row) -> IndexDoc:
     form = _enum(row.get("form")) or "文字解读"
     info = DocInfo(
-        kind="interpretation", id=row["id"], title=row["title"], date=_iso(row.get("published_on")),
-        policy_id=row.get("policy_id"), form=form, prior=INTERPRETATION_PRIOR,
+        kind="interpretation",
+        id=row["id"],
+        title=row["title"],
+        date=_iso(row.get("published_on")),
+        policy_id=row.get("policy_id"),
+        form=form,
+        prior=INTERPRETATION_PRIOR,
         version=_iso(row.get("updated_at")) or "",
     )
     meta = " ".join(x for x in (form, row.get("issuer") or "") if x)
@@ -86,13 +136,23 @@ def catalog_title(row: Row) -> str:
 
 def catalog_doc(row: Row) -> IndexDoc:
     info = DocInfo(
-        kind="catalog_item", id=str(row["id"]), title=catalog_title(row), area=row.get("area") or "",
-        prior=CATALOG_PRIOR, version=_iso(row.get("updated_at")) or "",
+        kind="catalog_item",
+        id=str(row["id"]),
+        title=catalog_title(row),
+        area=row.get("area") or "",
+        prior=CATALOG_PRIOR,
+        version=_iso(row.get("updated_at")) or "",
     )
     body = " ".join(row.get(k) or "" for k in ("basis", "subject", "channel", "time_limit"))
-    return IndexDoc(info, {"title": f"{row.get('level1') or ''} {row.get('level2') or ''}",
-                           "keywords": [row.get("area") or ""], "summary": row.get("content") or "",
-                           "body": body})
+    return IndexDoc(
+        info,
+        {
+            "title": f"{row.get('level1') or ''} {row.get('level2') or ''}",
+            "keywords": [row.get("area") or ""],
+            "summary": row.get("content") or "",
+            "body": body,
+        },
+    )
 
 
 async def policy_areas(ids: list[str] | None) -> dict[str, list[str]]:
@@ -107,8 +167,11 @@ async def policy_areas(ids: list[str] | None) -> dict[str, list[str]]:
 
 
 async def _rows(
-    model: type[Policy] | type[Interpretation], fields: tuple[str, ...],
-    ids: list[str] | None, after: str, limit: int,
+    model: type[Policy] | type[Interpretation],
+    fields: tuple[str, ...],
+    ids: list[str] | None,
+    after: str,
+    limit: int,
 ) -> list[Row]:
     """Rows (any status) with these ids — a withdrawal must be seen — or
     published ones in id order (``after``/``limit`` page through them)."""
@@ -128,12 +191,17 @@ async def policy_rows(ids: list[str] | None = None, after: str = "", limit: int 
 async def policy_docs(rows: list[Row], today: dt.date) -> list[IndexDoc]:
     """Documents to index for the published ones of these rows."""
     published = [r for r in rows if _enum(r["status"]) == Status.published.value]
-    areas = await policy_areas([r["id"] for r in published]) if len(published) < 500 else (
-        await policy_areas(None))
+    areas = (
+        await policy_areas([r["id"] for r in published])
+        if len(published) < 500
+        else (await policy_areas(None))
+    )
     return [policy_doc(r, areas.get(r["id"], []), today) for r in published]
 
 
-async def interpretation_rows(ids: list[str] | None = None, after: str = "", limit: int = 0) -> list[Row]:
+async def interpretation_rows(
+    ids: list[str] | None = None, after: str = "", limit: int = 0
+) -> list[Row]:
     return await _rows(Interpretation, _INTERP_FIELDS, ids, after, limit)
 
 
@@ -159,9 +227,13 @@ async def versions_since(kind: str, since: dt.datetime) -> list[tuple[str, str, 
         rows = await Policy.filter(updated_at__gte=since).values_list("id", "updated_at", "status")
         return [(i, _iso(v) or "", _enum(s) == Status.published.value) for i, v, s in rows]
     if kind == "interpretation":
-        rows = await Interpretation.filter(updated_at__gte=since).values_list("id", "updated_at", "status")
+        rows = await Interpretation.filter(updated_at__gte=since).values_list(
+            "id", "updated_at", "status"
+        )
         return [(i, _iso(v) or "", _enum(s) == Status.published.value) for i, v, s in rows]
-    rows = await CatalogItem.filter(updated_at__gte=since).values_list("id", "updated_at", "published")
+    rows = await CatalogItem.filter(updated_at__gte=since).values_list(
+        "id", "updated_at", "published"
+    )
     return [(str(i), _iso(v) or "", bool(p)) for i, v, p in rows]
 
 

@@ -52,5 +52,10 @@ async def observe(
         metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
         log.info(
             "request",
-            extra={"method": request.method, "route": route, "status": status, "ms": round(elapsed * 1000, 1)},
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "ms": round(elapsed * 1000, 1),
+            },
         )

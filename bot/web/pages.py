@@ -92,7 +92,11 @@ CATALOG_LABELS = [  # (field, label) in the order of the standard catalog's colu
 
 
 def catalog_title(item: CatalogItem) -> str:
-    return f"{item.level1}·{item.level2}" if item.level2 and item.level2 != item.level1 else item.level1
+    return (
+        f"{item.level1}·{item.level2}"
+        if item.level2 and item.level2 != item.level1
+        else item.level1
+    )
 
 
 async def catalog_item_page(request: web.Request) -> web.Response:
@@ -183,7 +187,9 @@ async def area_page(request: web.Request) -> web.Response:
         query,
         f"{area.name}领域政策",
         intro=f"“{area.name}”领域公开的政策文件。",
-        catalog=[{"id": c.id, "title": catalog_title(c), "time_limit": c.time_limit} for c in catalog],
+        catalog=[
+            {"id": c.id, "title": catalog_title(c), "time_limit": c.time_limit} for c in catalog
+        ],
     )
 
 

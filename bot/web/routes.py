@@ -34,15 +34,31 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/topics", api.list_topics, name="api_topics")
     app.router.add_get("/api/v1/areas", api.list_areas, name="api_areas")
     app.router.add_get("/api/v1/admin/policies", admin_api.list_drafts, name="admin_policies")
-    app.router.add_post("/api/v1/admin/policies", admin_api.create_policy, name="admin_policy_create")
+    app.router.add_post(
+        "/api/v1/admin/policies", admin_api.create_policy, name="admin_policy_create"
+    )
     app.router.add_get("/api/v1/admin/policies/{id}", admin_api.get_draft, name="admin_policy")
-    app.router.add_put("/api/v1/admin/policies/{id}", admin_api.update_policy, name="admin_policy_update")
-    app.router.add_post("/api/v1/admin/policies/{id}/submit", admin_api.submit_policy, name="admin_policy_submit")
-    app.router.add_post("/api/v1/admin/policies/{id}/publish", admin_api.publish_policy, name="admin_policy_publish")
-    app.router.add_post("/api/v1/admin/policies/{id}/reject", admin_api.reject_policy, name="admin_policy_reject")
-    app.router.add_post("/api/v1/admin/policies/{id}/withdraw", admin_api.withdraw_policy, name="admin_policy_withdraw")
+    app.router.add_put(
+        "/api/v1/admin/policies/{id}", admin_api.update_policy, name="admin_policy_update"
+    )
+    app.router.add_post(
+        "/api/v1/admin/policies/{id}/submit", admin_api.submit_policy, name="admin_policy_submit"
+    )
+    app.router.add_post(
+        "/api/v1/admin/policies/{id}/publish", admin_api.publish_policy, name="admin_policy_publish"
+    )
+    app.router.add_post(
+        "/api/v1/admin/policies/{id}/reject", admin_api.reject_policy, name="admin_policy_reject"
+    )
+    app.router.add_post(
+        "/api/v1/admin/policies/{id}/withdraw",
+        admin_api.withdraw_policy,
+        name="admin_policy_withdraw",
+    )
     app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
-    app.router.add_get("/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines")
+    app.router.add_get(
+        "/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines"
+    )
 
     # Staff: feedback admin API and the console.
     feedback_api.setup_routes(app)

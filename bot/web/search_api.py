@@ -25,14 +25,25 @@ def _flatten(hits: list[Hit], limit: int) -> list[dict]:
     for hit in hits:
         results.append(hit.to_json())
         if hit.kind == "policy":
-            for interp_id, (title, url, _form) in zip(hit.interpretation_ids, hit.interpretations, strict=False):
-                results.append({"kind": "interpretation", "id": interp_id, "title": title,
-                                "url": url, "score": round(hit.score, 4)})
+            for interp_id, (title, url, _form) in zip(
+                hit.interpretation_ids, hit.interpretations, strict=False
+            ):
+                results.append(
+                    {
+                        "kind": "interpretation",
+                        "id": interp_id,
+                        "title": title,
+                        "url": url,
+                        "score": round(hit.score, 4),
+                    }
+                )
     return results[:limit]
 
 
-@document(params={"q": "查询词（必填，如“低保怎么申请”或文号）", "limit": "返回条数，1–50，默认 10"},
-          response="SearchResults")
+@document(
+    params={"q": "查询词（必填，如“低保怎么申请”或文号）", "limit": "返回条数，1–50，默认 10"},
+    response="SearchResults",
+)
 async def search_api(request: web.Request) -> web.Response:
     """Keyword search of published policies, interpretations and catalog items, best first."""
     query = request.query.get("q", "").strip()

@@ -53,7 +53,9 @@ class Callback:
     def signed(self, request: web.Request) -> bool:
         q = request.query
         try:
-            check_signature(self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", ""))
+            check_signature(
+                self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+            )
         except InvalidSignatureException:
             return False
         return True
@@ -72,9 +74,15 @@ class Callback:
             body = await request.content.read(messages.MAX_BODY_BYTES + 1)
             if encrypted:
                 if self.crypto is None:
-                    raise messages.BadMessage("safe mode is not configured (wechat.encoding_aes_key)")
+                    raise messages.BadMessage(
+                        "safe mode is not configured (wechat.encoding_aes_key)"
+                    )
                 xml = messages.decrypt(
-                    self.crypto, body, q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+                    self.crypto,
+                    body,
+                    q.get("msg_signature", ""),
+                    q.get("timestamp", ""),
+                    q.get("nonce", ""),
                 )
             else:
                 if not self.signed(request):
@@ -94,7 +102,9 @@ class Callback:
         except Exception as exc:
             # Typically the database or Redis went away (drivers raise their own error types).
             # The resident still gets a polite answer; WeChat's retry may find us healthy again.
-            log.error("callback could not be handled", exc_info=True, extra={"error": type(exc).__name__})
+            log.error(
+                "callback could not be handled", exc_info=True, extra={"error": type(exc).__name__}
+            )
             outcome, reply = "unavailable", TextReply(SORRY)
         metrics.CALLBACKS.labels(outcome).inc()
         metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
@@ -102,7 +112,9 @@ class Callback:
             return web.Response(text=SUCCESS)
         xml_reply = messages.render(reply, message)
         if encrypted and self.crypto is not None:
-            xml_reply = self.crypto.encrypt_message(xml_reply, q.get("nonce") or secrets.token_hex(8))
+            xml_reply = self.crypto.encrypt_message(
+                xml_reply, q.get("nonce") or secrets.token_hex(8)
+            )
         return web.Response(text=xml_reply, content_type="application/xml")
 
     async def _answer(self, message: Incoming) -> tuple[str, Reply | None]:
@@ -138,7 +150,9 @@ class Callback:
             return
         if (exc := task.exception()) is not None:
             # Nobody else awaits this task: without this line the failure would vanish.
-            log.error("deferred reply could not be handled", exc_info=exc, extra={"kind": message.kind})
+            log.error(
+                "deferred reply could not be handled", exc_info=exc, extra={"kind": message.kind}
+            )
             return
         if task.result() is None:
             return
@@ -155,7 +169,13 @@ class Callback:
             elif isinstance(reply, NewsReply):
                 a = reply.article
                 await api.send_custom_news(
-                    openid, {"title": a.title, "description": a.description, "url": a.url, "picurl": a.image}
+                    openid,
+                    {
+                        "title": a.title,
+                        "description": a.description,
+                        "url": a.url,
+                        "picurl": a.image,
+                    },
                 )
             metrics.DEFERRED_REPLIES.labels("sent").inc()
         except WeChatError as exc:
@@ -175,7 +195,11 @@ async def callback_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     app[CALLBACK] = Callback(services)
     # Database claims are only needed for WeChat's retries; without a clean-up the table grows forever.
-    purger = None if services.redis is not None else asyncio.create_task(_purge_claims(), name="callback-purge")
+    purger = (
+        None
+        if services.redis is not None
+        else asyncio.create_task(_purge_claims(), name="callback-purge")
+    )
     yield
     if purger is not None:
         purger.cancel()

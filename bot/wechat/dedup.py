@@ -58,7 +58,9 @@ class Deduplicator:
         if row.reply is not None:
             return Claim(first=False, reply=json.loads(row.reply), done=True)
         if now - row.created_at > STALE:
-            taken = await HandledMessage.filter(key=key, created_at=row.created_at).update(created_at=now)
+            taken = await HandledMessage.filter(key=key, created_at=row.created_at).update(
+                created_at=now
+            )
             if taken:
                 log.warning("taking over a stale message claim", extra={"key": key})
                 return Claim(first=True)

@@ -52,7 +52,9 @@ def check_xml(body: bytes) -> str:
     return text
 
 
-def decrypt(crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
+def decrypt(
+    crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str
+) -> str:
     """Decrypt a safe-mode body. wechatpy checks ``msg_signature`` (not ``signature``)."""
     check_xml(body)
     try:

@@ -65,7 +65,10 @@ async def add_residents(openids: list[str], topics: list[str] = (), region: str 
                         **fields: Any) -> None:  # fmt: skip
     now = datetime.now(UTC)
     await Subscriber.bulk_create(
-        [Subscriber(openid=o, following=True, followed_at=now, region=region, **fields) for o in openids],
+        [
+            Subscriber(openid=o, following=True, followed_at=now, region=region, **fields)
+            for o in openids
+        ],
         ignore_conflicts=True,
     )
     for topic in topics:

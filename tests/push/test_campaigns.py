@@ -39,13 +39,22 @@ async def test_campaign_reaches_its_audience_once_and_only_it(
     assert (await api.post("/api/v1/admin/campaigns", json={})).status == 401
     resp = await api.post("/api/v1/admin/campaigns", json={"title": "x"}, headers=REVIEWER)
     assert resp.status == 403
-    resp = await api.post("/api/v1/admin/campaigns", headers=EDITOR,
-                          json={"title": "x", "text": "y", "channel": "template", "audience": {"topics": ["火星"]}})
+    resp = await api.post(
+        "/api/v1/admin/campaigns",
+        headers=EDITOR,
+        json={"title": "x", "text": "y", "channel": "template", "audience": {"topics": ["火星"]}},
+    )
     assert resp.status == 422 and "火星" in (await resp.json())["error"]["message"]
 
-    resp = await api.get("/api/v1/admin/subscribers", params={"topic": "低保", "per_page": "5"}, headers=EDITOR)
+    resp = await api.get(
+        "/api/v1/admin/subscribers", params={"topic": "低保", "per_page": "5"}, headers=EDITOR
+    )
     listing = await resp.json()
-    assert listing["total"] == 12 and len(listing["items"]) == 5 and listing["items"][0]["topics"] == ["relief"]
+    assert (
+        listing["total"] == 12
+        and len(listing["items"]) == 5
+        and listing["items"][0]["topics"] == ["relief"]
+    )
 
     created = await _create(api)
     assert created["state"] == "draft" and created["audience_count"] == 12
@@ -119,13 +128,17 @@ async def test_refusals_are_recorded_and_retry_failed_resends_only_those(
     assert fake_wechat.duplicates == 0
 
 
-async def test_cancel_stops_a_send_in_progress(api: TestClient, services: Any, fake_wechat: FakeWeChat) -> None:
+async def test_cancel_stops_a_send_in_progress(
+    api: TestClient, services: Any, fake_wechat: FakeWeChat
+) -> None:
     from bot.push.runtime import push_runtime
 
     slow = services.settings.model_copy(update={"push": services.settings.push.model_copy(
         update={"rate_per_second": 20.0, "workers": 2})})  # fmt: skip
     services.settings = slow
-    await add_residents(fake_ids(1, 20) + [f"o-extra-{i:04d}" for i in range(300)], topics=["relief"])
+    await add_residents(
+        fake_ids(1, 20) + [f"o-extra-{i:04d}" for i in range(300)], topics=["relief"]
+    )
     fake_wechat.follow(*[f"o-extra-{i:04d}" for i in range(300)])
     async with push_runtime(services):
         cid = (await _create(api))["id"]
@@ -147,7 +160,9 @@ async def test_cancel_stops_a_send_in_progress(api: TestClient, services: Any, f
 
 async def _done(api: TestClient, cid: int) -> dict[str, Any] | None:
     state = await _state(api, cid)
-    return state if state["state"] in ("done", "failed") and state["counts"]["pending"] == 0 else None
+    return (
+        state if state["state"] in ("done", "failed") and state["counts"]["pending"] == 0 else None
+    )
 
 
 async def _retrying(cid: int) -> bool:

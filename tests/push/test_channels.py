@@ -42,10 +42,21 @@ async def test_mass_sends_by_tag_and_by_openid_list_once_each(
     await add_residents(fake_ids(7, 9), topics=["subsidies"])
     # o-fake-000007 already had this month's four mass sends.
     for i in range(4):
-        earlier = await Campaign.create(title=f"早前群发 {i}", channel="mass", author="小王", state="done")
-        run = await CampaignRun.create(campaign=earlier, scheduled_for=datetime.now(UTC), state=RunState.done)
-        await Delivery.create(run=run, campaign_id=earlier.id, channel="mass", openid="o-fake-000007",
-                              state="sent", sent_at=datetime.now(UTC), chunk=0)
+        earlier = await Campaign.create(
+            title=f"早前群发 {i}", channel="mass", author="小王", state="done"
+        )
+        run = await CampaignRun.create(
+            campaign=earlier, scheduled_for=datetime.now(UTC), state=RunState.done
+        )
+        await Delivery.create(
+            run=run,
+            campaign_id=earlier.id,
+            channel="mass",
+            openid="o-fake-000007",
+            state="sent",
+            sent_at=datetime.now(UTC),
+            chunk=0,
+        )
 
     async with push_runtime(services):
         # One topic: the topic becomes a WeChat tag, its subscribers are tagged, the tag is sent to.
@@ -56,7 +67,9 @@ async def test_mass_sends_by_tag_and_by_openid_list_once_each(
         assert await TagMember.filter(tag_id=topic.wechat_tag_id).count() == 6
         job = fake_wechat.mass_jobs[-1]
         assert job["target"] == {"tag_id": topic.wechat_tag_id} and job["sent"] == 6
-        assert job["clientmsgid"].startswith("policybot-c") and len(job["clientmsgid"].encode()) <= 64
+        assert (
+            job["clientmsgid"].startswith("policybot-c") and len(job["clientmsgid"].encode()) <= 64
+        )
 
         # Two topics: an openid list. WeChat's answer is lost once; the retry carries the same
         # clientmsgid, WeChat answers 45065 with the earlier msg_id, and nobody gets it twice.
@@ -77,7 +90,9 @@ async def test_customer_messages_only_reach_residents_active_within_48_hours(
 ) -> None:
     now = datetime.now(UTC)
     await add_residents(fake_ids(1, 2), topics=["relief"], last_active_at=now - timedelta(hours=1))
-    await add_residents(["o-fake-000003"], topics=["relief"], last_active_at=now - timedelta(days=3))
+    await add_residents(
+        ["o-fake-000003"], topics=["relief"], last_active_at=now - timedelta(days=3)
+    )
     await add_residents(["o-fake-000004"], topics=["relief"])
     fake_wechat.mark_active("o-fake-000001", "o-fake-000002")
     async with push_runtime(services):
@@ -92,7 +107,9 @@ async def test_subscribe_messages_record_a_resident_who_declined(
     services: Services, fake_wechat: FakeWeChat
 ) -> None:
     services.settings = services.settings.model_copy(
-        update={"wechat": services.settings.wechat.model_copy(update={"use_subscribe_message": True})}
+        update={
+            "wechat": services.settings.wechat.model_copy(update={"use_subscribe_message": True})
+        }
     )
     await add_residents(fake_ids(1, 3), topics=["relief"])
     fake_wechat.configure(declined=["o-fake-000002"])

@@ -48,7 +48,9 @@ async def test_followers_sync_maps_tags_to_topics_resumes_and_repeats_safely(
     assert await Subscriber.filter(following=True).count() == 20
     # The tag named like the topic 救助 is adopted; its members are subscribed.
     assert (await Topic.get(id="relief")).wechat_tag_id == 100
-    subscribed = await Subscription.filter(topic_id="relief").values_list("subscriber_id", flat=True)
+    subscribed = await Subscription.filter(topic_id="relief").values_list(
+        "subscriber_id", flat=True
+    )
     assert sorted(subscribed) == ["o-fake-000001", "o-fake-000002"]
     assert (await Subscriber.get(openid="o-fake-000002")).wechat_tags == [100, 101]
 
@@ -65,12 +67,23 @@ async def test_push_commands_drive_the_admin_api(
     url = str(api.make_url("")).rstrip("/")
 
     async def policybot(*args: str, token: str = "editor-token") -> tuple[int, Any]:
-        code = await asyncio.to_thread(main, ["-c", str(config), "push", "--url", url, "--token", token, *args])
+        code = await asyncio.to_thread(
+            main, ["-c", str(config), "push", "--url", url, "--token", token, *args]
+        )
         out = capsys.readouterr()
         return code, (json.loads(out.out) if code == 0 else out.err)
 
-    code, created = await policybot("create", "--title", "医保缴费提醒", "--text", "12 月 31 日截止",
-                                    "--topic", "救助", "--region", "城关镇")
+    code, created = await policybot(
+        "create",
+        "--title",
+        "医保缴费提醒",
+        "--text",
+        "12 月 31 日截止",
+        "--topic",
+        "救助",
+        "--region",
+        "城关镇",
+    )
     assert code == 0 and created["state"] == "draft"
     cid = created["id"]
     code, err = await policybot("approve", str(cid))  # an editor cannot approve
@@ -83,4 +96,8 @@ async def test_push_commands_drive_the_admin_api(
     assert cancelled["state"] == "cancelled"
     code, shown = await policybot("show", str(cid), "--report")
     assert shown["state"] == "cancelled" and shown["runs"][0]["state"] == "cancelled"
-    assert (await Campaign.get(id=cid)).audience == {"topics": ["relief"], "regions": ["城关镇"], "everyone": False}
+    assert (await Campaign.get(id=cid)).audience == {
+        "topics": ["relief"],
+        "regions": ["城关镇"],
+        "everyone": False,
+    }

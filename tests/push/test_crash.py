@@ -49,7 +49,9 @@ async def _state(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         return await resp.json()
 
 
-async def _until(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None) -> Any:
+async def _until(
+    check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -59,7 +61,9 @@ async def _until(check: Any, timeout: float, what: str, proc: subprocess.Popen[b
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"worker exited early: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            raise AssertionError(
+                f"worker exited early: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
@@ -70,8 +74,12 @@ async def _seed(url: str, settings: Settings) -> int:
         await Topic.create(id="relief", name="救助")
         now = datetime.now(UTC)
         ids = [f"o-fake-{i:06d}" for i in range(1, RESIDENTS + 1)]
-        await Subscriber.bulk_create([Subscriber(openid=o, following=True, followed_at=now) for o in ids])
-        await Subscription.bulk_create([Subscription(subscriber_id=o, topic_id="relief") for o in ids])
+        await Subscriber.bulk_create(
+            [Subscriber(openid=o, following=True, followed_at=now) for o in ids]
+        )
+        await Subscription.bulk_create(
+            [Subscription(subscriber_id=o, topic_id="relief") for o in ids]
+        )
         campaign = await campaigns.create(
             {"title": "低保标准提高", "text": "城乡低保标准提高。", "channel": "template",
              "audience": {"topics": ["relief"]}}, Actor("小王", "editor"), settings)  # fmt: skip
@@ -93,7 +101,7 @@ secret = "{SECRET}"
 api_base_url = "{fake_url}"
 template_id = "tmpl-crash"
 [content]
-dir = "{ROOT / 'content'}"
+dir = "{ROOT / "content"}"
 sync_on_start = false
 [push]
 rate_per_second = 1000
@@ -108,8 +116,22 @@ level = "WARNING"
     settings = Settings.model_validate({
         "database": {"url": db_url}, "wechat": {"template_id": "tmpl-crash"},
     })  # fmt: skip
-    fake = _spawn("fake-wechat", "--port", str(port), "--appid", APPID, "--secret", SECRET,
-                  "--followers", str(RESIDENTS), "--error-rate", "0.01", "--token-ttl", "4", cwd=tmp_path)
+    fake = _spawn(
+        "fake-wechat",
+        "--port",
+        str(port),
+        "--appid",
+        APPID,
+        "--secret",
+        SECRET,
+        "--followers",
+        str(RESIDENTS),
+        "--error-rate",
+        "0.01",
+        "--token-ttl",
+        "4",
+        cwd=tmp_path,
+    )
     worker = None
     try:
         campaign_id = await _seed(db_url, settings)
@@ -142,6 +164,7 @@ level = "WARNING"
             await _until(all_delivered, 40, "every resident served", worker)
 
             async with db.database(db_url):
+
                 async def campaign_done() -> Campaign | None:
                     c = await Campaign.get(id=campaign_id)
                     return c if c.state in (CampaignState.done, CampaignState.failed) else None
@@ -165,7 +188,9 @@ level = "WARNING"
     )
     assert campaign.state == CampaignState.done
     assert counts == {"pending": 0, "sent": RESIDENTS, "failed": 0, "skipped": 0}
-    assert len(delivered) == RESIDENTS and set(delivered.values()) == {1}  # no one missed, no one twice
+    assert len(delivered) == RESIDENTS and set(delivered.values()) == {
+        1
+    }  # no one missed, no one twice
     assert final["total_delivered"] == RESIDENTS and final["duplicates"] == 0
     assert final["errors"].get("-1", 0) > 0  # the transient errors really happened and were retried
     assert final["errors"].get("42001", 0) > 0  # so did expired tokens

@@ -42,17 +42,25 @@ async def test_downtime_runs_within_grace_and_marks_older_ones_missed(
     await Campaign.filter(id=cron.id).update(approved_at=now - timedelta(hours=5))
 
     async with push_runtime(services):
+
         async def settled() -> bool:
             states = {c.id: c.state for c in await Campaign.all()}
-            return states[late.id] == CampaignState.done and states[cron.id] == CampaignState.scheduled and \
-                await CampaignRun.filter(campaign_id=cron.id, state=RunState.done).exists()
+            return (
+                states[late.id] == CampaignState.done
+                and states[cron.id] == CampaignState.scheduled
+                and await CampaignRun.filter(campaign_id=cron.id, state=RunState.done).exists()
+            )
 
         await eventually(settled)
 
-    assert all(len(fake_wechat.messages(o)) == 2 for o in fake_ids(1, 5))  # the late one + one cron catch-up
+    assert all(
+        len(fake_wechat.messages(o)) == 2 for o in fake_ids(1, 5)
+    )  # the late one + one cron catch-up
     lost_run = await CampaignRun.get(campaign_id=lost.id)
     assert lost_run.state == RunState.missed and "missed" in lost_run.note
-    assert (await Campaign.get(id=lost.id)).state == CampaignState.failed  # visible, not dropped silently
+    assert (
+        await Campaign.get(id=lost.id)
+    ).state == CampaignState.failed  # visible, not dropped silently
     cron_runs = await CampaignRun.filter(campaign_id=cron.id).order_by("scheduled_for")
     missed = [r for r in cron_runs if r.state == RunState.missed]
     done = [r for r in cron_runs if r.state == RunState.done]
@@ -71,6 +79,7 @@ async def test_quiet_hours_postpone_a_send_and_never_drop_it(
     await add_residents(fake_ids(1, 3), topics=["relief"])
     campaign = await _approved(services)
     async with push_runtime(services):
+
         async def postponed() -> CampaignRun | None:
             run = await CampaignRun.get(campaign_id=campaign.id)
             return run if run.note and "quiet hours" in run.note else None
@@ -85,7 +94,11 @@ async def test_quiet_hours_postpone_a_send_and_never_drop_it(
 def test_quiet_window_across_midnight() -> None:
     at = datetime(2025, 3, 1, 23, 30, tzinfo=SH)
     assert quiet_until(at, "22:00-08:00", SH) == datetime(2025, 3, 2, 8, 0, tzinfo=SH)
-    assert quiet_until(at.replace(hour=7), "22:00-08:00", SH) == datetime(2025, 3, 1, 8, 0, tzinfo=SH)
+    assert quiet_until(at.replace(hour=7), "22:00-08:00", SH) == datetime(
+        2025, 3, 1, 8, 0, tzinfo=SH
+    )
     assert quiet_until(at.replace(hour=12), "22:00-08:00", SH) is None
-    assert quiet_until(at.replace(hour=12, minute=30), "12:00-13:00", SH) == datetime(2025, 3, 1, 13, 0, tzinfo=SH)
+    assert quiet_until(at.replace(hour=12, minute=30), "12:00-13:00", SH) == datetime(
+        2025, 3, 1, 13, 0, tzinfo=SH
+    )
     assert quiet_until(at, "", SH) is None

@@ -21,7 +21,9 @@ OPENID = "o-resident-1"
 
 async def say(services: Services, text: str, kind: str = "text") -> str:
     message = Incoming(kind=kind, openid=OPENID, created_at=datetime.now(UTC), text=text)
-    route, reply = await Dispatcher([router]).dispatch(message, Context(services, message, datetime.now(UTC)))
+    route, reply = await Dispatcher([router]).dispatch(
+        message, Context(services, message, datetime.now(UTC))
+    )
     assert isinstance(reply, TextReply), f"{text!r} not handled ({route})"
     assert len(reply.text.encode()) < 2048
     return reply.text
@@ -33,17 +35,23 @@ async def test_chat_commands_subscribe_unsubscribe_and_region(services: Services
     assert "无需重复" in await say(services, "订阅救助")  # no space, already subscribed
     assert "已订阅“征收拆迁”" in await say(services, "订阅：拆迁")
     assert "没有找到主题“火星”" in await say(services, "订阅 火星")
-    assert "已将您的所在地区设为“城关镇”" in await say(services, "地区 城关")  # alias from regions.yaml
+    assert "已将您的所在地区设为“城关镇”" in await say(
+        services, "地区 城关"
+    )  # alias from regions.yaml
     assert "没有找到" in await say(services, "地区 火星村")
     mine = await say(services, "我的订阅")
     assert "救助、征收拆迁" in mine and "城关镇" in mine
-    assert mine == await say(services, "MY_SUBSCRIPTIONS", kind="click")  # the menu answers the same
+    assert mine == await say(
+        services, "MY_SUBSCRIPTIONS", kind="click"
+    )  # the menu answers the same
     assert "已退订“救助”" in await say(services, "退订 救助")
     assert "您没有订阅“救助”" in await say(services, "退订 救助")
     assert "已退订全部 1 个主题" in await say(services, "退订 全部")
     assert "还没有订阅任何主题" in await say(services, "我的订阅")
     # Not commands: questions that merely start like one go on to search.
-    message = Incoming(kind="text", openid=OPENID, created_at=datetime.now(UTC), text="我的订阅怎么改")
+    message = Incoming(
+        kind="text", openid=OPENID, created_at=datetime.now(UTC), text="我的订阅怎么改"
+    )
     assert Dispatcher([router]).route_for(message) is None
 
 

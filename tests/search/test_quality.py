@@ -30,8 +30,13 @@ async def _answers(url: str) -> tuple[list[tuple[str, list[str], list[float]]], 
             answers = []
             for o in report.outcomes:
                 hits = search.search_sync(o.query.q)
-                answers.append((o.query.q, [names.get(h.id, h.id) if h.kind == "catalog_item" else h.id
-                                            for h in hits], [round(h.score, 4) for h in hits]))
+                answers.append(
+                    (
+                        o.query.q,
+                        [names.get(h.id, h.id) if h.kind == "catalog_item" else h.id for h in hits],
+                        [round(h.score, 4) for h in hits],
+                    )
+                )
         finally:
             await search.stop()
     return answers, report

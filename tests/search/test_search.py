@@ -35,8 +35,13 @@ async def _ids(services: Services, query: str, limit: int = 5) -> list[str]:
 
 
 async def _chat(services: Services, text: str) -> str:
-    message = Incoming(kind="text", openid="o-resident", created_at=datetime.now(UTC), text=text,
-                       msg_id=str(abs(hash(text))))
+    message = Incoming(
+        kind="text",
+        openid="o-resident",
+        created_at=datetime.now(UTC),
+        text=text,
+        msg_id=str(abs(hash(text))),
+    )
     _route, reply = await handle(services, message)
     assert reply is not None
     return reply.text  # type: ignore[union-attr]
@@ -51,13 +56,25 @@ async def test_residents_words_find_the_policy(synced: Services) -> None:
     assert (await _ids(synced, "被征地了补多少钱"))[0] == "qzf-2023-3-land-expropriation"
     # a catalog row (办事指南) is a result too
     rows = [h for h in await synced.search.search("公租房分配结果") if h.kind == "catalog_item"]
-    assert rows and rows[0].title == "配给管理·分配结果" and rows[0].url.endswith(f"/catalog/{rows[0].id}")
+    assert (
+        rows
+        and rows[0].title == "配给管理·分配结果"
+        and rows[0].url.endswith(f"/catalog/{rows[0].id}")
+    )
 
 
 async def test_every_way_of_typing_a_doc_number(synced: Services) -> None:
-    for typed in ["青政办〔2024〕12号", "青政办[2024]12号", "青政办【2024】12号", "青政办(2024)12号",
-                  "青政办（2024）12号", "青政办2024年12号", "青政办 2024 12号", "青政办2024年第12号",
-                  "青政辦〔2024〕12號"]:
+    for typed in [
+        "青政办〔2024〕12号",
+        "青政办[2024]12号",
+        "青政办【2024】12号",
+        "青政办(2024)12号",
+        "青政办（2024）12号",
+        "青政办2024年12号",
+        "青政办 2024 12号",
+        "青政办2024年第12号",
+        "青政辦〔2024〕12號",
+    ]:
         hits = await synced.search.search(typed)
         assert hits and hits[0].id == DIBAO, typed
         assert hits[0].doc_number == "青政办〔2024〕12号"
@@ -78,10 +95,13 @@ async def test_repealed_policy_points_to_its_replacement(synced: Services) -> No
 async def test_interpretation_is_grouped_with_its_policy(synced: Services) -> None:
     hits = await synced.search.search("图解 高龄津贴怎么领")
     assert hits[0].id == ELDERLY and hits[0].kind == "policy"
-    assert ("图解" in [form for _t, _u, form in hits[0].interpretations])
+    assert "图解" in [form for _t, _u, form in hits[0].interpretations]
     assert all(h.kind != "interpretation" for h in hits)  # not listed twice
     text = await _chat(synced, "高龄津贴")
-    assert f"/policies/{ELDERLY}" in text and "/interpretations/tj-qmf-2024-20-elderly-allowance" in text
+    assert (
+        f"/policies/{ELDERLY}" in text
+        and "/interpretations/tj-qmf-2024-20-elderly-allowance" in text
+    )
 
 
 async def test_nothing_found_says_so_and_suggests_next_steps(synced: Services) -> None:
@@ -97,18 +117,30 @@ async def test_chat_reply_fits_one_wechat_message(synced: Services) -> None:
     assert len(text.encode("utf-8")) <= TEXT_REPLY_LIMIT
     assert text.count("http://policy.test/policies/") >= 3
     # even absurdly long titles keep the reply whole-entried and within the limit
-    hits = [Hit("policy", f"p{i}", "很长的标题" * 60, f"http://policy.test/policies/p{i}", 1.0,
-                doc_number="青政办〔2024〕12号",
-                interpretations=[("解读", f"http://policy.test/interpretations/j{i}", "文字解读")])
-            for i in range(5)]
+    hits = [
+        Hit(
+            "policy",
+            f"p{i}",
+            "很长的标题" * 60,
+            f"http://policy.test/policies/p{i}",
+            1.0,
+            doc_number="青政办〔2024〕12号",
+            interpretations=[("解读", f"http://policy.test/interpretations/j{i}", "文字解读")],
+        )
+        for i in range(5)
+    ]
     long = format_results("补贴", hits)
     assert len(long.encode("utf-8")) <= TEXT_REPLY_LIMIT and "1. " in long
 
 
-async def test_deployment_synonyms_extend_the_builtin_ones(tmp_path: Path, settings: Settings) -> None:
+async def test_deployment_synonyms_extend_the_builtin_ones(
+    tmp_path: Path, settings: Settings
+) -> None:
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
-    local = settings.model_copy(update={"content": settings.content.model_copy(update={"dir": content})})
+    local = settings.model_copy(
+        update={"content": settings.content.model_copy(update={"dir": content})}
+    )
     async with open_services(local, sync_content=True) as services:
         assert await services.search.search("老屋翻修") == []
         with (content / "synonyms.txt").open("a", encoding="utf-8") as f:
@@ -125,13 +157,22 @@ async def test_search_api_json(client: TestClient) -> None:
     assert data["query"] == "低保标准" and 1 <= len(data["results"]) <= 3
     first = data["results"][0]
     assert set(first) == {"kind", "id", "title", "url", "score"}
-    assert first["kind"] == "policy" and first["id"] == DIBAO and first["url"].endswith(f"/policies/{DIBAO}")
+    assert (
+        first["kind"] == "policy"
+        and first["id"] == DIBAO
+        and first["url"].endswith(f"/policies/{DIBAO}")
+    )
     scores = [r["score"] for r in data["results"]]
     assert scores == sorted(scores, reverse=True)
     nothing = await (await client.get("/api/v1/search", params={"q": "护照怎么办理"})).json()
     assert nothing == {"query": "护照怎么办理", "results": []}
-    for params in [{}, {"q": " "}, {"q": "低保", "limit": "0"}, {"q": "低保", "limit": "51"},
-                   {"q": "低保", "limit": "x"}]:
+    for params in [
+        {},
+        {"q": " "},
+        {"q": "低保", "limit": "0"},
+        {"q": "低保", "limit": "51"},
+        {"q": "低保", "limit": "x"},
+    ]:
         bad = await client.get("/api/v1/search", params=params)
         assert bad.status == 400, params
         body = await bad.json()
@@ -162,7 +203,9 @@ _PUBLISHER = textwrap.dedent("""
 
 
 async def _in_other_process(url: str, action: str) -> None:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _PUBLISHER, url, action, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PUBLISHER, url, action, cwd=ROOT
+    )
     assert await proc.wait() == 0
 
 
@@ -208,9 +251,13 @@ async def test_a_catalog_row_edited_in_place_is_found_within_a_second(
 ) -> None:
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
-    local = settings.model_copy(update={"content": settings.content.model_copy(update={"dir": content})})
+    local = settings.model_copy(
+        update={"content": settings.content.model_copy(update={"dir": content})}
+    )
     async with open_services(local, sync_content=True) as services:
-        before = [h for h in await services.search.search("公租房分配结果") if h.kind == "catalog_item"]
+        before = [
+            h for h in await services.search.search("公租房分配结果") if h.kind == "catalog_item"
+        ]
         assert before and await services.search.search("人才公寓轮候") == []
         csv = content / "catalog/affordable-housing.csv"
         text = csv.read_text(encoding="utf-8")

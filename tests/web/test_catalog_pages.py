@@ -76,12 +76,14 @@ async def test_lists_by_area_and_topic(client: TestClient) -> None:
 async def test_catalog_item_page_from_a_search_result(client: TestClient) -> None:
     found = await (await client.get("/api/v1/search", params={"q": "公租房分配结果"})).json()
     url = next(r["url"] for r in found["results"] if r["kind"] == "catalog_item")
-    path = url[url.index("/catalog/"):]
+    path = url[url.index("/catalog/") :]
     html = await _page(client, path)
     assert "<h1>配给管理·分配结果</h1>" in html
     assert "<dt>公开内容</dt><dd>房源信息、配租方案、摇号结果、配租结果</dd>" in html
     assert "<dt>公开时限</dt><dd>配租完成之日起20个工作日内</dd>" in html
-    assert '<dt>领域</dt><dd><a id="area-link" href="/areas/affordable-housing">保障性住房</a>' in html
+    assert (
+        '<dt>领域</dt><dd><a id="area-link" href="/areas/affordable-housing">保障性住房</a>' in html
+    )
     area = await _page(client, "/areas/affordable-housing")  # the area lists its catalog rows
     assert f'href="{path}"' in area
 

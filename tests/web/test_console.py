@@ -112,7 +112,9 @@ async def test_feedback_is_escaped_and_answered_from_the_console(
         no_csrf = await client.post(url, data={"answer": "已报修"}, allow_redirects=False)
         assert no_csrf.status == 403
         stale = await client.post(
-            url, data={"answer": "已报修", "csrf": ("y" if csrf[0] == "x" else "x") + csrf[1:]}, allow_redirects=False
+            url,
+            data={"answer": "已报修", "csrf": ("y" if csrf[0] == "x" else "x") + csrf[1:]},
+            allow_redirects=False,
         )
         assert stale.status == 403
         assert fake_wechat.messages(RESIDENT) == []

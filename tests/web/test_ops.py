@@ -35,7 +35,9 @@ async def test_request_log_line_never_holds_message_content(
         reply = await WeChatServer(client).send(text_xml(f"留言 {secret_words}"))
     assert reply.status == 200
     lines = [r for r in caplog.records if r.name == "bot.http" and r.getMessage() == "request"]
-    assert any(getattr(r, "route", None) == "/wechat" and getattr(r, "status", None) == 200 for r in lines)
+    assert any(
+        getattr(r, "route", None) == "/wechat" and getattr(r, "status", None) == 200 for r in lines
+    )
     everything = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert secret_words not in everything
 

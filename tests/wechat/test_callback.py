@@ -107,8 +107,11 @@ async def test_hostile_bodies_get_400_and_store_nothing(wechat: WeChatServer, bo
 
 async def test_reply_stays_well_formed_and_within_limits(wechat: WeChatServer) -> None:
     hostile = "]]><script>x</script>\x01\x07 低保 " + "危房改造 " * 400
-    reply = await wechat.send(message_xml("text", {"Content": hostile}).replace("<![CDATA[" + hostile + "]]>",
-                                                                                 _escape(hostile)))
+    reply = await wechat.send(
+        message_xml("text", {"Content": hostile}).replace(
+            "<![CDATA[" + hostile + "]]>", _escape(hostile)
+        )
+    )
     assert reply.status == 200
     ET.fromstring(reply.body)  # well-formed
     assert len(reply.text.encode("utf-8")) < 2048
@@ -155,7 +158,9 @@ async def test_event_retry_is_recognised_by_sender_time_and_event(wechat: WeChat
 
 
 @pytest.mark.parametrize(
-    "db_url, shared", [("sqlite", "database"), ("postgres", "database"), ("postgres", "redis")], indirect=["db_url"]
+    "db_url, shared",
+    [("sqlite", "database"), ("postgres", "database"), ("postgres", "redis")],
+    indirect=["db_url"],
 )
 async def test_retry_to_another_process_repeats_nothing(settings: Settings, shared: str) -> None:
     """WeChat's retry may reach another process behind the load balancer."""
@@ -268,7 +273,10 @@ async def test_tencent_known_answer_compatible_mode(db_url: str, fake_wechat: An
         assert reply.status == 200
         root = ET.fromstring(reply.body)
         plain = wechat.crypto.decrypt_message(  # type: ignore[union-attr]
-            reply.body, root.findtext("MsgSignature"), root.findtext("TimeStamp"), root.findtext("Nonce")
+            reply.body,
+            root.findtext("MsgSignature"),
+            root.findtext("TimeStamp"),
+            root.findtext("Nonce"),
         )
         assert ET.fromstring(plain).findtext("ToUserName") == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
         assert await HandledMessage.filter(key="msg:6054768590064713728").exists()
@@ -292,14 +300,21 @@ async def test_follow_unfollow_click_view_and_media(wechat: WeChatServer) -> Non
     view = await wechat.send(event_xml("VIEW", openid="o-a", key="http://policy.test/policies"))
     assert view.body == "success"
 
-    image = await wechat.send(message_xml("image", {"PicUrl": "http://x/y.jpg", "MediaId": "m1"}, openid="o-a"))
+    image = await wechat.send(
+        message_xml("image", {"PicUrl": "http://x/y.jpg", "MediaId": "m1"}, openid="o-a")
+    )
     assert "图片" in image.text
     location = await wechat.send(
-        message_xml("location", {"Location_X": "30.1", "Location_Y": "120.2", "Scale": "15", "Label": "城关镇"},
-                    openid="o-a")
+        message_xml(
+            "location",
+            {"Location_X": "30.1", "Location_Y": "120.2", "Scale": "15", "Label": "城关镇"},
+            openid="o-a",
+        )
     )
     assert "位置" in location.text
-    link = await wechat.send(message_xml("link", {"Title": "t", "Description": "d", "Url": "http://x"}, openid="o-a"))
+    link = await wechat.send(
+        message_xml("link", {"Title": "t", "Description": "d", "Url": "http://x"}, openid="o-a")
+    )
     assert "链接" in link.text
 
     popup = await wechat.send(event_xml("subscribe_msg_popup_event", openid="o-a"))
@@ -315,7 +330,9 @@ async def test_old_message_claims_are_purged_at_start(db_url: str, fake_wechat: 
     settings = make_settings(db_url, fake_wechat.url)
     async with open_services(settings):
         old = await HandledMessage.create(key="msg:old", reply="null")
-        await HandledMessage.filter(key=old.key).update(created_at=datetime.now(UTC) - timedelta(days=2))
+        await HandledMessage.filter(key=old.key).update(
+            created_at=datetime.now(UTC) - timedelta(days=2)
+        )
         await HandledMessage.create(key="msg:recent", reply="null")
     client = await _client(settings)
     try:

@@ -38,7 +38,9 @@ def text_xml(content: str, openid: str = "o-resident-1", msg_id: str | None = No
     )
 
 
-def event_xml(event: str, openid: str = "o-resident-1", key: str = "", created: int | None = None) -> str:
+def event_xml(
+    event: str, openid: str = "o-resident-1", key: str = "", created: int | None = None
+) -> str:
     return (
         f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName>"
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
@@ -89,8 +91,14 @@ class RemoteClient:
 class WeChatServer:
     """Sends callbacks the way WeChat's servers do (plain or safe mode)."""
 
-    def __init__(self, client: TestClient | RemoteClient, path: str = "/wechat", token: str = WECHAT_TOKEN,
-                 aes_key: str = "", appid: str = "") -> None:
+    def __init__(
+        self,
+        client: TestClient | RemoteClient,
+        path: str = "/wechat",
+        token: str = WECHAT_TOKEN,
+        aes_key: str = "",
+        appid: str = "",
+    ) -> None:
         self.client = client
         self.path = path
         self.token = token
@@ -98,8 +106,12 @@ class WeChatServer:
 
     def query(self, timestamp: str | None = None, nonce: str = "1320562132") -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
-        return {"signature": signature(self.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
-                "openid": "o-resident-1"}
+        return {
+            "signature": signature(self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "openid": "o-resident-1",
+        }
 
     async def post_raw(self, body: bytes | str, query: dict[str, str] | None = None) -> Reply:
         resp = await self.client.post(self.path, params=query or self.query(), data=body)
@@ -117,7 +129,10 @@ class WeChatServer:
         if reply.status == 200 and reply.body != "success":
             root = ET.fromstring(reply.body)
             plain = self.crypto.decrypt_message(
-                reply.body, root.findtext("MsgSignature"), root.findtext("TimeStamp"), root.findtext("Nonce")
+                reply.body,
+                root.findtext("MsgSignature"),
+                root.findtext("TimeStamp"),
+                root.findtext("Nonce"),
             )
             return Reply(200, plain)
         return reply
