@@ -6,12 +6,18 @@ from __future__ import annotations
 class DomainError(Exception):
     """A refusal a user should read: ``code`` is stable, ``message`` is Chinese."""
 
-    status_kind = "invalid"  # invalid | not_found | conflict | forbidden | unavailable
+    status_kind = (
+        "invalid"  # bad_request | invalid | not_found | conflict | forbidden | unavailable
+    )
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class BadRequest(DomainError):
+    status_kind = "bad_request"  # 400
 
 
 class Invalid(DomainError):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -23,6 +23,7 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from bot.push.runtime import PushRuntime
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
 
@@ -41,7 +42,7 @@ class Services:
     recently_active: OrderedDict[str, datetime] = field(
         default_factory=OrderedDict
     )  # openid → last write
-    extras: dict[str, Any] = field(default_factory=dict)  # role-specific (scheduler, workers)
+    push: PushRuntime | None = None  # set by the push runtime in roles all and worker
 
 
 @asynccontextmanager

@@ -11,53 +11,27 @@ written to the audit trail (``AuditEntry``) in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot import audit
+from bot.audit import Actor
 from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS, convert_fields
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.catalog.render import render_markdown
+from bot.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from bot.models import AuditEntry
 
 EDITABLE = (Status.draft, Status.review)
 _INTERP_SPECS = {k: v for k, v in INTERPRETATION_FIELDS.items() if k != "policy"}
 
 
-class PublishError(Exception):
-    """A refused workflow step; ``status`` and ``code`` map onto the JSON error."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str
-
-
-async def audit(
-    conn: BaseDBAsyncClient, who: Actor, action: str, kind: str, object_id: str, **detail: Any
-) -> None:
-    await AuditEntry.create(
-        actor=who.name,
-        role=who.role,
-        action=action,
-        object_type=kind,
-        object_id=object_id,
-        detail=detail,
-        using_db=conn,
-    )
-
-
 def _validate(data: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """Check a draft with the same converters as content files; raise 422 listing every problem."""
     if not isinstance(data, dict):
-        raise PublishError(400, "bad_request", "请求体应为 JSON 对象")
+        raise BadRequest("bad_request", "请求体应为 JSON 对象")
     data = dict(data)
     body = data.pop("body", "") or ""
     raw_interps = data.pop("interpretations", None)
@@ -86,7 +60,7 @@ def _validate(data: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     if len(ids) != len(set(ids)):
         problems.append("interpretations: id 重复")
     if problems or values is None:
-        raise PublishError(422, "invalid", "；".join(problems))
+        raise Invalid("invalid", "；".join(problems))
     return values, body, interps
 
 
@@ -94,20 +68,19 @@ async def _check_references(values: dict[str, Any], conn: BaseDBAsyncClient) -> 
     areas = await Area.filter(name__in=values["areas"]).using_db(conn) if values["areas"] else []
     missing = set(values["areas"]) - {a.name for a in areas}
     if missing:
-        raise PublishError(422, "invalid", f"areas: 没有领域 {'、'.join(sorted(missing))}")
+        raise Invalid("invalid", f"areas: 没有领域 {'、'.join(sorted(missing))}")
     if values["topics"]:
         found = set(
             await Topic.filter(id__in=values["topics"]).using_db(conn).values_list("id", flat=True)
         )
         if set(values["topics"]) - found:
-            raise PublishError(
-                422,
+            raise Invalid(
                 "invalid",
                 f"topics: 没有主题 {', '.join(sorted(set(values['topics']) - found))}",
             )
     target = values["replaced_by"]
     if target and not await Policy.filter(id=target).using_db(conn).exists():
-        raise PublishError(422, "invalid", f"replaced_by: 找不到政策 '{target}'")
+        raise Invalid("invalid", f"replaced_by: 找不到政策 '{target}'")
     return list(areas)
 
 
@@ -142,14 +115,12 @@ async def _write_draft(
         .values_list("id", flat=True)
     )
     if taken:
-        raise PublishError(
-            409, "conflict", f"解读 id 已被其他政策使用：{', '.join(map(str, taken))}"
-        )
+        raise Conflict("conflict", f"解读 id 已被其他政策使用：{', '.join(map(str, taken))}")
     current = {i.id: i for i in await Interpretation.filter(policy_id=policy.id).using_db(conn)}
     for item in interps:
         row = current.pop(item["id"], None) or Interpretation(id=item["id"], policy_id=policy.id)
         if row.status == Status.published:
-            raise PublishError(409, "conflict", f"解读 '{row.id}' 已发布，请先撤回")
+            raise Conflict("conflict", f"解读 '{row.id}' 已发布，请先撤回")
         for key, value in item.items():
             setattr(row, key, value)
         row.body_html = render_markdown(item["body_md"])
@@ -163,11 +134,9 @@ async def _write_draft(
 async def _editable(conn: BaseDBAsyncClient, policy_id: str) -> Policy:
     policy = await Policy.filter(id=policy_id).using_db(conn).select_for_update().first()
     if policy is None:
-        raise PublishError(404, "not_found", f"没有政策 '{policy_id}'")
+        raise NotFound("not_found", f"没有政策 '{policy_id}'")
     if policy.source_path:
-        raise PublishError(
-            409, "managed_by_content", "该政策由内容文件管理，请修改文件后运行 content sync"
-        )
+        raise Conflict("managed_by_content", "该政策由内容文件管理，请修改文件后运行 content sync")
     return policy
 
 
@@ -175,15 +144,15 @@ async def create_policy(data: Any, who: Actor) -> Policy:
     values, body, interps = _validate(data)
     async with in_transaction() as conn:
         if await Policy.filter(id=values["id"]).using_db(conn).exists():
-            raise PublishError(409, "conflict", f"政策 id '{values['id']}' 已存在")
+            raise Conflict("conflict", f"政策 id '{values['id']}' 已存在")
         policy = Policy(id=values["id"])
         await _write_draft(conn, policy, values, body, interps)
-        await audit(
-            conn,
+        await audit.record(
             who,
             "policy.create",
             "policy",
             policy.id,
+            conn=conn,
             interpretations=[i["id"] for i in interps],
         )
     return policy
@@ -197,9 +166,9 @@ async def update_policy(policy_id: str, data: Any, who: Actor) -> Policy:
     async with in_transaction() as conn:
         policy = await _editable(conn, policy_id)
         if policy.status not in EDITABLE:
-            raise PublishError(409, "conflict", "该政策已发布，请先撤回再修改")
+            raise Conflict("conflict", "该政策已发布，请先撤回再修改")
         await _write_draft(conn, policy, values, body, keep_interps)
-        await audit(conn, who, "policy.update", "policy", policy.id)
+        await audit.record(who, "policy.update", "policy", policy.id, conn=conn)
     return policy
 
 
@@ -218,7 +187,7 @@ async def _transition(
     async with in_transaction() as conn:
         policy = await _editable(conn, policy_id)
         if policy.status not in allowed_from:
-            raise PublishError(409, "conflict", f"当前状态为 {policy.status.value}，不能执行该操作")
+            raise Conflict("conflict", f"当前状态为 {policy.status.value}，不能执行该操作")
         interps = await Interpretation.filter(policy_id=policy.id).using_db(conn)
         if action == "policy.publish":
             await _check_publishable(conn, policy, interps, who)
@@ -237,7 +206,7 @@ async def _transition(
                 )
                 moved.append(interp.id)
         detail = {"interpretations": moved, **({"reason": reason} if reason else {})}
-        await audit(conn, who, action, "policy", policy.id, **detail)
+        await audit.record(who, action, "policy", policy.id, conn=conn, **detail)
     return policy
 
 
@@ -245,14 +214,14 @@ async def _check_publishable(
     conn: BaseDBAsyncClient, policy: Policy, interps: list[Interpretation], who: Actor
 ) -> None:
     if policy.requires_interpretation and not interps:
-        raise PublishError(409, "interpretation_required", "该政策须与解读同步发布，请先添加解读")
+        raise Conflict("interpretation_required", "该政策须与解读同步发布，请先添加解读")
     submitted = (
         await AuditEntry.filter(object_type="policy", object_id=policy.id, action="policy.submit")
         .using_db(conn)
         .first()
     )
     if submitted is not None and submitted.actor == who.name:
-        raise PublishError(403, "own_submission", "不能审核发布自己提交的政策")
+        raise Forbidden("own_submission", "不能审核发布自己提交的政策")
 
 
 async def submit(policy_id: str, who: Actor) -> Policy:

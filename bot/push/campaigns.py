@@ -10,7 +10,6 @@ it to them later with a follow-up run. Every change is audited.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +17,12 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from bot import audit
+from bot.audit import Actor
 from bot.catalog.models import Interpretation, Policy
 from bot.config import Settings
-from bot.models import AuditEntry, Subscriber
+from bot.errors import Conflict, Forbidden, Invalid, NotFound
+from bot.models import Subscriber
 from bot.push import audience, runs
 from bot.push.clock import parse_when, utcnow
 from bot.push.models import (
@@ -48,37 +50,14 @@ CANCELLABLE = (
 )
 
 
-class CampaignError(Exception):
-    """A refused operation: ``status`` is the HTTP status the admin API answers with."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str
-
-
 async def _audit(actor: Actor, action: str, campaign_id: int, **detail: Any) -> None:
-    await AuditEntry.create(
-        actor=actor.name[:64],
-        role=actor.role,
-        action=action,
-        object_type="campaign",
-        object_id=str(campaign_id),
-        detail=detail,
-    )
+    await audit.record(actor, action, "campaign", campaign_id, **detail)
 
 
 async def get(campaign_id: int) -> Campaign:
     campaign = await Campaign.get_or_none(id=campaign_id)
     if campaign is None:
-        raise CampaignError(404, "not_found", f"没有这个推送任务：{campaign_id}")
+        raise NotFound("not_found", f"没有这个推送任务：{campaign_id}")
     return campaign
 
 
@@ -86,13 +65,13 @@ def _str(data: dict[str, Any], key: str, limit: int, required: bool = False) -> 
     value = data.get(key)
     if value is None or value == "":
         if required:
-            raise CampaignError(422, "invalid", f"缺少 {key}")
+            raise Invalid("invalid", f"缺少 {key}")
         return None
     if not isinstance(value, str):
-        raise CampaignError(422, "invalid", f"{key} 应为字符串")
+        raise Invalid("invalid", f"{key} 应为字符串")
     value = value.strip()
     if len(value) > limit:
-        raise CampaignError(422, "invalid", f"{key} 不能超过 {limit} 个字符")
+        raise Invalid("invalid", f"{key} 不能超过 {limit} 个字符")
     return value
 
 
@@ -103,38 +82,36 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     policy_id = _str(data, "policy_id", 80)
     interpretation_id = _str(data, "interpretation_id", 80)
     if policy_id and not await Policy.exists(id=policy_id):
-        raise CampaignError(422, "invalid", f"没有这个政策：{policy_id}")
+        raise Invalid("invalid", f"没有这个政策：{policy_id}")
     if interpretation_id:
         interpretation = await Interpretation.get_or_none(id=interpretation_id)
         if interpretation is None:
-            raise CampaignError(422, "invalid", f"没有这个解读：{interpretation_id}")
+            raise Invalid("invalid", f"没有这个解读：{interpretation_id}")
     if not (text or policy_id or interpretation_id):
-        raise CampaignError(
-            422, "invalid", "推送内容需要 text、policy_id 或 interpretation_id 之一"
-        )
+        raise Invalid("invalid", "推送内容需要 text、policy_id 或 interpretation_id 之一")
     try:
         channel = Channel(data.get("channel") or "")
     except ValueError:
-        raise CampaignError(422, "invalid", "channel 应为 template、mass 或 customer") from None
+        raise Invalid("invalid", "channel 应为 template、mass 或 customer") from None
     template_id = _str(data, "template_id", 128) or settings.wechat.template_id or None
     if channel == Channel.template and not template_id:
-        raise CampaignError(422, "invalid", "模板消息需要 template_id（或配置 wechat.template_id）")
+        raise Invalid("invalid", "模板消息需要 template_id（或配置 wechat.template_id）")
     try:
         aud = await audience.normalise(data.get("audience"))
     except audience.AudienceError as exc:
-        raise CampaignError(422, "invalid", str(exc)) from None
+        raise Invalid("invalid", str(exc)) from None
     send_at = None
     if data.get("send_at"):
         try:
             send_at = parse_when(str(data["send_at"]), settings.server.tz)
         except ValueError:
-            raise CampaignError(422, "invalid", "send_at 应为 ISO 8601 时间") from None
+            raise Invalid("invalid", "send_at 应为 ISO 8601 时间") from None
     cron = _str(data, "cron", 128)
     if cron:
         try:
             cron_trigger(cron, settings.server.tz)
         except ValueError as exc:
-            raise CampaignError(422, "invalid", f"cron 规则无效：{exc}") from None
+            raise Invalid("invalid", f"cron 规则无效：{exc}") from None
     campaign = await Campaign.create(
         title=title,
         text=text,
@@ -157,11 +134,9 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
     """A different person approves; a one-off send is scheduled, a cron rule armed."""
     campaign = await get(campaign_id)
     if campaign.state != CampaignState.draft:
-        raise CampaignError(
-            409, "conflict", f"推送任务当前为 {campaign.state.value}，只有草稿可以审核通过"
-        )
+        raise Conflict("conflict", f"推送任务当前为 {campaign.state.value}，只有草稿可以审核通过")
     if actor.name == campaign.author:
-        raise CampaignError(403, "forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
+        raise Forbidden("forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
     now = utcnow()
     async with in_transaction():
         won = await Campaign.filter(id=campaign_id, state=CampaignState.draft).update(
@@ -171,7 +146,7 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
             audience_count=await audience.count(campaign.audience or {}),
         )
         if not won:
-            raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
+            raise Conflict("conflict", "推送任务已被他人修改，请刷新后重试")
         if not campaign.cron:
             when = max(campaign.send_at or now, now)
             await CampaignRun.create(
@@ -186,14 +161,14 @@ async def cancel(campaign_id: int, actor: Actor) -> Campaign:
     """Stop now: pending runs are cancelled and queued deliveries skipped (workers notice within a second)."""
     campaign = await get(campaign_id)
     if campaign.state not in CANCELLABLE:
-        raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法取消")
+        raise Conflict("conflict", f"推送任务当前为 {campaign.state.value}，无法取消")
     now = utcnow()
     async with in_transaction():
         won = await Campaign.filter(id=campaign_id, state__in=CANCELLABLE).update(
             state=CampaignState.cancelled
         )
         if not won:
-            raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
+            raise Conflict("conflict", "推送任务已被他人修改，请刷新后重试")
         await CampaignRun.filter(
             campaign_id=campaign_id, state__in=[RunState.pending, RunState.sending]
         ).update(state=RunState.cancelled, finished_at=now, note=f"cancelled by {actor.name}")
@@ -214,15 +189,15 @@ async def test_send(campaign_id: int, openids: Any, actor: Actor) -> CampaignRun
     """Send the message to named openids (staff phones) before approval."""
     campaign = await get(campaign_id)
     if campaign.state == CampaignState.cancelled:
-        raise CampaignError(409, "conflict", "推送任务已取消")
+        raise Conflict("conflict", "推送任务已取消")
     if (
         not isinstance(openids, list)
         or not openids
         or not all(isinstance(o, str) and o for o in openids)
     ):
-        raise CampaignError(422, "invalid", "openids 应为非空的 openid 列表")
+        raise Invalid("invalid", "openids 应为非空的 openid 列表")
     if len(openids) > MAX_TEST_OPENIDS:
-        raise CampaignError(422, "invalid", f"每次测试发送最多 {MAX_TEST_OPENIDS} 个 openid")
+        raise Invalid("invalid", f"每次测试发送最多 {MAX_TEST_OPENIDS} 个 openid")
     run = await runs.create_test_run(campaign, openids, actor.name)
     await _audit(actor, "campaign.test_send", campaign_id, run=run.id, openids=openids)
     return run
@@ -232,7 +207,7 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
     """Put failed deliveries of reachable residents back in the queue; returns how many."""
     campaign = await get(campaign_id)
     if campaign.state in (CampaignState.cancelled, CampaignState.draft):
-        raise CampaignError(409, "conflict", f"推送任务当前为 {campaign.state.value}，无法重试")
+        raise Conflict("conflict", f"推送任务当前为 {campaign.state.value}，无法重试")
     reachable = Subscriber.filter(following=True, blocked_reason__isnull=True).values("openid")
     async with in_transaction():
         # Conditional, and first: a cancel racing with this retry either wins before it
@@ -243,7 +218,7 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
             .update(last_error=None)
         )
         if not still_open:
-            raise CampaignError(409, "conflict", "推送任务已被取消，无法重试")
+            raise Conflict("conflict", "推送任务已被取消，无法重试")
         rows = Delivery.filter(
             campaign_id=campaign_id,
             state=DeliveryState.failed,
@@ -273,16 +248,16 @@ async def send_to_new(campaign_id: int, actor: Actor) -> CampaignRun:
     """A follow-up run for residents who joined the audience after the campaign was sent."""
     campaign = await get(campaign_id)
     if campaign.state not in (CampaignState.done, CampaignState.failed):
-        raise CampaignError(409, "conflict", "只有已发送完毕的推送任务才能补发给新订阅的居民")
+        raise Conflict("conflict", "只有已发送完毕的推送任务才能补发给新订阅的居民")
     if campaign.cron:
-        raise CampaignError(409, "conflict", "周期推送会在下次发送时覆盖新订阅的居民")
+        raise Conflict("conflict", "周期推送会在下次发送时覆盖新订阅的居民")
     now = utcnow()
     async with in_transaction():
         won = await Campaign.filter(
             id=campaign_id, state__in=(CampaignState.done, CampaignState.failed)
         ).update(state=CampaignState.scheduled)
         if not won:
-            raise CampaignError(409, "conflict", "推送任务已被他人修改，请刷新后重试")
+            raise Conflict("conflict", "推送任务已被他人修改，请刷新后重试")
         run = await CampaignRun.create(
             campaign_id=campaign_id, kind="followup", scheduled_for=now, created_by=actor.name
         )

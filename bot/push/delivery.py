@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -34,7 +34,10 @@ from bot.push.clock import month_start, quiet_until, utcnow
 from bot.push.leases import new_worker_id, release_dead_claims
 from bot.push.message import Message, build
 from bot.push.models import CampaignRun, Channel, Delivery, DeliveryState, RunState
-from bot.wechat.api import BAD_ANSWER, DEMO_MODE, WeChatError
+from bot.wechat.errors import BAD_ANSWER, DEMO_MODE, WeChatError
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("bot.push")
 
@@ -108,7 +111,7 @@ class Stats:
 class DeliveryEngine:
     """The delivery side of a worker process (``push_runtime`` starts and stops it)."""
 
-    def __init__(self, services: Any, worker_id: str | None = None) -> None:
+    def __init__(self, services: Services, worker_id: str | None = None) -> None:
         from bot.push.ratelimit import TokenBucket
 
         self.services = services

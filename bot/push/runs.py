@@ -30,7 +30,8 @@ from bot.push.models import (
     DeliveryState,
     RunState,
 )
-from bot.wechat.api import WeChatAPI, WeChatError
+from bot.wechat.api import WeChatAPI
+from bot.wechat.errors import WeChatError
 
 log = logging.getLogger("bot.push")
 

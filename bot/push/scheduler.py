@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -24,6 +24,9 @@ from tortoise.exceptions import IntegrityError
 from bot.push import runs
 from bot.push.clock import utcnow
 from bot.push.models import Campaign, CampaignRun, CampaignState, RunState
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("bot.push")
 
@@ -38,7 +41,7 @@ def cron_trigger(rule: str, tz: Any) -> CronTrigger:
 
 
 class PushScheduler:
-    def __init__(self, services: Any, on_started: Callable[[], None] | None = None) -> None:
+    def __init__(self, services: Services, on_started: Callable[[], None] | None = None) -> None:
         self.services = services
         self.settings = services.settings
         self.tz = self.settings.server.tz

@@ -15,7 +15,8 @@ from tortoise.expressions import Subquery
 from bot.catalog.models import Topic
 from bot.models import Subscriber, Subscription
 from bot.push.models import TagMember
-from bot.wechat.api import TAG_BATCH, WeChatAPI, WeChatError
+from bot.wechat.api import TAG_BATCH, WeChatAPI
+from bot.wechat.errors import WeChatError
 
 log = logging.getLogger("bot.push")
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.catalog import publishing
 from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, calendar_for, deadline_report
 from bot.catalog.models import Interpretation, Policy, Status
-from bot.config import ApiToken, Role
+from bot.config import Role
 from bot.models import AuditEntry
 from bot.search import announce_change
 from bot.web.auth import actor, require_role
@@ -30,10 +30,6 @@ from bot.web.responses import json_response
 
 log = logging.getLogger("bot.publishing")
 MAX_PER_PAGE = 100
-
-
-def _who(token: ApiToken) -> publishing.Actor:
-    return publishing.Actor(actor(token), token.role.value)
 
 
 async def _body(request: web.Request) -> Any:
@@ -75,10 +71,7 @@ async def _draft_json(policy: Policy) -> dict[str, Any]:
 
 
 async def _run(coro: Any, status: int = 200) -> web.Response:
-    try:
-        policy = await coro
-    except publishing.PublishError as exc:
-        raise api_error(exc.status, exc.message, exc.code) from None
+    policy = await coro
     return json_response(await _draft_json(policy), status=status)
 
 
@@ -103,7 +96,7 @@ async def list_drafts(request: web.Request) -> web.Response:
 async def create_policy(request: web.Request) -> web.Response:
     """Create a policy draft, with its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
-    return await _run(publishing.create_policy(await _body(request), _who(token)), status=201)
+    return await _run(publishing.create_policy(await _body(request), actor(token)), status=201)
 
 
 @document(response="Object")
@@ -121,21 +114,23 @@ async def update_policy(request: web.Request) -> web.Response:
     """Replace a draft's fields and, if given, its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
     body = await _body(request)
-    return await _run(publishing.update_policy(request.match_info["id"], body, _who(token)))
+    return await _run(publishing.update_policy(request.match_info["id"], body, actor(token)))
 
 
 @document(response="Object")
 async def submit_policy(request: web.Request) -> web.Response:
     """Submit a draft and its interpretations for review (publisher)."""
     token = require_role(request, Role.publisher)
-    return await _run(publishing.submit(request.match_info["id"], _who(token)))
+    return await _run(publishing.submit(request.match_info["id"], actor(token)))
 
 
 @document(response="Object")
 async def publish_policy(request: web.Request) -> web.Response:
     """Publish a policy together with its interpretations (reviewer, not the submitter)."""
     token = require_role(request, Role.reviewer)
-    response = await _run(publishing.publish(request.match_info["id"], _who(token), today(request)))
+    response = await _run(
+        publishing.publish(request.match_info["id"], actor(token), today(request))
+    )
     await refresh_search(request)
     return response
 
@@ -151,7 +146,7 @@ async def reject_policy(request: web.Request) -> web.Response:
     """Send a submitted policy back to draft, with a reason (reviewer)."""
     token = require_role(request, Role.reviewer)
     reason = await _reason(request)
-    return await _run(publishing.reject(request.match_info["id"], _who(token), reason))
+    return await _run(publishing.reject(request.match_info["id"], actor(token), reason))
 
 
 @document(body="Object", response="Object")
@@ -159,7 +154,7 @@ async def withdraw_policy(request: web.Request) -> web.Response:
     """Withdraw a published policy and its interpretations (reviewer)."""
     token = require_role(request, Role.reviewer)
     reason = await _reason(request)
-    response = await _run(publishing.withdraw(request.match_info["id"], _who(token), reason))
+    response = await _run(publishing.withdraw(request.match_info["id"], actor(token), reason))
     await refresh_search(request)
     return response
 

@@ -11,6 +11,7 @@ import secrets
 
 from aiohttp import web
 
+from bot.audit import Actor
 from bot.config import ApiToken, Role, Settings
 from bot.web.errors import api_error
 from bot.web.keys import SETTINGS
@@ -34,9 +35,9 @@ def require_role(request: web.Request, *roles: Role | str) -> ApiToken:
     return token
 
 
-def actor(token: ApiToken) -> str:
-    """How a token holder appears in the audit log."""
-    return token.name or f"{token.role.value}-token"
+def actor(token: ApiToken) -> Actor:
+    """How a token holder appears in the audit trail."""
+    return Actor(token.name or f"{token.role.value}-token", token.role.value)
 
 
 def find_token(settings: Settings, presented: str) -> ApiToken | None:

@@ -21,17 +21,21 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from bot.audit import Actor
 from bot.catalog import publishing
 from bot.catalog.deadlines import calendar_for, deadline_report
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Role
+from bot.errors import DomainError
+from bot.feedback import answers
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
 from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
-from bot.push.runtime import poke
-from bot.web import feedback_api, session
+from bot.push.runtime import wake
+from bot.web import session
 from bot.web.admin_api import refresh_search
 from bot.web.auth import find_token
+from bot.web.errors import status_of
 from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import TEMPLATES, today
 
@@ -264,35 +268,38 @@ async def _feedback_view(
     raw = request.query.get("status", "new")
     state = FeedbackStatus(raw) if raw in FeedbackStatus.__members__ else None
     number = _page_number(request)
-    total, items = await feedback_api.list_feedback(state, number, PER_PAGE)
+    total, items = await answers.list_feedback(state, number, PER_PAGE)
     openids = {f.openid for f in items}
     active = dict(
         await Subscriber.filter(openid__in=openids).values_list("openid", "last_active_at")
     )
     now = dt.datetime.now(dt.UTC)
-    in_window = {o: bool(a and now - a <= feedback_api.WINDOW) for o, a in active.items()}
+    in_window = {o: bool(a and now - a <= answers.WINDOW) for o, a in active.items()}
     notice, warn = "", False
     if request.query.get("done") == "answered":
         reason = request.query.get("reason", "")
-        warn = reason in feedback_api.REASONS
-        notice = feedback_api.REASONS.get(reason, DONE["delivered"])
+        warn = reason in answers.REASONS
+        notice = answers.REASONS.get(reason, DONE["delivered"])
     return render(
         request, "feedback.html", user, status=status, title="居民留言", items=items, total=total,
         state=raw if state else "all", page=number, pages=max(1, -(-total // PER_PAGE)),
         in_window=in_window, answers=await _latest_answers([f.id for f in items]),
-        notice=notice, warn=warn, error=error, reasons=feedback_api.REASONS, max_answer=feedback_api.MAX_ANSWER,
-        answer_roles=feedback_api.ANSWER_ROLES,
+        notice=notice, warn=warn, error=error, reasons=answers.REASONS, max_answer=answers.MAX_ANSWER,
+        answer_roles=answers.ANSWER_ROLES,
     )  # fmt: skip
 
 
-@action(*feedback_api.ANSWER_ROLES)
+@action(*answers.ANSWER_ROLES)
 async def answer(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
     try:
-        outcome = await feedback_api.answer_feedback(
-            request.app[SERVICES], _id(request), str(form.get("answer", "")), user.token
+        outcome = await answers.answer_feedback(
+            request.app[SERVICES],
+            _id(request),
+            str(form.get("answer", "")),
+            Actor(user.name, user.token.role.value),
         )
-    except feedback_api.FeedbackError as exc:
-        return await _feedback_view(request, user, error=exc.message, status=exc.status)
+    except DomainError as exc:
+        return await _feedback_view(request, user, error=exc.message, status=status_of(exc))
     raise _back("/admin/feedback", status="answered", done="answered", reason=outcome.reason)
 
 
@@ -324,12 +331,12 @@ async def _campaigns_view(
 async def _campaign_step(
     request: web.Request, user: session.Session, step: Callable[..., Awaitable[Any]], done: str
 ) -> web.StreamResponse:
-    who = campaigns.Actor(user.name, user.token.role.value)
+    who = Actor(user.name, user.token.role.value)
     try:
         await step(_id(request), who)
-    except campaigns.CampaignError as exc:
-        return await _campaigns_view(request, user, error=exc.message, status=exc.status)
-    await poke(request.app[SERVICES])
+    except DomainError as exc:
+        return await _campaigns_view(request, user, error=exc.message, status=status_of(exc))
+    await wake(request.app[SERVICES])
     raise _back("/admin/campaigns", done=done)
 
 
@@ -377,9 +384,9 @@ async def _review_step(
     done: str,
 ) -> web.StreamResponse:  # fmt: skip
     try:
-        await run(publishing.Actor(user.name, user.token.role.value))
-    except publishing.PublishError as exc:
-        return await _review_view(request, user, error=exc.message, status=exc.status)
+        await run(Actor(user.name, user.token.role.value))
+    except DomainError as exc:
+        return await _review_view(request, user, error=exc.message, status=status_of(exc))
     if done == "published":
         await refresh_search(request)
     raise _back("/admin/review", done=done)

@@ -1,8 +1,10 @@
 """JSON errors for JSON routes: ``{"error": {"code", "message"}}``, never a stack trace.
 
 Handlers raise ``api_error(...)`` (an aiohttp HTTP exception whose body is
-already the JSON error); the middleware turns every other HTTP error and any
-crash on an /api/ route into the same shape.
+already the JSON error) or let a domain refusal (``bot.errors.DomainError``)
+through; this module is the one place that maps refusals to statuses, and the
+middleware turns every other HTTP error and any crash on an /api/ route into
+the same shape.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPError
 
+from bot.errors import DomainError
 from bot.web.responses import dumps
 
 log = logging.getLogger("bot.http")
@@ -28,6 +31,14 @@ _CODES = {
     422: "invalid",
     503: "unavailable",
 }
+STATUS_OF_KIND = {
+    "bad_request": 400,
+    "invalid": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "forbidden": 403,
+    "unavailable": 503,
+}
 _MESSAGES = {404: "没有这个地址", 405: "不支持该请求方法", 413: "请求内容过大"}
 _CLASSES: dict[int, type[HTTPError]] = {
     cls.status_code: cls
@@ -39,6 +50,11 @@ _CLASSES: dict[int, type[HTTPError]] = {
 def _body(status: int, message: str, code: str | None) -> str:
     error = {"code": code or _CODES.get(status, "error"), "message": message}
     return dumps({"error": error})
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain refusal."""
+    return STATUS_OF_KIND[exc.status_kind]
 
 
 def json_error(status: int, message: str, code: str | None = None) -> web.Response:
@@ -64,6 +80,8 @@ async def json_errors(
         return await handler(request)
     try:
         return await handler(request)
+    except DomainError as exc:
+        return json_error(status_of(exc), exc.message, exc.code)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise

@@ -1,168 +1,24 @@
-"""Residents' 留言 for staff: listing and answering, shared by the admin API and the console.
-
-An answer is recorded first (who, when, in the audit trail) and then sent to
-the resident as a customer-service message — WeChat only accepts those within
-48 h of the resident's last message, so outside that window, after an
-unfollow, in demo mode or when WeChat refuses, the answer stays recorded and
-the caller learns ``delivered: false`` with the reason; never a 500. An
-answer that was delivered (or is being sent) cannot be given again; one that
-was not delivered may be sent again later, e.g. after the resident writes.
-"""
+"""Admin API for residents' 留言: HTTP glue over ``bot.feedback.answers``."""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from dataclasses import dataclass
-from typing import Any
-
 from aiohttp import web
-from tortoise.transactions import in_transaction
 
-from bot.config import ApiToken, Role
-from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
-from bot.services import Services
+from bot.feedback.answers import (
+    ANSWER_ROLES,
+    MAX_PER_PAGE,
+    READ_ROLES,
+    REASONS,
+    answer_feedback,
+    list_feedback,
+    to_json,
+)
+from bot.models import FeedbackStatus
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.keys import SERVICES
 from bot.web.openapi import document
 from bot.web.responses import json_response
-from bot.wechat.api import DEMO_MODE, NETWORK_ERROR, WeChatError
-
-log = logging.getLogger("bot.feedback")
-
-READ_ROLES = (Role.publisher, Role.editor, Role.reviewer)  # admin may always
-ANSWER_ROLES = (Role.editor, Role.reviewer)
-MAX_ANSWER = 600  # characters: 3 bytes each in UTF-8, well inside a customer message
-WINDOW = dt.timedelta(hours=48)
-MAX_PER_PAGE = 100
-
-REASONS = {
-    "outside_window": "居民最近 48 小时内没有给公众号发消息，微信不允许主动回复；答复已记录，可在居民再次留言后重新发送，或电话联系。",
-    "unfollowed": "居民已取消关注公众号，无法发送；答复已记录。",
-    "demo_mode": "演示模式（未配置公众号），消息未发送；答复已记录。",
-    "limit": "48 小时内给该居民发送的客服消息已达上限；答复已记录。",
-    "network": "暂时无法连接微信服务器；答复已记录，可稍后重新发送。",
-    "wechat_error": "微信拒绝了这条消息；答复已记录。",
-}
-_CODES = {45015: "outside_window", 43004: "unfollowed", 40003: "unfollowed",
-          DEMO_MODE: "demo_mode", 45047: "limit", NETWORK_ERROR: "network"}  # fmt: skip
-
-
-class FeedbackError(Exception):
-    """A refused answer; ``status``/``code`` map onto the JSON error or the console notice."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True)
-class Outcome:
-    feedback: Feedback
-    delivered: bool
-    reason: str | None  # a key of REASONS when not delivered
-    errcode: int | None = None
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def to_json(fb: Feedback) -> dict[str, Any]:
-    return {
-        "id": fb.id, "openid": fb.openid, "text": fb.text, "status": fb.status.value,
-        "created_at": _iso(fb.created_at), "answer": fb.answer,
-        "answered_by": fb.answered_by, "answered_at": _iso(fb.answered_at),
-    }  # fmt: skip
-
-
-async def list_feedback(
-    status: FeedbackStatus | None, page: int, per_page: int
-) -> tuple[int, list[Feedback]]:
-    """Newest first; ``total`` counts every match, not just this page."""
-    query = Feedback.filter(status=status) if status else Feedback.all()
-    total = await query.count()
-    items = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
-    return total, list(items)
-
-
-async def _last_delivery(feedback_id: int, conn: Any) -> bool | None:
-    """What became of the latest answer: True sent or sending, False not delivered, None none."""
-    entry = (
-        await AuditEntry.filter(
-            object_type="feedback", object_id=str(feedback_id), action="feedback.answer"
-        )
-        .using_db(conn)
-        .order_by("-id")
-        .first()
-    )
-    if entry is None:
-        return None
-    return entry.detail.get("delivered") is not False
-
-
-async def answer_feedback(
-    services: Services, feedback_id: int, answer: str, who: ApiToken
-) -> Outcome:
-    """Record ``answer``, then try to deliver it; WeChat refusals are outcomes, not errors."""
-    answer = answer.strip()
-    if not answer:
-        raise FeedbackError(422, "invalid", "答复内容不能为空")
-    if len(answer) > MAX_ANSWER:
-        raise FeedbackError(422, "invalid", f"答复不能超过 {MAX_ANSWER} 字")
-    name = actor(who)
-    now = dt.datetime.now(dt.UTC)
-    async with in_transaction() as conn:
-        fb = await Feedback.filter(id=feedback_id).using_db(conn).select_for_update().first()
-        if fb is None:
-            raise FeedbackError(404, "not_found", f"没有编号为 {feedback_id} 的留言")
-        if fb.status != FeedbackStatus.new and await _last_delivery(fb.id, conn) is not False:
-            raise FeedbackError(409, "conflict", "该留言已答复（或已关闭），不能重复答复")
-        fb.answer, fb.answered_by, fb.answered_at = answer, name, now
-        fb.status = FeedbackStatus.answered
-        await fb.save(
-            using_db=conn, update_fields=["answer", "answered_by", "answered_at", "status"]
-        )
-        # Written before sending: a concurrent second answer sees "sending" and is refused.
-        entry = await AuditEntry.create(
-            actor=name, role=who.role.value, action="feedback.answer", object_type="feedback",
-            object_id=str(fb.id), detail={"delivered": None}, using_db=conn,
-        )  # fmt: skip
-    delivered, reason, errcode = await _deliver(services, fb, now)
-    entry.detail = {"delivered": delivered, "reason": reason, "errcode": errcode}
-    await entry.save(update_fields=["detail"])
-    log.info(
-        "feedback answered",
-        extra={"feedback": fb.id, "actor": name, "delivered": delivered, "reason": reason},
-    )
-    return Outcome(fb, delivered, reason, errcode)
-
-
-async def _deliver(
-    services: Services, fb: Feedback, now: dt.datetime
-) -> tuple[bool, str | None, int | None]:
-    if not services.api.enabled:
-        return False, "demo_mode", None
-    resident = await Subscriber.get_or_none(openid=fb.openid)
-    if resident is not None and not resident.following:
-        return False, "unfollowed", None
-    if (
-        resident is None
-        or resident.last_active_at is None
-        or now - resident.last_active_at > WINDOW
-    ):
-        return False, "outside_window", None
-    text = f"您的留言（编号 {fb.id}）已有答复：\n{fb.answer}\n\n如有疑问，请再次发送“留言 …”或拨打 12345。"
-    try:
-        await services.api.send_custom_text(fb.openid, text)
-    except WeChatError as exc:
-        log.warning("answer not delivered", extra={"feedback": fb.id, "errcode": exc.code})
-        return False, _CODES.get(exc.code, "wechat_error"), exc.code
-    return True, None, None
-
-
-# --- HTTP ----------------------------------------------------------------------------------
 
 
 def _int(value: str | None, default: int, name: str, high: int | None = None) -> int:
@@ -205,10 +61,7 @@ async def post_answer(request: web.Request) -> web.Response:
     answer = body.get("answer") if isinstance(body, dict) else None
     if not isinstance(answer, str):
         raise api_error(422, "answer 应为文本")
-    try:
-        outcome = await answer_feedback(request.app[SERVICES], feedback_id, answer, token)
-    except FeedbackError as exc:
-        raise api_error(exc.status, exc.message, exc.code) from None
+    outcome = await answer_feedback(request.app[SERVICES], feedback_id, answer, actor(token))
     return json_response({
         **to_json(outcome.feedback),
         "delivered": outcome.delivered,

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.push import admin_api as push_admin
-from bot.web import admin_api, api, console, feed, feedback_api, openapi, ops, pages, search_api
+from bot.web import (
+    admin_api,
+    api,
+    campaigns_api,
+    console,
+    feed,
+    feedback_api,
+    openapi,
+    ops,
+    pages,
+    search_api,
+)
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
 from bot.wechat import callback
@@ -65,4 +75,4 @@ def setup_routes(app: web.Application) -> None:
     console.setup_routes(app)
 
     # Pushes: campaigns, audience, subscribers.
-    push_admin.setup_routes(app)
+    campaigns_api.setup_routes(app)

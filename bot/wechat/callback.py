@@ -28,8 +28,8 @@ from bot.handlers.types import Incoming, NewsReply, Reply, TextReply, reply_from
 from bot.services import Services
 from bot.web.keys import SERVICES
 from bot.wechat import messages
-from bot.wechat.api import WeChatError
 from bot.wechat.dedup import Deduplicator
+from bot.wechat.errors import WeChatError
 
 log = logging.getLogger("bot.callback")
 

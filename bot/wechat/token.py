@@ -36,6 +36,7 @@ import aiohttp
 from bot.config import WeChatSettings
 from bot.leases import release_lease, try_lease
 from bot.models import AccessToken
+from bot.wechat.errors import NETWORK_ERROR, WeChatError, parse_answer
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -188,8 +189,6 @@ class AccessTokenManager:
                 finally:
                     await self.store.release(self.holder)
             if time.monotonic() > deadline:
-                from bot.wechat.api import NETWORK_ERROR, WeChatError
-
                 raise WeChatError(
                     NETWORK_ERROR, "access token refresh by another process timed out"
                 )
@@ -250,8 +249,6 @@ class AccessTokenManager:
         return await self._token_request("GET", "cgi-bin/token", params=params)
 
     async def _token_request(self, method: str, path: str, **kwargs: object) -> tuple[str, float]:
-        from bot.wechat.api import NETWORK_ERROR, WeChatError, parse_answer
-
         url = self.settings.api_base_url + path
         try:
             async with self.http.request(method, url, **kwargs) as resp:  # type: ignore[arg-type]

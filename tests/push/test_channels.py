@@ -12,7 +12,7 @@ from bot.models import Subscriber
 from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignRun, CampaignState, Delivery, RunState, TagMember
-from bot.push.runtime import poke, push_runtime
+from bot.push.runtime import push_runtime, wake
 from bot.services import Services
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import add_residents, eventually, fake_ids
@@ -26,7 +26,7 @@ async def _send(services: Services, channel: str, audience: dict[str, Any]) -> d
         EDITOR, services.settings,
     )  # fmt: skip
     await campaigns.approve(campaign.id, REVIEWER)
-    await poke(services)  # as the admin API does after an approval
+    await wake(services)  # as the admin API does after an approval
 
     async def finished() -> Campaign | None:
         c = await Campaign.get(id=campaign.id)

@@ -17,7 +17,7 @@ from bot.models import Subscriber, Subscription
 from bot.push.followers import CURSOR, sync_followers
 from bot.push.models import Campaign, PushCursor
 from bot.services import Services
-from bot.wechat.api import WeChatError
+from bot.wechat.errors import WeChatError
 from bot.wechat.fake import FakeWeChat
 from tests.conftest import APPID, SECRET
 

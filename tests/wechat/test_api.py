@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from bot import db
 from bot.config import Settings, WeChatSettings
 from bot.models import AccessToken
-from bot.wechat.api import WeChatAPI, WeChatError
+from bot.wechat.api import WeChatAPI
+from bot.wechat.errors import WeChatError
 from bot.wechat.fake import FakeWeChat
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

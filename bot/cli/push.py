@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.cli.common import settings_from
+
 TOKEN_ENV = "ADMIN_API_TOKEN"  # not POLICYBOT_*: those are configuration overrides
 DONE_STATES = {"done", "cancelled", "failed"}
 
@@ -78,8 +80,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
-
     settings = settings_from(args, quiet=True)
     token = args.token or os.environ.get(TOKEN_ENV, "")
     if not token:
@@ -175,8 +175,6 @@ async def _wait(http: aiohttp.ClientSession, url: str, data: dict[str, Any]) -> 
 
 
 def cmd_followers_sync(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
-
     settings = settings_from(args, quiet=True)
     if settings.wechat.demo:
         print("未配置公众号（wechat.appid），无法同步关注者", file=sys.stderr)
@@ -187,7 +185,7 @@ def cmd_followers_sync(args: argparse.Namespace) -> int:
 async def _followers_sync(settings: Any) -> int:
     from bot.push.followers import sync_followers
     from bot.services import open_services
-    from bot.wechat.api import WeChatError
+    from bot.wechat.errors import WeChatError
 
     tty = sys.stderr.isatty()
 

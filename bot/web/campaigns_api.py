@@ -15,11 +15,10 @@ import orjson
 from aiohttp import web
 from tortoise.expressions import Subquery
 
-from bot.config import ApiToken, Role
+from bot.config import Role
 from bot.models import Subscriber, Subscription
 from bot.push import audience, campaigns
-from bot.push.campaigns import Actor, CampaignError
-from bot.push.runtime import poke
+from bot.push.runtime import wake
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.keys import SERVICES, SETTINGS
@@ -27,10 +26,6 @@ from bot.web.openapi import document
 
 PREFIX = "/api/v1/admin"
 MAX_PER_PAGE = 200
-
-
-def _who(token: ApiToken) -> Actor:
-    return Actor(actor(token), token.role.value)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -50,17 +45,10 @@ def _id(request: web.Request) -> int:
         raise api_error(404, "没有这个推送任务") from None
 
 
-async def _guard(coro: Any) -> Any:
-    try:
-        return await coro
-    except CampaignError as exc:
-        raise api_error(exc.status, exc.message, exc.code) from None
-
-
-async def _wake(request: web.Request) -> None:
+async def _wake_workers(request: web.Request) -> None:
     services = request.app.get(SERVICES)
     if services is not None:
-        await poke(services)
+        await wake(services)
 
 
 @document(body="Object", response="Object")
@@ -68,7 +56,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     """Create a draft campaign with its message, audience, channel and schedule (editor)."""
     token = require_role(request, Role.editor)
     settings = request.app[SETTINGS]
-    campaign = await _guard(campaigns.create(await _body(request), _who(token), settings))
+    campaign = await campaigns.create(await _body(request), actor(token), settings)
     data = {
         "id": campaign.id,
         "state": campaign.state.value,
@@ -99,7 +87,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
 async def get_campaign(request: web.Request) -> web.Response:
     """A campaign with its live audience count and delivery counts by state."""
     require_role(request)
-    campaign = await _guard(campaigns.get(_id(request)))
+    campaign = await campaigns.get(_id(request))
     return web.json_response(await campaigns.summary(campaign))
 
 
@@ -107,7 +95,7 @@ async def get_campaign(request: web.Request) -> web.Response:
 async def campaign_report(request: web.Request) -> web.Response:
     """Counts by state and error code, the failures, every run, and residents who joined since."""
     require_role(request)
-    campaign = await _guard(campaigns.get(_id(request)))
+    campaign = await campaigns.get(_id(request))
     return web.json_response(await campaigns.report(campaign))
 
 
@@ -115,8 +103,8 @@ async def campaign_report(request: web.Request) -> web.Response:
 async def approve_campaign(request: web.Request) -> web.Response:
     """Approve and schedule a draft (reviewer, not its author)."""
     token = require_role(request, Role.reviewer)
-    campaign = await _guard(campaigns.approve(_id(request), _who(token)))
-    await _wake(request)
+    campaign = await campaigns.approve(_id(request), actor(token))
+    await _wake_workers(request)
     return web.json_response({"id": campaign.id, "state": campaign.state.value})
 
 
@@ -124,8 +112,8 @@ async def approve_campaign(request: web.Request) -> web.Response:
 async def cancel_campaign(request: web.Request) -> web.Response:
     """Cancel a campaign, stopping a send in progress within seconds (editor or reviewer)."""
     token = require_role(request, Role.editor, Role.reviewer)
-    campaign = await _guard(campaigns.cancel(_id(request), _who(token)))
-    await _wake(request)
+    campaign = await campaigns.cancel(_id(request), actor(token))
+    await _wake_workers(request)
     return web.json_response({"id": campaign.id, "state": campaign.state.value})
 
 
@@ -134,8 +122,8 @@ async def test_send(request: web.Request) -> web.Response:
     """Send the campaign's message to named openids now, e.g. before approval (editor or reviewer)."""
     token = require_role(request, Role.editor, Role.reviewer)
     body = await _body(request)
-    run = await _guard(campaigns.test_send(_id(request), body.get("openids"), _who(token)))
-    await _wake(request)
+    run = await campaigns.test_send(_id(request), body.get("openids"), actor(token))
+    await _wake_workers(request)
     return web.json_response(
         {"id": _id(request), "run_id": run.id, "recipients": run.total}, status=202
     )
@@ -145,8 +133,8 @@ async def test_send(request: web.Request) -> web.Response:
 async def retry_failed(request: web.Request) -> web.Response:
     """Queue failed deliveries again, for residents who can still be reached (editor or reviewer)."""
     token = require_role(request, Role.editor, Role.reviewer)
-    count = await _guard(campaigns.retry_failed(_id(request), _who(token)))
-    await _wake(request)
+    count = await campaigns.retry_failed(_id(request), actor(token))
+    await _wake_workers(request)
     campaign = await campaigns.get(_id(request))
     return web.json_response({"id": campaign.id, "state": campaign.state.value, "retried": count})
 
@@ -155,10 +143,10 @@ async def retry_failed(request: web.Request) -> web.Response:
 async def send_to_new(request: web.Request) -> web.Response:
     """Send a finished campaign to residents who joined its audience since (editor)."""
     token = require_role(request, Role.editor)
-    campaign = await _guard(campaigns.get(_id(request)))
+    campaign = await campaigns.get(_id(request))
     waiting = await campaigns.new_audience_count(campaign)
-    run = await _guard(campaigns.send_to_new(campaign.id, _who(token)))
-    await _wake(request)
+    run = await campaigns.send_to_new(campaign.id, actor(token))
+    await _wake_workers(request)
     return web.json_response(
         {"id": campaign.id, "run_id": run.id, "audience_count": waiting}, status=202
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.catalog.loader import load_content
+from bot.cli.common import settings_from
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,8 +27,6 @@ def add_parser(subparsers: Any) -> None:
 def _content_dir(args: argparse.Namespace) -> Path:
     if args.dir is not None:
         return Path(args.dir)
-    from bot.cli import settings_from
-
     return settings_from(args).content.dir
 
 
@@ -64,8 +63,6 @@ class _Progress:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
-
     settings = settings_from(args)
     directory = Path(args.dir) if args.dir is not None else settings.content.dir
     return asyncio.run(_sync(directory, settings))

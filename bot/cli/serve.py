@@ -1,0 +1,55 @@
+"""``policybot serve``: the web app and/or the scheduler and delivery workers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from bot.cli.common import run, settings_from
+from bot.config import Settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.role == "worker":
+        return run(_run_worker(settings))
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    web.run_app(
+        create_app(settings, role=args.role),
+        host=settings.server.host,
+        port=settings.server.port,
+        access_log=None,
+        print=lambda *_: print(
+            f"政策在线已启动：监听 {settings.server.host}:{settings.server.port}，"
+            f"对外地址 {settings.server.base_url}（角色 {args.role}，按 Ctrl+C 停止）",
+            file=sys.stderr,
+        ),
+    )
+    return 0
+
+
+async def _run_worker(settings: Settings) -> int:
+    """The worker role: scheduler and delivery workers, no HTTP server."""
+    from bot.push.runtime import push_runtime
+    from bot.services import open_services
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_services(settings) as services, push_runtime(services):
+        print("推送进程已启动（按 Ctrl+C 停止）", file=sys.stderr)
+        await stop.wait()
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="启动服务")
+    serve.add_argument("--role", choices=["all", "web", "worker"], default="all")
+    serve.set_defaults(func=cmd_serve)
