@@ -7,6 +7,7 @@ single line that names the key (``ConfigError``) and never echoes secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -164,6 +165,33 @@ class PushSettings(Section):
         return value
 
 
+_CLOCK = r"([01]?\d|2[0-3]):[0-5]\d"
+
+
+class ChatSettings(Section):
+    """What the chat tells a resident who asks for a person (人工, 转人工客服)."""
+
+    office_hours: str = "08:30-12:00,14:30-17:30"  #: staff hours on working days (comma-separated)
+    office_phone: str = ""  #: staff phone shown beside 12345, e.g. 0571-12345678; empty hides it
+    max_results: int = Field(3, ge=1, le=5)  #: search results in one reply before “更多”
+
+    @field_validator("office_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        for window in filter(None, (w.strip() for w in value.split(","))):
+            if not re.fullmatch(f"{_CLOCK}-{_CLOCK}", window):
+                raise ValueError("must look like 08:30-12:00,14:30-17:30")
+        return value
+
+    @property
+    def windows(self) -> list[tuple[dt.time, dt.time]]:
+        out = []
+        for window in filter(None, (w.strip() for w in self.office_hours.split(","))):
+            start, end = window.split("-")
+            out.append((dt.time.fromisoformat(start.zfill(5)), dt.time.fromisoformat(end.zfill(5))))
+        return out
+
+
 class LogSettings(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")  #: log level
     format: str = Field(
@@ -179,6 +207,7 @@ class Settings(Section):
     redis: RedisSettings = RedisSettings()
     admin: AdminSettings = AdminSettings()
     push: PushSettings = PushSettings()
+    chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
 
 
