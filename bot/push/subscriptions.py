@@ -56,6 +56,20 @@ async def subscribe(openid: str, topic: Topic, now: datetime) -> bool:
     return created
 
 
+async def subscribe_many(openid: str, topics: list[Topic], now: datetime) -> list[Topic]:
+    """Subscribe to each topic; the ones the resident did not have yet."""
+    async with in_transaction():
+        subscriber = await ensure_subscriber(openid, now)
+        have = set(
+            await Subscription.filter(subscriber=subscriber).values_list("topic_id", flat=True)
+        )
+        added = [t for t in topics if t.id not in have]
+        await Subscription.bulk_create(
+            [Subscription(subscriber=subscriber, topic=t) for t in added], ignore_conflicts=True
+        )
+    return added
+
+
 async def unsubscribe(openid: str, topic: Topic) -> bool:
     """Unsubscribe; False when the resident did not have the topic."""
     deleted = await Subscription.filter(subscriber_id=openid, topic_id=topic.id).delete()
