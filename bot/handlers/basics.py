@@ -52,7 +52,7 @@ async def help_(message: Incoming, ctx: Context) -> Reply:
     return TextReply(HELP)
 
 
-@router.kind(*MEDIA)
+@router.register(lambda m: m.kind in MEDIA and m.raw.get("MsgType") != "event")
 async def media(message: Incoming, ctx: Context) -> Reply:
     what = MEDIA[message.kind]
     return TextReply(

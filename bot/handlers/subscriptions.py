@@ -14,6 +14,7 @@ from bot.handlers.router import Router
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 from bot.models import Subscriber
 from bot.push import subscriptions as subs
+from bot.push.regions import find_region, known_regions, norm_name, region_of_place
 
 router = Router("subscriptions")
 
@@ -72,7 +73,7 @@ async def subscribe(message: Incoming, ctx: Context) -> Reply:
             "或发送“订阅 全部”；发送“退订 主题名”或“退订 全部”取消；"
             "发送“地区 镇街名”设置所在地，如“地区 城关镇”。"
         )
-    if subs.norm_name(arg) in ALL_WORDS:
+    if norm_name(arg) in ALL_WORDS:
         wanted, unknown = list(await Topic.all().order_by("position")), []
     else:
         wanted, unknown = await _named_topics(arg)
@@ -101,7 +102,7 @@ async def unsubscribe(message: Incoming, ctx: Context) -> Reply:
     _, arg = _parse(message) or ("", "")
     if not arg:
         return TextReply("请发送“退订 主题名”，或发送“退订 全部”取消全部订阅。")
-    if subs.norm_name(arg) in ALL_WORDS:
+    if norm_name(arg) in ALL_WORDS:
         count = await subs.unsubscribe_all(message.openid)
         if not count:
             return TextReply("您目前没有订阅任何主题。")
@@ -149,13 +150,32 @@ async def _summary(openid: str) -> Reply:
 @router.register(lambda m: (p := _parse(m)) is not None and p[0] == "地区")
 async def set_region(message: Incoming, ctx: Context) -> Reply:
     _, arg = _parse(message) or ("", "")
-    regions = subs.load_regions(ctx.settings.content.dir)
+    regions = await known_regions(ctx.settings)
     known = "、".join(r.name for r in regions)
     if not arg:
         hint = f"可选：{known}。" if known else ""
         return TextReply(f"请发送“地区 镇街名”设置您所在的镇（乡、街道），如“地区 城关镇”。{hint}")
-    region = subs.find_region(arg, regions)
+    region = find_region(arg, regions)
     if region is None:
         return TextReply(f"没有找到“{arg}”。可选的镇（乡、街道）：{known}。")
     await subs.set_region(message.openid, region, ctx.now)
     return TextReply(f"已将您的所在地区设为“{region}”，今后可收到本地的政策通知。")
+
+
+@router.register(lambda m: m.kind == "location" and "Location_X" in m.raw)
+async def shared_location(message: Incoming, ctx: Context) -> Reply:
+    """A location the resident shared sets their town when it falls in one we know."""
+    regions = await known_regions(ctx.settings)
+    region = region_of_place(message.text, message.point, regions)
+    if region is None:
+        known = "、".join(r.name for r in regions)
+        hint = f"可选：{known}。" if known else ""
+        return TextReply(
+            "已收到您的位置，但它不在本县的镇（乡、街道）范围内，所在地区未改变。\n"
+            f"也可以发送“地区 镇街名”设置，如“地区 城关镇”。{hint}"
+        )
+    await subs.set_region(message.openid, region, ctx.now)
+    return TextReply(
+        f"已根据您发送的位置，将您的所在地区设为“{region}”，今后可收到本地的政策通知。\n"
+        "不对？发送“地区 镇街名”即可更改。"
+    )
