@@ -155,3 +155,15 @@ class PushCursor(Model):
 
     class Meta:
         table = "push_cursor"
+
+
+class PolicyNotice(Model):
+    """The one notice prepared for a newly published policy (its subscribers hear of a
+    policy and its interpretations once; an edit or a second publish finds this row)."""
+
+    policy_id = fields.CharField(max_length=80, primary_key=True)
+    campaign_id = fields.IntField(null=True)  # null when nobody was subscribed
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "policy_notice"
