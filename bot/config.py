@@ -156,6 +156,10 @@ class PushSettings(Section):
     max_attempts: int = Field(5, ge=1, le=20)  #: tries for a transient error before failing
     misfire_grace_seconds: int = Field(3600, ge=0)  #: a missed run within this window still runs
     mass_monthly_quota: int = Field(4, ge=0)  #: mass sends a resident may receive per month
+    auto_notify: bool = False  #: send a new policy's notice to its subscribers without review
+    notify_channel: str = Field(
+        "template", pattern="^(template|mass|customer)$"
+    )  #: channel of the notice a newly published policy prepares
 
     @field_validator("quiet_hours")
     @classmethod
