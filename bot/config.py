@@ -19,7 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "POLICYBOT_"
 DEFAULT_CONFIG = Path("config.toml")
@@ -36,9 +44,39 @@ class Section(BaseModel):
 class ServerSettings(Section):
     host: str = "127.0.0.1"  #: listen address
     port: int = Field(8080, ge=1, le=65535)  #: listen port
-    base_url: str = "http://127.0.0.1:8080"  #: public URL used in every link sent to residents
+    #: public URL used in every link sent to residents; when not set, the listen address
+    base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"  #: zone for schedules, quiet hours and dates
     reply_timeout: float = Field(4.0, gt=0, le=4.8)  #: seconds before a slow reply goes async
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_follows_listen_address(cls, data: Any) -> Any:
+        """A base URL never set follows ``host``/``port`` (links work on another port)."""
+        if isinstance(data, dict) and not data.get("base_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            if host in ("0.0.0.0", "::", ""):  # every interface: this machine answers locally
+                host = "127.0.0.1"
+            elif ":" in host:
+                host = f"[{host}]"
+            data = {**data, "base_url": f"http://{host}:{data.get('port') or 8080}"}
+        return data
+
+    def listening_on(self, host: str | None, port: int | None) -> ServerSettings:
+        """These settings with another listen address (``serve --host/--port``)."""
+        given = self.model_dump(include=self.model_fields_set)
+        if self._derived_base_url:
+            given.pop("base_url", None)
+        given.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+        return ServerSettings.model_validate(given)
+
+    @property
+    def _derived_base_url(self) -> bool:
+        """The base URL is the listen address's (never set, or set to the same)."""
+        return (
+            self.base_url
+            == ServerSettings.model_validate({"host": self.host, "port": self.port}).base_url
+        )
 
     @field_validator("base_url")
     @classmethod
