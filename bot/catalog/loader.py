@@ -750,6 +750,13 @@ def load_regions(root: Path | str) -> list[RegionDoc]:
     return reader.content.regions
 
 
+def load_menu(root: Path | str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Only menu.yaml (``policybot menu push``): the menu when valid, and its problems."""
+    reader = _Reader(Path(root), str(root).rstrip("/"))
+    _read_menu(reader)
+    return reader.content.menu, reader.content.problems
+
+
 def load_holidays(root: Path | str) -> Holidays:
     """Only holidays.yaml: deadlines need it without reading every document. Its
     problems are logged here, as no content check runs on this path to show them."""

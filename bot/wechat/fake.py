@@ -34,6 +34,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bot.wechat.menu import menu_problems
+
 log = logging.getLogger("bot.wechat.fake")
 
 SYSTEM_TAGS = {2: "星标组"}  # ids 0/1/2 are reserved by WeChat; 2 is listed by tags/get
@@ -632,6 +634,15 @@ def _user_info_batch(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[st
     return {"user_info_list": out}
 
 
+MENU_ERRMSG = {
+    40016: "invalid button size", 40017: "invalid button type", 40018: "invalid button name size",
+    40019: "invalid button key size", 40020: "invalid button url size",
+    40023: "invalid sub button size", 40024: "invalid sub button type",
+    40025: "invalid sub button name size", 40026: "invalid sub button key size",
+    40027: "invalid sub button url size",
+}  # fmt: skip
+
+
 def _menu_authorized(s: FakeWeChat) -> None:
     if not s.config.menu_authorized:
         raise Refusal(48001, "api unauthorized")
@@ -639,15 +650,11 @@ def _menu_authorized(s: FakeWeChat) -> None:
 
 def _menu_create(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
     _menu_authorized(s)
-    buttons = body.get("button")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        raise Refusal(40016, "invalid button size")
-    for button in buttons:
-        if not isinstance(button, dict) or not button.get("name"):
-            raise Refusal(40017, "invalid button type")
-        if len(button.get("sub_button") or []) > 5:
-            raise Refusal(40023, "invalid sub button size")
-    s.menu = {"button": buttons}
+    problems = menu_problems(body)
+    if problems:
+        first = problems[0]
+        raise Refusal(first.code, MENU_ERRMSG.get(first.code, "invalid menu"))
+    s.menu = {"button": body["button"]}
     return {"errcode": 0, "errmsg": "ok"}
 
 
