@@ -134,7 +134,7 @@ def _greeting(ctx: Context, now: datetime) -> str:
     hour = now.astimezone(ctx.settings.server.tz).hour
     hello = "早上好" if 5 <= hour < 11 else "下午好" if 13 <= hour < 18 else "您好"
     return (
-        f"{hello}！我是“政策在线”，在的。请直接发送想问的事，"
+        f"{hello}！我是“政策在线”，随时为您服务。请直接发送想问的事，"
         "如“低保怎么申请”“危房改造补助”。\n发送“帮助”查看全部用法。"
     )
 
