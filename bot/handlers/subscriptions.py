@@ -73,8 +73,10 @@ async def subscribe(message: Incoming, ctx: Context) -> Reply:
             "或发送“订阅 全部”；发送“退订 主题名”或“退订 全部”取消；"
             "发送“地区 镇街名”设置所在地，如“地区 城关镇”。"
         )
+    wanted: list[Topic]
+    unknown: list[str] = []
     if norm_name(arg) in ALL_WORDS:
-        wanted, unknown = list(await Topic.all().order_by("position")), []
+        wanted = list(await Topic.all().order_by("position"))
     else:
         wanted, unknown = await _named_topics(arg)
     if not wanted:
