@@ -109,7 +109,8 @@ async def _prepare(
         campaign = await campaigns.create(body, AUTHOR, settings)
         if settings.push.auto_notify:
             await campaigns.approve(campaign.id, AUTO_APPROVER)
-    except DomainError as exc:  # e.g. no template configured: staff see it on the notice
+    except DomainError as exc:  # e.g. no template configured: kept on the notice and logged
+        log.warning("policy notice not prepared", extra={"policy": policy.id, "code": exc.code})
         return NoticeState.skipped, None, f"无法创建推送：{exc.message}"[:255]
     log.info("policy notice prepared", extra={"policy": policy.id, "campaign": campaign.id})
     return NoticeState.prepared, campaign.id, "已自动审核通过" if settings.push.auto_notify else ""
