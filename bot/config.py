@@ -7,6 +7,7 @@ single line that names the key (``ConfigError``) and never echoes secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -18,7 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "POLICYBOT_"
 DEFAULT_CONFIG = Path("config.toml")
@@ -35,9 +44,39 @@ class Section(BaseModel):
 class ServerSettings(Section):
     host: str = "127.0.0.1"  #: listen address
     port: int = Field(8080, ge=1, le=65535)  #: listen port
-    base_url: str = "http://127.0.0.1:8080"  #: public URL used in every link sent to residents
+    #: public URL used in every link sent to residents; when not set, the listen address
+    base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"  #: zone for schedules, quiet hours and dates
     reply_timeout: float = Field(4.0, gt=0, le=4.8)  #: seconds before a slow reply goes async
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_follows_listen_address(cls, data: Any) -> Any:
+        """A base URL never set follows ``host``/``port`` (links work on another port)."""
+        if isinstance(data, dict) and not data.get("base_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            if host in ("0.0.0.0", "::", ""):  # every interface: this machine answers locally
+                host = "127.0.0.1"
+            elif ":" in host:
+                host = f"[{host}]"
+            data = {**data, "base_url": f"http://{host}:{data.get('port') or 8080}"}
+        return data
+
+    def listening_on(self, host: str | None, port: int | None) -> ServerSettings:
+        """These settings with another listen address (``serve --host/--port``)."""
+        given = self.model_dump(include=self.model_fields_set)
+        if self._derived_base_url:
+            given.pop("base_url", None)
+        given.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+        return ServerSettings.model_validate(given)
+
+    @property
+    def _derived_base_url(self) -> bool:
+        """The base URL is the listen address's (never set, or set to the same)."""
+        return (
+            self.base_url
+            == ServerSettings.model_validate({"host": self.host, "port": self.port}).base_url
+        )
 
     @field_validator("base_url")
     @classmethod
@@ -155,6 +194,10 @@ class PushSettings(Section):
     max_attempts: int = Field(5, ge=1, le=20)  #: tries for a transient error before failing
     misfire_grace_seconds: int = Field(3600, ge=0)  #: a missed run within this window still runs
     mass_monthly_quota: int = Field(4, ge=0)  #: mass sends a resident may receive per month
+    auto_notify: bool = False  #: send a new policy's notice to its subscribers without review
+    notify_channel: str = Field(
+        "template", pattern="^(template|mass|customer)$"
+    )  #: channel of the notice a newly published policy prepares
 
     @field_validator("quiet_hours")
     @classmethod
@@ -162,6 +205,33 @@ class PushSettings(Section):
         if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
             raise ValueError("must look like 22:00-08:00")
         return value
+
+
+_CLOCK = r"([01]?\d|2[0-3]):[0-5]\d"
+
+
+class ChatSettings(Section):
+    """What the chat tells a resident who asks for a person (人工, 转人工客服)."""
+
+    office_hours: str = "08:30-12:00,14:30-17:30"  #: staff hours on working days (comma-separated)
+    office_phone: str = ""  #: staff phone shown beside 12345, e.g. 0571-12345678; empty hides it
+    max_results: int = Field(3, ge=1, le=5)  #: search results in one reply before “更多”
+
+    @field_validator("office_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        for window in filter(None, (w.strip() for w in value.split(","))):
+            if not re.fullmatch(f"{_CLOCK}-{_CLOCK}", window):
+                raise ValueError("must look like 08:30-12:00,14:30-17:30")
+        return value
+
+    @property
+    def windows(self) -> list[tuple[dt.time, dt.time]]:
+        out = []
+        for window in filter(None, (w.strip() for w in self.office_hours.split(","))):
+            start, end = window.split("-")
+            out.append((dt.time.fromisoformat(start.zfill(5)), dt.time.fromisoformat(end.zfill(5))))
+        return out
 
 
 class LogSettings(Section):
@@ -179,6 +249,7 @@ class Settings(Section):
     redis: RedisSettings = RedisSettings()
     admin: AdminSettings = AdminSettings()
     push: PushSettings = PushSettings()
+    chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
 
 

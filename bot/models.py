@@ -127,3 +127,16 @@ class AuditEntry(Model):
     class Meta:
         table = "audit_entry"
         ordering = ["-id"]
+
+
+class MoreResults(Model):
+    """A resident's last search that had more results than one reply shows, so that
+    “更多” can show the rest from any process. Cleared when the rest were shown."""
+
+    openid = fields.CharField(max_length=64, primary_key=True)
+    query = fields.CharField(max_length=200)  # what the resident asked
+    shown = fields.IntField(default=0)  # results already shown
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "more_results"

@@ -109,6 +109,25 @@ def http_url(value: Any) -> str:
     return value
 
 
+def coordinates(value: Any) -> tuple[float, float]:
+    """``[纬度, 经度]`` in degrees (WGS-84/GCJ-02 as WeChat reports them)."""
+    numbers = isinstance(value, list) and len(value) == 2
+    if not numbers or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        raise FieldError("应为 [纬度, 经度]，如 [30.28, 120.15]")
+    lat, lon = float(value[0]), float(value[1])
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise FieldError("纬度应在 -90 到 90 之间，经度应在 -180 到 180 之间")
+    return lat, lon
+
+
+def positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise FieldError("应为正数")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Spec:
     convert: Converter

@@ -31,8 +31,10 @@ from bot.catalog.fields import (
     Problem,
     Spec,
     convert_fields,
+    coordinates,
     date,
     ident,
+    positive_number,
     str_list,
     text,
 )
@@ -146,6 +148,8 @@ class TopicDoc:
 class RegionDoc:
     name: str
     aliases: list[str]
+    center: tuple[float, float] | None = None  # [纬度, 经度] of the town's seat
+    radius_km: float = 5.0  # a location this close to ``center`` is in the town
 
 
 @dataclass
@@ -383,7 +387,12 @@ TOPIC_FIELDS = {
     "aliases": Spec(str_list(), default=[]),
     "areas": Spec(str_list(), default=[]),
 }
-REGION_FIELDS = {"name": Spec(text(64), required=True), "aliases": Spec(str_list(), default=[])}
+REGION_FIELDS = {
+    "name": Spec(text(64), required=True),
+    "aliases": Spec(str_list(), default=[]),
+    "center": Spec(coordinates),
+    "radius_km": Spec(positive_number, default=5.0),
+}
 
 
 def _read_areas(reader: _Reader) -> None:
@@ -730,6 +739,22 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     _cross_check(reader)
     reader.content.problems.sort(key=lambda p: (p.path, p.line))
     return reader.content
+
+
+def load_regions(root: Path | str) -> list[RegionDoc]:
+    """Only regions.yaml (chat reads it without every document); problems are logged."""
+    reader = _Reader(Path(root), "")
+    _read_regions(reader)
+    for problem in reader.content.problems:
+        log.warning("regions.yaml problem; entry ignored", extra={"problem": str(problem)})
+    return reader.content.regions
+
+
+def load_menu(root: Path | str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Only menu.yaml (``policybot menu push``): the menu when valid, and its problems."""
+    reader = _Reader(Path(root), str(root).rstrip("/"))
+    _read_menu(reader)
+    return reader.content.menu, reader.content.problems
 
 
 def load_holidays(root: Path | str) -> Holidays:

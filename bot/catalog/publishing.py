@@ -23,6 +23,7 @@ from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.catalog.render import render_markdown
 from bot.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from bot.models import AuditEntry
+from bot.push import notify
 
 EDITABLE = (Status.draft, Status.review)
 _INTERP_SPECS = {k: v for k, v in INTERPRETATION_FIELDS.items() if k != "policy"}
@@ -195,6 +196,8 @@ async def _transition(
         if to == Status.published and policy.published_on is None:
             policy.published_on = today
         await policy.save(using_db=conn, update_fields=["status", "published_on", "updated_at"])
+        if to == Status.published:
+            await notify.policies_published([policy.id], conn=conn)
         moved = []
         for interp in interps:
             if interp.status in interps_from:

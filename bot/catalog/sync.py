@@ -30,6 +30,7 @@ from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status
 from bot.catalog.render import render_many, render_markdown
 from bot.config import Settings
 from bot.models import AuditEntry
+from bot.push import notify
 
 log = logging.getLogger("bot.catalog")
 
@@ -216,6 +217,11 @@ class _Sync:
             (update if old is not None else create).append(row)
         await self._write(Policy, "policy", create, update, _POLICY_FIELDS)
         await self._links([p.id for p in create + update], docs)
+        was_published = {
+            pid for pid, (_, status, _) in existing.items() if status == Status.published
+        }
+        newly = [p.id for p in create + update if p.id not in was_published]
+        await notify.policies_published(newly, conn=self.conn)
         loaded = {d.id for d in docs}
         gone = [
             pid

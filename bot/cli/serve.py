@@ -14,6 +14,9 @@ from bot.config import Settings
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if args.host is not None or args.port is not None:
+        server = settings.server.listening_on(args.host, args.port)
+        settings = settings.model_copy(update={"server": server})
     if args.role == "worker":
         return run(_run_worker(settings))
     from aiohttp import web
@@ -49,7 +52,16 @@ async def _run_worker(settings: Settings) -> int:
     return 0
 
 
+def _port(value: str) -> int:
+    port = int(value) if value.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("端口应为 1 到 65535 之间的整数")
+    return port
+
+
 def add_parser(subparsers: Any) -> None:
     serve = subparsers.add_parser("serve", help="启动服务")
     serve.add_argument("--role", choices=["all", "web", "worker"], default="all")
+    serve.add_argument("--host", help="监听地址（默认 server.host）")
+    serve.add_argument("--port", type=_port, help="监听端口（默认 server.port）")
     serve.set_defaults(func=cmd_serve)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot import audit
 from bot.audit import Actor
 from bot.config import Role
 from bot.errors import Conflict, Invalid, NotFound
+from bot.feedback.masking import mask_personal
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
 from bot.services import Services
 from bot.wechat.errors import DEMO_MODE, NETWORK_ERROR, WeChatError
@@ -30,6 +32,7 @@ log = logging.getLogger("bot.feedback")
 
 READ_ROLES = (Role.publisher, Role.editor, Role.reviewer)  # admin may always
 ANSWER_ROLES = (Role.editor, Role.reviewer)
+MAX_MESSAGE = 1000  # characters of one 留言 (refused beyond, never cut)
 MAX_ANSWER = 600  # characters: 3 bytes each in UTF-8, well inside a customer message
 WINDOW = dt.timedelta(hours=48)
 MAX_PER_PAGE = 100
@@ -58,12 +61,38 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def to_json(fb: Feedback) -> dict[str, Any]:
+def handles_feedback(role: Role | str) -> bool:
+    """Staff who answer 留言 (and admins) see them whole; others see numbers masked."""
+    return Role(role) in (*ANSWER_ROLES, Role.admin)
+
+
+def visible_to(role: Role | str) -> Callable[[str | None], str]:
+    """What a 留言 (or its answer) shows to staff of ``role``."""
+    whole = handles_feedback(role)
+    return lambda text: (text or "") if whole else mask_personal(text or "")
+
+
+def to_json(fb: Feedback, role: Role | str) -> dict[str, Any]:
+    shown = visible_to(role)
     return {
-        "id": fb.id, "openid": fb.openid, "text": fb.text, "status": fb.status.value,
-        "created_at": _iso(fb.created_at), "answer": fb.answer,
+        "id": fb.id, "openid": fb.openid, "text": shown(fb.text), "status": fb.status.value,
+        "created_at": _iso(fb.created_at), "answer": fb.answer and shown(fb.answer),
         "answered_by": fb.answered_by, "answered_at": _iso(fb.answered_at),
     }  # fmt: skip
+
+
+async def leave_feedback(openid: str, text: str) -> Feedback:
+    """Record a resident's 留言; one over ``MAX_MESSAGE`` is refused whole, never cut."""
+    text = text.strip()
+    if not text:
+        raise Invalid("empty", "留言内容不能为空")
+    if len(text) > MAX_MESSAGE:
+        raise Invalid(
+            "too_long",
+            f"留言最多 {MAX_MESSAGE} 字，您这条有 {len(text)} 字，未能保存。"
+            "请精简后再发，或分成几条发送（每条以“留言”开头）。",
+        )
+    return await Feedback.create(openid=openid, text=text)
 
 
 async def list_feedback(

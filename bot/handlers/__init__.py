@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -39,10 +40,17 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, search, subscriptions
+    from bot.handlers import basics, feedback, menu, search, smalltalk, subscriptions
 
     return Dispatcher(
-        [subscriptions.router, feedback.router, basics.router, menu.router, search.router]
+        [
+            subscriptions.router,
+            feedback.router,
+            basics.router,
+            menu.router,
+            smalltalk.router,
+            search.router,
+        ]
     )
 
 
@@ -51,6 +59,7 @@ async def handle(services: Services, message: Incoming) -> tuple[str, Reply | No
     now = datetime.now(UTC)
     start = time.perf_counter()
     route = "none"
+    message = as_text(message)
     try:
         if message.kind in _ACTIVE_KINDS:
             await _touch(services.recently_active, message.openid, now)
@@ -63,6 +72,14 @@ async def handle(services: Services, message: Incoming) -> tuple[str, Reply | No
     metrics.REPLIES.labels(handler=route).inc()
     metrics.HANDLER_SECONDS.labels(handler=route).observe(time.perf_counter() - start)
     return route, reply
+
+
+def as_text(message: Incoming) -> Incoming:
+    """A voice message WeChat recognised is answered as the text it is; the
+    full stop speech recognition adds would otherwise spoil commands (“订阅救助。”)."""
+    if message.kind == "voice" and message.text:
+        return replace(message, kind="text", text=message.text.rstrip("。．.！!？? "))
+    return message
 
 
 TOUCH_EVERY = timedelta(minutes=1)  # a minute's staleness is nothing against a 48-hour window

@@ -12,12 +12,14 @@ router = Router("basics")
 HELP = (
     "您好！这里是“政策在线”，可以帮您：\n"
     "1. 查政策：直接发送想问的事，如“低保怎么申请”“危房改造补助”“征地补偿标准”，"
-    "也可以发送文号，如“青政办〔2024〕12号”；\n"
-    "2. 订阅推送：发送“订阅”查看可订阅的主题，发送“订阅 救助”即可订阅，"
+    "也可以发送文号，如“青政办〔2024〕12号”，结果较多时发送“更多”看其余；\n"
+    "2. 订阅推送：发送“订阅”查看可订阅的主题，发送“订阅 救助”即可订阅（可一次订阅多个，"
+    "如“订阅 救助 医保”，或“订阅 全部”），"
     "发送“退订 救助”或“退订 全部”取消；\n"
     "3. 查看订阅：发送“我的订阅”；\n"
     "4. 设置所在镇街：发送“地区 城关镇”，可收到本地通知；\n"
-    "5. 留言：发送“留言 您的问题”，工作人员会尽快答复。\n"
+    "5. 留言：发送“留言 您的问题”，工作人员会尽快答复；发送“人工”了解联系工作人员的方式；\n"
+    "6. 也可以发送语音，或发送位置自动设置所在镇街。\n"
     "急事请拨打 12345 政务服务便民热线。"
 )
 
@@ -52,7 +54,7 @@ async def help_(message: Incoming, ctx: Context) -> Reply:
     return TextReply(HELP)
 
 
-@router.kind(*MEDIA)
+@router.register(lambda m: m.kind in MEDIA and m.raw.get("MsgType") != "event")
 async def media(message: Incoming, ctx: Context) -> Reply:
     what = MEDIA[message.kind]
     return TextReply(

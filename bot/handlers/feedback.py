@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from bot.errors import DomainError
+from bot.feedback.answers import leave_feedback
 from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
-from bot.models import Feedback
 
 router = Router("feedback")
-
-MAX_CHARS = 1000
 
 
 @router.command("留言")
@@ -19,7 +18,10 @@ async def leave_message(message: Incoming, ctx: Context) -> Reply:
             "请在“留言”后面写上您的问题，例如：\n留言 我家房子是危房，怎么申请改造补助？\n"
             "请不要填写身份证号、银行卡号等个人隐私。"
         )
-    record = await Feedback.create(openid=message.openid, text=text[:MAX_CHARS])
+    try:
+        record = await leave_feedback(message.openid, text)
+    except DomainError as exc:
+        return TextReply(exc.message)
     return TextReply(
         f"您的留言已收到（编号 {record.id}），工作人员会在工作日内处理并答复。\n"
         "急事请拨打 12345 政务服务便民热线。"

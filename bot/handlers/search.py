@@ -1,20 +1,49 @@
-"""Any text no command took: a keyword search of the catalog (the last router)."""
+"""Any text no command took: a keyword search of the catalog (the last router).
+
+One reply shows ``chat.max_results`` results; when there are more, the query
+is remembered (``MoreResults``, in the database so any process can answer)
+and “更多” shows the next ones.
+"""
 
 from __future__ import annotations
 
 from bot.catalog.models import Topic
-from bot.handlers.router import Router
+from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
-from bot.search.reply import format_results, nothing_found
+from bot.models import MoreResults
+from bot.search.reply import MORE_WORD, format_results, nothing_found
 
 router = Router("search")
+
+MAX_HITS = 15  # results reachable through “更多”
+
+
+async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
+    hits = await ctx.services.search.search(query, MAX_HITS) if query else []
+    if not hits:
+        topics = await Topic.all().values_list("name", flat=True)
+        return TextReply(nothing_found(query, topics))
+    text, shown = format_results(query, hits, start=start, page=ctx.settings.chat.max_results)
+    if start + shown < len(hits):
+        await MoreResults.update_or_create(
+            openid=openid, defaults={"query": query[:200], "shown": start + shown}
+        )
+    else:
+        await MoreResults.filter(openid=openid).delete()
+    return TextReply(text)
+
+
+@router.command(MORE_WORD, "更多结果", "下一页", "继续")
+async def more(message: Incoming, ctx: Context) -> Reply:
+    """The next results of the resident's last search (or of the words after 更多)."""
+    if query := command_argument(message.text):
+        return await _answer(ctx, message.openid, query, 0)
+    pending = await MoreResults.get_or_none(openid=message.openid)
+    if pending is None:
+        return TextReply("没有更多结果了。请直接发送想查的事，如“低保怎么申请”。")
+    return await _answer(ctx, message.openid, pending.query, pending.shown)
 
 
 @router.kind("text")
 async def search(message: Incoming, ctx: Context) -> Reply:
-    query = message.text.strip()
-    hits = await ctx.services.search.search(query) if query else []
-    if hits:
-        return TextReply(format_results(query, hits, ctx.settings))
-    topics = await Topic.all().values_list("name", flat=True)
-    return TextReply(nothing_found(query, topics))
+    return await _answer(ctx, message.openid, message.text.strip(), 0)

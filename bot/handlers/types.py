@@ -24,7 +24,9 @@ class Incoming:
 
     ``kind`` is the message type (text, image, voice, video, shortvideo,
     location, link) or, for events, the lower-cased event name (subscribe,
-    unsubscribe, click, view, subscribe_msg_popup_event, …).
+    unsubscribe, click, view, subscribe_msg_popup_event, …). ``text`` is the
+    content of a text, WeChat's speech recognition of a voice message, the
+    label of a shared location, or an event's key.
     """
 
     kind: str
@@ -33,6 +35,7 @@ class Incoming:
     text: str = ""  # text content, or the event key of a click
     msg_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # every field WeChat sent
+    point: tuple[float, float] | None = None  # a shared location's (纬度, 经度)
 
     @property
     def dedup_key(self) -> str:

@@ -155,3 +155,25 @@ class PushCursor(Model):
 
     class Meta:
         table = "push_cursor"
+
+
+class NoticeState(StrEnum):
+    pending = "pending"  # published; the push worker has not prepared the campaign yet
+    preparing = "preparing"  # a worker claimed it
+    prepared = "prepared"  # a campaign exists (draft for review, or approved by auto_notify)
+    skipped = "skipped"  # nothing to send: no topics, nobody subscribed, an old document
+
+
+class PolicyNotice(Model):
+    """The one notice of a newly published policy: its subscribers hear of a policy
+    and its interpretations once; an edit or a second publish finds this row."""
+
+    policy_id = fields.CharField(max_length=80, primary_key=True)
+    state = fields.CharEnumField(NoticeState, default=NoticeState.pending, db_index=True)
+    campaign_id = fields.IntField(null=True)  # the campaign prepared for it
+    note = fields.CharField(max_length=255, default="")  # why it was skipped, or what went wrong
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "policy_notice"

@@ -87,7 +87,10 @@ class PushScheduler:
             log.exception("rebuilding push jobs failed")
 
     async def _reconcile(self, startup: bool) -> None:
+        from bot.push.notify import prepare_pending  # notify → campaigns → this module
+
         now = utcnow()
+        await prepare_pending(self.settings, now)  # the runs it approves are planned below
         desired: dict[str, tuple[str, Any]] = {}
         cron_campaigns = await Campaign.filter(
             state__in=[CampaignState.scheduled, CampaignState.sending], cron__isnull=False

@@ -10,24 +10,16 @@ pending deliveries are skipped before a worker can claim them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from tortoise.transactions import in_transaction
 
 from bot.catalog.models import Topic
 from bot.models import Subscriber, Subscription
 from bot.push.models import Delivery, DeliveryState
+from bot.push.regions import norm_name
 
 log = logging.getLogger("bot.push")
-
-
-def norm_name(text: str) -> str:
-    """What residents type and what the catalog says compare equal despite spaces and case."""
-    return "".join(text.split()).lower()
 
 
 async def find_topic(name: str) -> Topic | None:
@@ -56,6 +48,20 @@ async def subscribe(openid: str, topic: Topic, now: datetime) -> bool:
     return created
 
 
+async def subscribe_many(openid: str, topics: list[Topic], now: datetime) -> list[Topic]:
+    """Subscribe to each topic; the ones the resident did not have yet."""
+    async with in_transaction():
+        subscriber = await ensure_subscriber(openid, now)
+        have = set(
+            await Subscription.filter(subscriber=subscriber).values_list("topic_id", flat=True)
+        )
+        added = [t for t in topics if t.id not in have]
+        await Subscription.bulk_create(
+            [Subscription(subscriber=subscriber, topic=t) for t in added], ignore_conflicts=True
+        )
+    return added
+
+
 async def unsubscribe(openid: str, topic: Topic) -> bool:
     """Unsubscribe; False when the resident did not have the topic."""
     deleted = await Subscription.filter(subscriber_id=openid, topic_id=topic.id).delete()
@@ -69,44 +75,6 @@ async def unsubscribe_all(openid: str) -> int:
 async def topics_of(openid: str) -> list[Topic]:
     ids = await Subscription.filter(subscriber_id=openid).values_list("topic_id", flat=True)
     return list(await Topic.filter(id__in=list(ids)).order_by("position")) if ids else []
-
-
-@dataclass(frozen=True)
-class Region:
-    name: str
-    aliases: tuple[str, ...] = ()
-
-
-@lru_cache(maxsize=8)
-def _load_regions(path: Path, mtime: float) -> tuple[Region, ...]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return tuple(
-        Region(str(item["name"]), tuple(str(a) for a in item.get("aliases") or ()))
-        for item in data
-        if isinstance(item, dict) and item.get("name")
-    )
-
-
-def load_regions(content_dir: Path) -> tuple[Region, ...]:
-    """The county's towns and streets from ``regions.yaml`` (empty when absent)."""
-    path = Path(content_dir) / "regions.yaml"
-    try:
-        return _load_regions(path, path.stat().st_mtime)
-    except FileNotFoundError:
-        return ()
-
-
-def find_region(name: str, regions: tuple[Region, ...]) -> str | None:
-    """The canonical region name for ``name``; free text when no list is configured."""
-    wanted = norm_name(name)
-    if not wanted:
-        return None
-    if not regions:
-        return name.strip()[:64]
-    for region in regions:
-        if wanted in (norm_name(region.name), *(norm_name(a) for a in region.aliases)):
-            return region.name
-    return None
 
 
 async def set_region(openid: str, region: str, now: datetime) -> None:

@@ -1,21 +1,48 @@
-"""The chat text for search results: short enough for one WeChat text reply
-(under 2048 bytes of UTF-8) and readable on a phone — per result its title,
-文号 or date, link, and its interpretations' links beside it."""
+"""The chat text for search results, readable on a phone: a few results (three
+by default, ``chat.max_results``), each a tappable title in WeChat's link form
+(``<a href="…">标题</a>`` in a text reply) with its 文号 or date and its
+interpretations' links beside it; the rest follow when the resident sends
+“更多”. A query typed in traditional characters is answered in traditional
+characters with links to the 繁體 pages (``?variant=hant``).
+
+Everything is counted in UTF-8 bytes, markup included: a text reply must stay
+under WeChat's 2048 bytes, and only whole entries are shown.
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from bot.config import Settings
+import opencc
+
 from bot.handlers.types import TEXT_REPLY_LIMIT, fit_bytes
 from bot.search.hits import Hit
 
-MAX_RESULTS = 5
+MAX_RESULTS = 3  # default page size (``chat.max_results``)
 MAX_INTERPRETATIONS = 2  # per policy; more would crowd out the next result
+TITLE_CHARS = 60  # a longer title is cut: three entries must fit one reply
 _QUERY_ECHO = 24  # characters of the query repeated back
 
 _FORM_LABEL = {"文字解读": "解读", "媒体报道": "报道"}
+MORE_WORD = "更多"
+
+
+@cache
+def _s2t() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t")
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def is_traditional(text: str) -> bool:
+    """Typed in traditional characters: converting to simplified changes it."""
+    return _t2s().convert(text) != text
 
 
 def _echo(query: str) -> str:
@@ -27,8 +54,21 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _entry(number: int, hit: Hit) -> str:
-    lines = [f"{number}. {hit.title}"]
+def _href(url: str, hant: bool) -> str:
+    if hant:
+        url += ("&" if "?" in url else "?") + "variant=hant"
+    return html.escape(url, quote=True)
+
+
+def link(url: str, label: str, hant: bool = False) -> str:
+    """WeChat's link form in a text reply; the label cannot break out of the tag."""
+    label = label if len(label) <= TITLE_CHARS else label[: TITLE_CHARS - 1] + "…"
+    label = label.replace("<", "＜").replace(">", "＞")
+    return f'<a href="{_href(url, hant)}">{label}</a>'
+
+
+def _entry(number: int, hit: Hit, hant: bool) -> str:
+    lines = [f"{number}. {link(hit.url, hit.title, hant)}"]
     facts = []
     if hit.kind == "policy":
         facts.append(hit.doc_number or (f"{hit.date} 发布" if hit.date else ""))
@@ -43,40 +83,55 @@ def _entry(number: int, hit: Hit) -> str:
     fact = " ".join(f for f in facts if f)
     if fact:
         lines.append(fact)
-    lines.append(hit.url)
     replacement = hit.replaced_by
     if isinstance(replacement, Hit):
-        lines.append(f"现行文件：{replacement.title}")
-        lines.append(replacement.url)
-    # Interpretation titles repeat the policy's; the form and link say enough on a phone.
-    for _title, url, form in hit.interpretations[:MAX_INTERPRETATIONS]:
-        label = _FORM_LABEL.get(form, form or "解读")
-        lines.append(f"{label}：{url}")
+        lines.append(f"现行文件：{link(replacement.url, replacement.title, hant)}")
+    # Interpretation titles repeat the policy's; the form says enough on a phone.
+    readings = [
+        link(url, _FORM_LABEL.get(form, form or "解读"), hant)
+        for _title, url, form in hit.interpretations[:MAX_INTERPRETATIONS]
+    ]
+    if readings:
+        lines.append("看解读：" + " ".join(readings))
     return "\n".join(lines)
 
 
-def format_results(query: str, hits: Sequence[Hit], settings: Settings | None = None) -> str:
-    """The reply listing ``hits`` (best first); whole entries only, within WeChat's limit."""
-    if not hits:
-        return nothing_found(query, ())
-    hits = list(hits)[:MAX_RESULTS]
-    head = f"为您找到与“{_echo(query)}”相关的内容："
-    tail_more = "\n\n还有更多结果，换个更具体的说法可以查得更准。"
+def format_results(
+    query: str,
+    hits: Sequence[Hit],
+    *,
+    start: int = 0,
+    page: int = MAX_RESULTS,
+) -> tuple[str, int]:
+    """The reply showing ``hits[start:]`` (best first, numbered on from ``start``),
+    at most ``page`` whole entries within WeChat's limit, and how many it showed;
+    it invites “更多” while some of ``hits`` remain."""
+    hant = is_traditional(query)
+    hits = list(hits)
+    if start >= len(hits):
+        return nothing_found(query, ()), 0
+    head = (
+        f"与“{_echo(query)}”相关的更多内容："
+        if start
+        else f"为您找到与“{_echo(query)}”相关的内容："
+    )
+    tail_more = f"\n\n发送“{MORE_WORD}”查看其余结果。"
     tail = "\n\n发送“留言 您的问题”可咨询工作人员。"
     parts = [head]
     used = _size(head) + max(_size(tail), _size(tail_more))
     shown = 0
-    for number, hit in enumerate(hits, start=1):
-        block = "\n\n" + _entry(number, hit)
-        if used + _size(block) > TEXT_REPLY_LIMIT:
+    for number, hit in enumerate(hits[start : start + page], start=start + 1):
+        block = "\n\n" + _entry(number, hit, hant)
+        if used + _size(block) > TEXT_REPLY_LIMIT and shown:
             break
         parts.append(block)
         used += _size(block)
         shown += 1
-    if shown == 0:  # one enormous title: cut it rather than answer nothing
-        parts.append("\n\n" + _entry(1, hits[0]))
-    parts.append(tail_more if shown < len(hits) else tail)
-    return fit_bytes("".join(parts), TEXT_REPLY_LIMIT)
+    parts.append(tail_more if start + shown < len(hits) else tail)
+    text = "".join(parts)
+    if hant:
+        text = _s2t().convert(text)
+    return text, shown
 
 
 def _topic_names(topics: Iterable[Any]) -> list[str]:

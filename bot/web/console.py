@@ -285,7 +285,7 @@ async def _feedback_view(
         state=raw if state else "all", page=number, pages=max(1, -(-total // PER_PAGE)),
         in_window=in_window, answers=await _latest_answers([f.id for f in items]),
         notice=notice, warn=warn, error=error, reasons=answers.REASONS, max_answer=answers.MAX_ANSWER,
-        answer_roles=answers.ANSWER_ROLES,
+        answer_roles=answers.ANSWER_ROLES, visible=answers.visible_to(user.token.role),
     )  # fmt: skip
 
 

@@ -36,8 +36,9 @@ def _int(value: str | None, default: int, name: str, high: int | None = None) ->
 @document(params={"status": "new、answered 或 closed", "page": "页码", "per_page": "每页条数（≤100）"},
           response="Object")  # fmt: skip
 async def get_feedback(request: web.Request) -> web.Response:
-    """Residents' 留言, newest first (any admin role)."""
-    require_role(request, *READ_ROLES)
+    """Residents' 留言, newest first (any admin role); ID and phone numbers are masked
+    for roles that do not answer 留言."""
+    token = require_role(request, *READ_ROLES)
     raw = request.query.get("status") or None
     if raw is not None and raw not in FeedbackStatus.__members__:
         raise api_error(400, "status 应为 new、answered 或 closed")
@@ -45,7 +46,12 @@ async def get_feedback(request: web.Request) -> web.Response:
     per_page = _int(request.query.get("per_page"), 20, "per_page", MAX_PER_PAGE)
     total, items = await list_feedback(FeedbackStatus(raw) if raw else None, page, per_page)
     return json_response(
-        {"total": total, "page": page, "per_page": per_page, "items": [to_json(f) for f in items]}
+        {
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "items": [to_json(f, token.role) for f in items],
+        }
     )
 
 
@@ -63,7 +69,7 @@ async def post_answer(request: web.Request) -> web.Response:
         raise api_error(422, "answer 应为文本")
     outcome = await answer_feedback(request.app[SERVICES], feedback_id, answer, actor(token))
     return json_response({
-        **to_json(outcome.feedback),
+        **to_json(outcome.feedback, token.role),
         "delivered": outcome.delivered,
         "reason": outcome.reason,
         "reason_text": REASONS.get(outcome.reason or ""),

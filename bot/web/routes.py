@@ -11,6 +11,7 @@ from bot.web import (
     console,
     feed,
     feedback_api,
+    home,
     openapi,
     ops,
     pages,
@@ -76,3 +77,6 @@ def setup_routes(app: web.Application) -> None:
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)
+
+    # Landing page: what the account offers, search, topics, the console's door.
+    app.router.add_get("/", home.home_page, name="home")

@@ -13,7 +13,9 @@ over their 4 mass sends a month are skipped silently, as WeChat does.
 Everything is in memory and cheap per request (a benchmark sends ~1000 req/s).
 ``/_fake/state``, ``/_fake/messages``, ``/_fake/config`` and ``/_fake/reset``
 let a test or an operator inspect and steer it; in-process tests use the
-``FakeWeChat`` object itself (``fake_state(app)``).
+``FakeWeChat`` object itself (``fake_state(app)``). ``/_fake/say`` plays a
+resident writing: the message goes to the service's callback as WeChat would
+send it, and the stand-in learns that the resident wrote (the 48-hour window).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
+import hashlib
 import logging
 import random
 import re
@@ -31,8 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import defusedxml.ElementTree as SafeET
 import orjson
 from aiohttp import web
+
+from bot.wechat.menu import menu_problems
 
 log = logging.getLogger("bot.wechat.fake")
 
@@ -71,6 +78,8 @@ class FakeConfig:
     menu_authorized: bool = True  # False → 48001 on menu calls
     fail: dict[str, int] = field(default_factory=dict)  # endpoint → errcode on every call
     user_page_size: int = 10_000  # user/get page size
+    callback_url: str = ""  # the service's callback; /_fake/say delivers residents' messages there
+    callback_token: str = "policybot-dev"  # the service's wechat.token, to sign them
 
 
 class Refusal(Exception):
@@ -632,6 +641,15 @@ def _user_info_batch(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[st
     return {"user_info_list": out}
 
 
+MENU_ERRMSG = {
+    40016: "invalid button size", 40017: "invalid button type", 40018: "invalid button name size",
+    40019: "invalid button key size", 40020: "invalid button url size",
+    40023: "invalid sub button size", 40024: "invalid sub button type",
+    40025: "invalid sub button name size", 40026: "invalid sub button key size",
+    40027: "invalid sub button url size",
+}  # fmt: skip
+
+
 def _menu_authorized(s: FakeWeChat) -> None:
     if not s.config.menu_authorized:
         raise Refusal(48001, "api unauthorized")
@@ -639,15 +657,11 @@ def _menu_authorized(s: FakeWeChat) -> None:
 
 def _menu_create(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
     _menu_authorized(s)
-    buttons = body.get("button")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        raise Refusal(40016, "invalid button size")
-    for button in buttons:
-        if not isinstance(button, dict) or not button.get("name"):
-            raise Refusal(40017, "invalid button type")
-        if len(button.get("sub_button") or []) > 5:
-            raise Refusal(40023, "invalid sub button size")
-    s.menu = {"button": buttons}
+    problems = menu_problems(body)
+    if problems:
+        first = problems[0]
+        raise Refusal(first.code, MENU_ERRMSG.get(first.code, "invalid menu"))
+    s.menu = {"button": body["button"]}
     return {"errcode": 0, "errmsg": "ok"}
 
 
@@ -785,6 +799,69 @@ async def _reset(request: web.Request) -> web.Response:
     return _json(dataclasses.asdict(s.config))
 
 
+async def _say(request: web.Request) -> web.Response:
+    """A resident writes: like WeChat, the stand-in delivers the message to the
+    service's callback (plain mode, signed with its token) and so knows the
+    resident wrote — they follow, and their 48-hour window opens. Body:
+    ``{"openid", "text"}`` or ``{"openid", "event", "key"?}``; answers with the
+    callback's status and the reply's text."""
+    s = request.app[FAKE_KEY]
+    if not s.config.callback_url:
+        return _json({"error": "no callback_url configured (fake-wechat --callback URL)"}, 400)
+    try:
+        body = await request.json()
+        openid, text = str(body["openid"]), str(body.get("text", ""))
+        event, key = str(body.get("event", "")), str(body.get("key", ""))
+    except (ValueError, TypeError, KeyError):
+        return _json({"error": 'body must be {"openid": …, "text": …} or {"openid", "event"}'}, 400)
+    s.follow(openid)
+    if event.lower() != "unsubscribe":
+        s.mark_active(openid)
+    else:
+        s.unfollow(openid)
+    now = int(time.time())
+    if event:
+        content = f"<MsgType>event</MsgType><Event>{_cdata(event)}</Event><EventKey>{_cdata(key)}</EventKey>"
+    else:
+        s.next_msg_id += 1
+        content = f"<MsgType>text</MsgType><Content>{_cdata(text)}</Content><MsgId>{s.next_msg_id}</MsgId>"
+    xml = (
+        f"<xml><ToUserName>{_cdata('gh_fake')}</ToUserName><FromUserName>{_cdata(openid)}"
+        f"</FromUserName><CreateTime>{now}</CreateTime>{content}</xml>"
+    )
+    nonce = uuid.uuid4().hex[:10]
+    signed = "".join(sorted([s.config.callback_token, str(now), nonce]))
+    query = {
+        "signature": hashlib.sha1(signed.encode()).hexdigest(),
+        "timestamp": str(now),
+        "nonce": nonce,
+        "openid": openid,
+    }
+    async with aiohttp.ClientSession() as http:
+        try:
+            async with http.post(s.config.callback_url, params=query, data=xml.encode()) as resp:
+                status, answer = resp.status, await resp.text()
+        except aiohttp.ClientError as exc:
+            return _json({"error": f"callback unreachable: {type(exc).__name__}"}, 502)
+    reply = answer
+    if answer.startswith("<xml>"):
+        reply = _text_of(answer)
+    return _json({"status": status, "reply": reply})
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _text_of(xml: str) -> str:
+    """The text of a passive reply (a news reply: its title and link)."""
+    root = SafeET.fromstring(xml)
+    if root.findtext("MsgType") == "news":
+        item = root.find("Articles/item")
+        return f"{item.findtext('Title')}\n{item.findtext('Url')}" if item is not None else ""
+    return root.findtext("Content") or ""
+
+
 def create_fake_app(config: FakeConfig | None = None) -> web.Application:
     """The stand-in as an aiohttp app; its state is ``app[FAKE_KEY]`` (``fake_state(app)``)."""
     app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -794,6 +871,7 @@ def create_fake_app(config: FakeConfig | None = None) -> web.Application:
     app.router.add_get("/_fake/messages", _messages)
     app.router.add_post("/_fake/config", _config)
     app.router.add_post("/_fake/reset", _reset)
+    app.router.add_post("/_fake/say", _say)
     return app
 
 

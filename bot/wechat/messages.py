@@ -9,6 +9,7 @@ not escape (``]]>``) and the control characters XML cannot carry.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -83,7 +84,7 @@ def parse(xml_text: str) -> Incoming:
         text = str(raw.get("EventKey") or "")
     else:
         kind = msg_type
-        text = str(raw.get("Content") or "")
+        text = str(raw.get("Content") or raw.get("Recognition") or raw.get("Label") or "")
     return Incoming(
         kind=kind,
         openid=openid,
@@ -91,7 +92,17 @@ def parse(xml_text: str) -> Incoming:
         text=text.strip(),
         msg_id=str(raw["MsgId"]) if raw.get("MsgId") else None,
         raw=raw,
+        point=_point(raw.get("Location_X"), raw.get("Location_Y")),
     )
+
+
+def _point(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """A shared location's coordinates; None when absent or not numbers."""
+    try:
+        point = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    return point if all(map(math.isfinite, point)) else None
 
 
 def _cdata_safe(text: str) -> str:

@@ -129,7 +129,7 @@ async def test_chat_reply_fits_one_wechat_message(synced: Services) -> None:
         )
         for i in range(5)
     ]
-    long = format_results("补贴", hits)
+    long, _shown = format_results("补贴", hits)
     assert len(long.encode("utf-8")) <= TEXT_REPLY_LIMIT and "1. " in long
 
 
