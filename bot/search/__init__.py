@@ -28,11 +28,13 @@ from typing import Any
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import source
-from bot.search.hits import Hit
+from bot.search.correct import Corrector
+from bot.search.hits import Found, Hit
 from bot.search.index import IndexDoc, InvertedIndex
-from bot.search.ranking import rank
+from bot.search.ranking import fallback, rank
 from bot.search.synonyms import Synonyms
-from bot.search.text import analyzer
+from bot.search.text import analyzer, normalize
+from bot.search.understand import Lexicon
 
 log = logging.getLogger("bot.search")
 
@@ -42,7 +44,10 @@ SKEW = dt.timedelta(seconds=5)  # re-read rows this far behind the newest change
 PAGE = 2000
 MAX_QUERY_CHARS = 200
 
-__all__ = ["CHANNEL", "Hit", "SearchIndex", "announce_change"]
+CORRECTOR_REFRESH = 300.0  # seconds: the correction vocabulary follows new documents this late
+COMMON_WORD = 100  # jieba frequency above which a word is never "corrected"
+
+__all__ = ["CHANNEL", "Found", "Hit", "SearchIndex", "announce_change"]
 
 
 async def announce_change(redis: Any) -> None:
@@ -69,6 +74,8 @@ class SearchIndex:
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._corrector: Corrector | None = None
+        self._corrector_at = 0.0
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -93,16 +100,72 @@ class SearchIndex:
         self._tasks.clear()
 
     # ------------------------------------------------------------------ queries
-    def search_sync(self, query: str, limit: int = 5) -> list[Hit]:
-        """The search itself, without I/O (benchmarks call this)."""
+    def find_sync(self, query: str, limit: int = 5) -> Found:
+        """The search itself, without I/O (benchmarks call this): the hits as
+        typed; failing that, as corrected; failing that, about the life event
+        the query names (``Found.fallback``)."""
         index = self.index
         query = (query or "").strip()[:MAX_QUERY_CHARS]
+        found = Found(query)
         if index is None or not query:
-            return []
-        return rank(index, index.plan(query), max(1, limit), self.base_url)
+            return found
+        limit = max(1, limit)
+        plan = index.plan(query)
+        found.intents = plan.intents
+        found.hits = rank(index, plan, limit, self.base_url)
+        if found.hits:
+            return found
+        corrected, fixes = self.corrector().correct(normalize(query))
+        if fixes:
+            better = index.plan(corrected)
+            found.hits = rank(index, better, limit, self.base_url)
+            if found.hits:
+                found.corrected = corrected
+                found.intents = better.intents
+                return found
+        found.hits = fallback(index, plan, self.base_url)
+        if found.hits:
+            found.fallback = plan.events[0]
+        return found
+
+    def search_sync(self, query: str, limit: int = 5) -> list[Hit]:
+        """Only documents that answer the query (no fallback): what the API returns."""
+        found = self.find_sync(query, limit)
+        return [] if found.fallback else found.hits
 
     async def search(self, query: str, limit: int = 5) -> list[Hit]:
         return self.search_sync(query, limit)
+
+    async def find(self, query: str, limit: int = 5) -> Found:
+        return self.find_sync(query, limit)
+
+    def corrector(self) -> Corrector:
+        """The correction vocabulary: the index's own words, rebuilt now and then."""
+        index = self.index
+        assert index is not None
+        stale = time.monotonic() - self._corrector_at > CORRECTOR_REFRESH
+        if self._corrector is None or stale:
+            tools = index.analyzer
+            words = [
+                w
+                for w in (
+                    *index.main,
+                    *index.delta,
+                    *index.synonyms.terms(),
+                    *index.lexicon.relations,
+                )
+                if not w.startswith("~")
+            ]
+
+            def weight(word: str) -> int:
+                return max((index.df(t) for t, _f in index._alternatives(word)), default=0)
+
+            known = [w for w in words if weight(w) > 0]
+            self._corrector = Corrector(
+                known, weight, is_common=lambda w: tools.frequency(w) >= COMMON_WORD
+            )
+            self._corrector_at = time.monotonic()
+        return self._corrector
 
     # ------------------------------------------------------------------ building
     def _today(self) -> dt.date:
@@ -132,10 +195,11 @@ class SearchIndex:
             self._synonyms_mtime = None
         synonyms = Synonyms.load(Path(self.settings.content.dir))
         tools = await asyncio.to_thread(analyzer)
-        await asyncio.to_thread(tools.add_words, synonyms.terms())
+        lexicon = Lexicon.load()
+        await asyncio.to_thread(tools.add_words, [*synonyms.terms(), *lexicon.terms()])
         marker = await source.read_marker()
         self._slow_checked = time.monotonic()
-        index = InvertedIndex(tools, synonyms)
+        index = InvertedIndex(tools, synonyms, lexicon)
         self._day = self._today()
         async for page in _all_docs(self._day):
             await asyncio.to_thread(index.bulk_add, page)

@@ -142,11 +142,11 @@ async def test_deployment_synonyms_extend_the_builtin_ones(
         update={"content": settings.content.model_copy(update={"dir": content})}
     )
     async with open_services(local, sync_content=True) as services:
-        assert await services.search.search("老屋翻修") == []
+        assert await services.search.search("老宅拾掇") == []
         with (content / "synonyms.txt").open("a", encoding="utf-8") as f:
-            f.write("\n农村危房改造 老屋翻修\n")
+            f.write("\n农村危房改造 老宅拾掇\n")
         await services.search.refresh()  # the refresher would notice within a poll
-        assert (await _ids(services, "老屋翻修"))[0] == HOUSING
+        assert (await _ids(services, "老宅拾掇"))[0] == HOUSING
 
 
 async def test_search_api_json(client: TestClient) -> None:
