@@ -29,8 +29,9 @@ from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import source
 from bot.search.correct import Corrector
-from bot.search.hits import Found, Hit
+from bot.search.hits import Found, Hit, Passage
 from bot.search.index import IndexDoc, InvertedIndex
+from bot.search.passages import best_passage
 from bot.search.ranking import fallback, rank
 from bot.search.synonyms import Synonyms
 from bot.search.text import analyzer, normalize
@@ -111,7 +112,7 @@ class SearchIndex:
             return found
         limit = max(1, limit)
         plan = index.plan(query)
-        found.intents = plan.intents
+        found.intents, found.terms = plan.intents, index.weighted_terms(plan)
         found.hits = rank(index, plan, limit, self.base_url)
         if found.hits:
             return found
@@ -121,7 +122,7 @@ class SearchIndex:
             found.hits = rank(index, better, limit, self.base_url)
             if found.hits:
                 found.corrected = corrected
-                found.intents = better.intents
+                found.intents, found.terms = better.intents, index.weighted_terms(better)
                 return found
         found.hits = fallback(index, plan, self.base_url)
         if found.hits:
@@ -137,7 +138,33 @@ class SearchIndex:
         return self.search_sync(query, limit)
 
     async def find(self, query: str, limit: int = 5) -> Found:
-        return self.find_sync(query, limit)
+        """``find_sync``, plus the passage that answers a question about a part of
+        the best document (its amount, conditions …), read from the database."""
+        found = self.find_sync(query, limit)
+        if found.intents and found.hits and not found.fallback:
+            found.passage = await self._passage(found)
+        return found
+
+    async def _passage(self, found: Found) -> Passage | None:
+        index = self.index
+        assert index is not None
+        hit = found.hits[0]
+        if hit.kind != "policy" or hit.validity != "有效":
+            return None  # a repealed or lapsed policy is never quoted as current
+        intents = [index.lexicon.intents[name] for name in found.intents]
+        best: tuple[Passage, str] | None = None
+        rows = await source.bodies(hit.id, hit.interpretation_ids)
+        for kind, doc_id, title, body in rows:
+            passage = best_passage(body, found.terms, intents, title)
+            if passage is not None and (best is None or kind == "policy"):
+                url = hit.url if kind == "policy" else f"{self.base_url}/interpretations/{doc_id}"
+                passage.url, passage.source, passage.doc_number = (
+                    f"{url}#{passage.anchor}",
+                    title,
+                    hit.doc_number,
+                )
+                best = (passage, kind)
+        return best[0] if best else None
 
     def corrector(self) -> Corrector:
         """The correction vocabulary: the index's own words, rebuilt now and then."""

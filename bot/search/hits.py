@@ -46,6 +46,9 @@ class Passage:
     text: str
     section: str | None  # the heading or 第N条 they come under
     anchor: str  # fragment of the page that opens at them (``p-3``)
+    url: str = ""  # the page, opened at the passage
+    source: str = ""  # title of the document quoted (a policy or its interpretation)
+    doc_number: str | None = None  # 文号 of the policy quoted
 
 
 @dataclass
@@ -59,6 +62,9 @@ class Found:
     fallback: str | None = None  # a life event: nothing matched well, these are about it
     intents: list[str] = field(default_factory=list)  # amount, condition, materials …
     passage: Passage | None = None  # for the best hit, when the question asks for a part
+    terms: list[tuple[str, float]] = field(
+        default_factory=list, repr=False
+    )  # query words, weighted
 
     @property
     def missed(self) -> bool:

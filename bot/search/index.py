@@ -23,6 +23,7 @@ postings; it runs when either grows past a share of the index.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 0.7, "meta": 1
 B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.7, "meta": 0.3}
 K1 = 1.2
 SYNONYM_FACTOR = 0.9  # a synonym's match counts a little less than the word itself
+NUMBER_FACTOR = 0.5  # a number of the query, when choosing the sentence that answers
 SHORT_WORD_FACTOR = 0.3  # single characters and bare numbers say little on their own
 PARTS_FACTOR = 0.8  # a compound matched only through the words inside it
 DOCNO_PARTIAL = 0.6  # year and number match but the issuer was not typed
@@ -385,6 +387,22 @@ class InvertedIndex:
                 weight *= narration
             self._add_concept(plan, token, weight)
         return plan
+
+    def weighted_terms(self, plan: QueryPlan) -> list[tuple[str, float]]:
+        """The plan's words as plain text with the weight each carries in ranking
+        (synonym groups spelled out), for finding the sentence that answers."""
+        out: dict[str, float] = {}
+        for concept in plan.concepts:
+            for alt, factor in concept.alternatives:
+                weight = self.idf(self.df(alt)) * factor * concept.weight if self.df(alt) else 0.0
+                if not weight:
+                    continue
+                words = self.synonyms.group_terms(alt) if alt.startswith("~") else (alt,)
+                for word in words:
+                    out[word] = max(out.get(word, 0.0), weight)
+        for number in re.findall(r"\d+", plan.text):  # 90岁, 2025年: which row of a table
+            out.setdefault(number, self.idf(1) * NUMBER_FACTOR)
+        return list(out.items())
 
     def _inside_known_words(self, text: str) -> list[tuple[int, int]]:
         """Spans of jieba tokens that documents contain (a lexicon key inside one is skipped)."""
