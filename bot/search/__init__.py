@@ -27,10 +27,10 @@ from typing import Any
 
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
-from bot.search import source
+from bot.search import rules, source
 from bot.search.correct import Corrector
 from bot.search.hits import Found, Hit, Passage
-from bot.search.index import IndexDoc, InvertedIndex
+from bot.search.index import IndexDoc, InvertedIndex, pin_term
 from bot.search.passages import best_passage
 from bot.search.ranking import fallback, rank
 from bot.search.synonyms import Synonyms
@@ -76,6 +76,7 @@ class SearchIndex:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._corrector: Corrector | None = None
+        self._rules_marker: rules.Marker = (0, "")
         self._corrector_at = 0.0
 
     # ------------------------------------------------------------------ life cycle
@@ -222,11 +223,12 @@ class SearchIndex:
             self._synonyms_mtime = None
         synonyms = Synonyms.load(Path(self.settings.content.dir))
         tools = await asyncio.to_thread(analyzer)
-        lexicon = Lexicon.load()
+        lexicon, pins = await self._staff_rules()
         await asyncio.to_thread(tools.add_words, [*synonyms.terms(), *lexicon.terms()])
         marker = await source.read_marker()
         self._slow_checked = time.monotonic()
         index = InvertedIndex(tools, synonyms, lexicon)
+        index.pins = pins
         self._day = self._today()
         async for page in _all_docs(self._day):
             await asyncio.to_thread(index.bulk_add, page)
@@ -258,10 +260,37 @@ class SearchIndex:
             self._slow_checked = now
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
+        touched |= await self._reload_rules()
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
         return touched
+
+    async def _staff_rules(self) -> tuple[Lexicon, dict[tuple[str, str], list[str]]]:
+        """The lexicon with staff's synonyms and keywords, and the documents pinned."""
+        self._rules_marker = await rules.rules_marker()
+        pairs: list[tuple[str, list[str]]] = []
+        pins: dict[tuple[str, str], list[str]] = {}
+        for rule in await rules.all_rules():
+            if rule.doc_id and rule.doc_kind:
+                pins.setdefault((rule.doc_kind, rule.doc_id), []).append(rule.word)
+                pairs.append((rule.word, [pin_term(rule.word)]))
+            else:
+                pairs.append((rule.word, list(rule.terms)))
+        return Lexicon.load().with_rules(pairs), pins
+
+    async def _reload_rules(self) -> bool:
+        """Staff added or removed a synonym or keyword: use it from now on."""
+        if await rules.rules_marker() == self._rules_marker:
+            return False
+        index = self.index
+        assert index is not None
+        lexicon, pins = await self._staff_rules()
+        await asyncio.to_thread(index.analyzer.add_words, list(lexicon.relations))
+        index.lexicon = lexicon
+        index.set_pins(pins)
+        self._corrector = None
+        return True
 
     async def _new_day(self) -> bool:
         """At midnight (server time) policies whose ``expires_on`` has passed become 失效

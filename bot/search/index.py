@@ -40,6 +40,7 @@ WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 0.7, "meta": 1
 B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.7, "meta": 0.3}
 K1 = 1.2
 SYNONYM_FACTOR = 0.9  # a synonym's match counts a little less than the word itself
+PIN = "#pin:"  # index term of a staff keyword (never produced by the analyzer)
 NUMBER_FACTOR = 0.5  # a number of the query, when choosing the sentence that answers
 SHORT_WORD_FACTOR = 0.3  # single characters and bare numbers say little on their own
 PARTS_FACTOR = 0.8  # a compound matched only through the words inside it
@@ -148,6 +149,7 @@ class InvertedIndex:
         self.interpretations_of: dict[str, list[int]] = {}  # policy id → interpretation slots
         self._counts: Counter[str] = Counter()
         self._bulk: dict[str, tuple[array, array]] = {}
+        self.pins: dict[tuple[str, str], list[str]] = {}  # document → staff keywords
 
     # ------------------------------------------------------------------ size
     @property
@@ -231,7 +233,30 @@ class InvertedIndex:
             )
         if a.info.kind == "interpretation" and a.info.policy_id:
             self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
+        for word in self.pins.get(a.info.key, ()):
+            self._pin(word, slot)
         return slot
+
+    # ------------------------------------------------------------------ staff keywords
+    def _pin(self, word: str, slot: int) -> None:
+        pair = self.delta.get(pin_term(word))
+        if pair is None:
+            pair = self.delta[pin_term(word)] = (array("i"), array("B"))
+        pair[0].append(slot)
+        pair[1].append(255)
+
+    def set_pins(self, pins: dict[tuple[str, str], list[str]]) -> None:
+        """Replace staff's keywords: each pins a document to a word (matched
+        through the lexicon, see ``bot.search.rules``), with no re-indexing."""
+        for store in (self.main, self.delta):
+            for term in [t for t in store if t.startswith(PIN)]:
+                del store[term]
+        self.pins = pins
+        for key, words in pins.items():
+            slot = self.slot_of.get(key)
+            if slot is not None:
+                for word in words:
+                    self._pin(word, slot)
 
     def build_from(self, docs: Iterable[IndexDoc], chunk: int = 2000) -> None:
         """Bulk load into an empty index, a chunk at a time."""
@@ -429,6 +454,9 @@ class InvertedIndex:
     def _related_concept(self, key: str, terms: Sequence[str]) -> Concept:
         alternatives = dict(self._alternatives(key))
         for term in terms:
+            if term.startswith(PIN):  # a document staff pinned to this word answers it fully
+                alternatives[term] = 1.0
+                continue
             for alt, factor in self._alternatives(term):
                 alternatives[alt] = max(alternatives.get(alt, 0.0), factor * RELATED_FACTOR)
         # Only a word the documents do not use stands for the situation as a whole;
@@ -512,6 +540,10 @@ class InvertedIndex:
         coverage = total / np.float32(denominator)
         coverage *= self._alive[:n]
         return coverage, coverage * self._prior[:n]
+
+
+def pin_term(word: str) -> str:
+    return PIN + normalize(word).strip()
 
 
 def _docno_strength(typed: str, own: str) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.handlers.types import TEXT_REPLY_LIMIT, fit_bytes
-from bot.search.hits import Hit
+from bot.search.hits import Found, Hit
 
 MAX_RESULTS = 5
 MAX_INTERPRETATIONS = 2  # per policy; more would crowd out the next result
@@ -55,12 +55,43 @@ def _entry(number: int, hit: Hit) -> str:
     return "\n".join(lines)
 
 
-def format_results(query: str, hits: Sequence[Hit], settings: Settings | None = None) -> str:
+def preface(found: Found) -> str:
+    """What comes before the list: the correction made, the fallback's plain
+    notice, and the quoted passage that answers the question."""
+    lines = []
+    if found.corrected:
+        lines.append(f"已按“{_echo(found.corrected)}”为您查找。")
+    passage = found.passage
+    if passage is not None:
+        where = " ".join(x for x in (passage.doc_number or passage.source, passage.section) if x)
+        lines.append(f"【{where}】{passage.text}" if where else passage.text)
+        lines.append(f"原文：{passage.url}")
+    return "\n".join(lines)
+
+
+def format_found(found: Found, settings: Settings | None = None) -> str:
+    """The reply for a whole search answer (see ``SearchIndex.find``)."""
+    head = None
+    if found.fallback:
+        head = f"没有找到完全对应的文件，以下是与“{found.fallback}”有关的政策："
+    return format_results(found.query, found.hits, settings, preface=preface(found), head=head)
+
+
+def format_results(
+    query: str,
+    hits: Sequence[Hit],
+    settings: Settings | None = None,
+    *,
+    preface: str = "",
+    head: str | None = None,
+) -> str:
     """The reply listing ``hits`` (best first); whole entries only, within WeChat's limit."""
     if not hits:
         return nothing_found(query, ())
     hits = list(hits)[:MAX_RESULTS]
-    head = f"为您找到与“{_echo(query)}”相关的内容："
+    head = head or f"为您找到与“{_echo(query)}”相关的内容："
+    if preface:
+        head = f"{preface}\n\n{head}"
     tail_more = "\n\n还有更多结果，换个更具体的说法可以查得更准。"
     tail = "\n\n发送“留言 您的问题”可咨询工作人员。"
     parts = [head]

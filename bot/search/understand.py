@@ -19,7 +19,9 @@ covers every sentence it appears in; a key never overlaps another.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -66,7 +68,8 @@ class Understanding:
         """Life events the query is about, most mentioned first."""
         counts: dict[str, int] = {}
         for _s, _e, rel in self.relations:
-            counts[rel.event] = counts.get(rel.event, 0) + 1
+            if rel.event:
+                counts[rel.event] = counts.get(rel.event, 0) + 1
         return sorted(counts, key=lambda e: -counts[e])
 
 
@@ -133,12 +136,29 @@ class Lexicon:
     def load(cls) -> Lexicon:
         return _builtin()
 
+    def with_rules(self, rules: Iterable[tuple[str, Iterable[str]]]) -> Lexicon:
+        """This lexicon plus staff's rules (``bot.search.rules``): each word also
+        means its terms; rules on the same word add up."""
+        extra = copy.copy(self)
+        extra.relations = dict(self.relations)
+        for word, terms in rules:
+            key = normalize(word).strip()
+            if not key:
+                continue
+            old = extra.relations.get(key)
+            merged = (*(old.terms if old else ()), *(normalize(t) for t in terms))
+            extra.relations[key] = Relation(
+                key, tuple(dict.fromkeys(merged)), old.event if old else ""
+            )
+        extra._longest = max((len(k) for k in extra.relations), default=0)
+        return extra
+
     def terms(self) -> list[str]:
         """Every word the lexicon knows, for the analyzer's dictionary."""
         words = set(self.relations)
         for rel in self.relations.values():
             words.update(rel.terms)
-        return sorted(words)
+        return sorted(w for w in words if not w.startswith("#"))
 
     def understand(self, normalised: str) -> Understanding:
         text = numbers_to_digits(normalised)

@@ -14,6 +14,7 @@ from bot.web import (
     openapi,
     ops,
     pages,
+    search_admin_api,
     search_api,
 )
 from bot.web.keys import SETTINGS
@@ -76,3 +77,6 @@ def setup_routes(app: web.Application) -> None:
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)
+
+    # Search: what residents could not find, and staff's fixes.
+    search_admin_api.setup_routes(app)
