@@ -117,7 +117,8 @@ class SearchIndex:
         found.hits = rank(index, plan, limit, self.base_url)
         if found.hits:
             return found
-        corrected, fixes = self.corrector().correct(normalize(query))
+        corrector = self._corrector
+        corrected, fixes = corrector.correct(normalize(query)) if corrector else (query, [])
         if fixes:
             better = index.plan(corrected)
             found.hits = rank(index, better, limit, self.base_url)
@@ -167,13 +168,24 @@ class SearchIndex:
                 best = (passage, kind)
         return best[0] if best else None
 
-    def corrector(self) -> Corrector:
-        """The correction vocabulary: the index's own words, rebuilt now and then."""
+    @staticmethod
+    def _build_corrector(index: InvertedIndex, words: list[str]) -> Corrector:
+        """The correction vocabulary: the index's own words (run in a thread)."""
+
+        def weight(word: str) -> int:
+            return max((index.df(t) for t, _f in index._alternatives(word)), default=0)
+
+        known = [w for w in words if weight(w) > 0]
+        tools = index.analyzer
+        return Corrector(known, weight, is_common=lambda w: tools.frequency(w) >= COMMON_WORD)
+
+    async def _refresh_corrector(self, force: bool = False) -> None:
         index = self.index
-        assert index is not None
-        stale = time.monotonic() - self._corrector_at > CORRECTOR_REFRESH
-        if self._corrector is None or stale:
-            tools = index.analyzer
+        if index is None:
+            return
+        if force or time.monotonic() - self._corrector_at > CORRECTOR_REFRESH:
+            self._corrector_at = time.monotonic()
+            # The key lists are copied here, on the loop: a refresh may add terms meanwhile.
             words = [
                 w
                 for w in (
@@ -182,20 +194,10 @@ class SearchIndex:
                     *index.synonyms.terms(),
                     *index.lexicon.relations,
                 )
-                if not w.startswith("~")
+                if not w.startswith(("~", "#"))
             ]
+            self._corrector = await asyncio.to_thread(self._build_corrector, index, words)
 
-            def weight(word: str) -> int:
-                return max((index.df(t) for t, _f in index._alternatives(word)), default=0)
-
-            known = [w for w in words if weight(w) > 0]
-            self._corrector = Corrector(
-                known, weight, is_common=lambda w: tools.frequency(w) >= COMMON_WORD
-            )
-            self._corrector_at = time.monotonic()
-        return self._corrector
-
-    # ------------------------------------------------------------------ building
     def _today(self) -> dt.date:
         """In the server's time zone, as pages count validity (expires_on)."""
         return dt.datetime.now(self.settings.server.tz).date()
@@ -234,6 +236,7 @@ class SearchIndex:
             await asyncio.to_thread(index.bulk_add, page)
         index.finish_bulk()
         self.index = index
+        await self._refresh_corrector(force=True)
         self._marker = marker
         self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
         log.info(
@@ -261,6 +264,8 @@ class SearchIndex:
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
         touched |= await self._reload_rules()
+        if touched:
+            await self._refresh_corrector()
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
@@ -289,7 +294,7 @@ class SearchIndex:
         await asyncio.to_thread(index.analyzer.add_words, list(lexicon.relations))
         index.lexicon = lexicon
         index.set_pins(pins)
-        self._corrector = None
+        await self._refresh_corrector(force=True)
         return True
 
     async def _new_day(self) -> bool:
