@@ -25,7 +25,15 @@ from bot import db  # noqa: E402
 from bot.catalog.sync import sync_content  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.search import SearchIndex  # noqa: E402
-from bot.search.evaluate import catalog_ids, describe, evaluate, load_gold, sweep  # noqa: E402
+from bot.search.evaluate import (  # noqa: E402
+    catalog_ids,
+    describe,
+    describe_passages,
+    evaluate,
+    load_gold,
+    passage_outcomes,
+    sweep,
+)
 
 
 async def run(content: Path, gold_path: Path, url: str, verbose: bool) -> int:
@@ -45,12 +53,14 @@ async def run(content: Path, gold_path: Path, url: str, verbose: bool) -> int:
             catalog = await catalog_ids()
             report = evaluate(search, gold, catalog)
             table = sweep(search, gold, catalog)
+            passages = await passage_outcomes(search, gold)
         finally:
             await search.stop()
     finally:
         await db.close_database()
     print(f"gold: {gold_path}")
     print(describe(report, verbose=verbose))
+    print(describe_passages(passages, verbose))
     print()
     print("the same figures as the nothing-found threshold moves:")
     print(table)

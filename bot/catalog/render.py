@@ -12,14 +12,37 @@ import html as htmllib
 import re
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import markdown
+import markdown.treeprocessors
 import nh3
 
 # Bump when rendering changes, so that ``content sync`` re-renders every file.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
-_EXTENSIONS = ["tables", "sane_lists", "fenced_code", "attr_list"]
+
+class _Anchors(markdown.treeprocessors.Treeprocessor):
+    """Number every paragraph, list item, heading and table row (``id="p-3"``),
+    so a chat reply that quotes a passage links to the page opened at it."""
+
+    BLOCKS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"})
+
+    def run(self, root: Any) -> None:
+        n = 0
+        for element in root.iter():
+            if element.tag in self.BLOCKS:
+                n += 1
+                element.set("id", f"p-{n}")
+
+
+class _AnchorExtension(markdown.Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_Anchors(md), "policybot_anchors", 0)
+
+
+_EXTENSIONS: list[Any] = ["tables", "sane_lists", "fenced_code", "attr_list", _AnchorExtension()]
+ANCHOR = re.compile(r"^p-\d+$")
 _TAGS = nh3.ALLOWED_TAGS - {"map", "area", "center", "strike", "tt", "acronym"}
 _SCHEMES = {"http", "https", "mailto", "tel"}
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -42,10 +65,23 @@ def render_many(texts: Sequence[str]) -> list[str]:
     return [render_markdown(t) for t in texts]
 
 
+def _keep_anchor(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "id":
+        return value if ANCHOR.match(value) else None  # our own anchors, never the author's
+    return value
+
+
+_ATTRIBUTES = {tag: {*attrs, "id"} for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+for _tag in _Anchors.BLOCKS:
+    _ATTRIBUTES.setdefault(_tag, set()).add("id")
+
+
 def sanitize_html(html: str) -> str:
     return nh3.clean(
         html,
         tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=_keep_anchor,
         url_schemes=_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,

@@ -11,7 +11,8 @@ from bot.catalog.models import Topic
 from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 from bot.models import MoreResults
-from bot.search.reply import MORE_WORD, format_results, nothing_found
+from bot.search.reply import MORE_WORD, format_found, nothing_found
+from bot.search.rules import record_miss
 
 router = Router("search")
 
@@ -19,11 +20,14 @@ MAX_HITS = 15  # results reachable through “更多”
 
 
 async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
-    hits = await ctx.services.search.search(query, MAX_HITS) if query else []
-    if not hits:
+    found = await ctx.services.search.find(query, MAX_HITS) if query else None
+    if found is not None and not start:
+        await record_miss(found)  # staff see what residents could not find
+    hits = found.hits if found else []
+    if found is None or not hits:
         topics = await Topic.all().values_list("name", flat=True)
         return TextReply(nothing_found(query, topics))
-    text, shown = format_results(query, hits, start=start, page=ctx.settings.chat.max_results)
+    text, shown = format_found(found, start=start, page=ctx.settings.chat.max_results)
     if start + shown < len(hits):
         await MoreResults.update_or_create(
             openid=openid, defaults={"query": query[:200], "shown": start + shown}

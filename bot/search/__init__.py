@@ -27,12 +27,15 @@ from typing import Any
 
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
-from bot.search import source
-from bot.search.hits import Hit
-from bot.search.index import IndexDoc, InvertedIndex
-from bot.search.ranking import rank
+from bot.search import rules, source
+from bot.search.correct import Corrector
+from bot.search.hits import Found, Hit, Passage
+from bot.search.index import IndexDoc, InvertedIndex, pin_term
+from bot.search.passages import best_passage
+from bot.search.ranking import fallback, rank
 from bot.search.synonyms import Synonyms
-from bot.search.text import analyzer
+from bot.search.text import analyzer, normalize
+from bot.search.understand import Lexicon
 
 log = logging.getLogger("bot.search")
 
@@ -42,7 +45,10 @@ SKEW = dt.timedelta(seconds=5)  # re-read rows this far behind the newest change
 PAGE = 2000
 MAX_QUERY_CHARS = 200
 
-__all__ = ["CHANNEL", "Hit", "SearchIndex", "announce_change"]
+CORRECTOR_REFRESH = 300.0  # seconds: the correction vocabulary follows new documents this late
+COMMON_WORD = 100  # jieba frequency above which a word is never "corrected"
+
+__all__ = ["CHANNEL", "Found", "Hit", "SearchIndex", "announce_change"]
 
 
 async def announce_change(redis: Any) -> None:
@@ -69,6 +75,9 @@ class SearchIndex:
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._corrector: Corrector | None = None
+        self._rules_marker: rules.Marker = (0, "")
+        self._corrector_at = 0.0
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -93,18 +102,102 @@ class SearchIndex:
         self._tasks.clear()
 
     # ------------------------------------------------------------------ queries
-    def search_sync(self, query: str, limit: int = 5) -> list[Hit]:
-        """The search itself, without I/O (benchmarks call this)."""
+    def find_sync(self, query: str, limit: int = 5) -> Found:
+        """The search itself, without I/O (benchmarks call this): the hits as
+        typed; failing that, as corrected; failing that, about the life event
+        the query names (``Found.fallback``)."""
         index = self.index
         query = (query or "").strip()[:MAX_QUERY_CHARS]
+        found = Found(query)
         if index is None or not query:
-            return []
-        return rank(index, index.plan(query), max(1, limit), self.base_url)
+            return found
+        limit = max(1, limit)
+        plan = index.plan(query)
+        found.intents, found.terms = plan.intents, index.weighted_terms(plan)
+        found.hits = rank(index, plan, limit, self.base_url)
+        if found.hits:
+            return found
+        corrector = self._corrector
+        corrected, fixes = corrector.correct(normalize(query)) if corrector else (query, [])
+        if fixes:
+            better = index.plan(corrected)
+            found.hits = rank(index, better, limit, self.base_url)
+            if found.hits:
+                found.corrected = corrected
+                found.intents, found.terms = better.intents, index.weighted_terms(better)
+                return found
+        found.hits = fallback(index, plan, self.base_url)
+        if found.hits:
+            found.fallback = plan.events[0]
+        return found
+
+    def search_sync(self, query: str, limit: int = 5) -> list[Hit]:
+        """Only documents that answer the query (no fallback): what the API returns."""
+        found = self.find_sync(query, limit)
+        return [] if found.fallback else found.hits
 
     async def search(self, query: str, limit: int = 5) -> list[Hit]:
         return self.search_sync(query, limit)
 
-    # ------------------------------------------------------------------ building
+    async def find(self, query: str, limit: int = 5) -> Found:
+        """``find_sync``, plus the passage that answers a question about a part of
+        the best document (its amount, conditions …), read from the database."""
+        found = self.find_sync(query, limit)
+        if found.intents and found.hits and not found.fallback:
+            found.passage = await self._passage(found)
+        return found
+
+    async def _passage(self, found: Found) -> Passage | None:
+        index = self.index
+        assert index is not None
+        hit = found.hits[0]
+        if hit.kind != "policy" or hit.validity != "有效":
+            return None  # a repealed or lapsed policy is never quoted as current
+        intents = [index.lexicon.intents[name] for name in found.intents]
+        best: tuple[Passage, str] | None = None
+        rows = await source.bodies(hit.id, hit.interpretation_ids)
+        for kind, doc_id, title, body in rows:
+            passage = best_passage(body, found.terms, intents, title)
+            if passage is not None and (best is None or kind == "policy"):
+                url = hit.url if kind == "policy" else f"{self.base_url}/interpretations/{doc_id}"
+                passage.url, passage.source, passage.doc_number = (
+                    f"{url}#{passage.anchor}",
+                    title,
+                    hit.doc_number,
+                )
+                best = (passage, kind)
+        return best[0] if best else None
+
+    @staticmethod
+    def _build_corrector(index: InvertedIndex, words: list[str]) -> Corrector:
+        """The correction vocabulary: the index's own words (run in a thread)."""
+
+        def weight(word: str) -> int:
+            return max((index.df(t) for t, _f in index._alternatives(word)), default=0)
+
+        known = [w for w in words if weight(w) > 0]
+        tools = index.analyzer
+        return Corrector(known, weight, is_common=lambda w: tools.frequency(w) >= COMMON_WORD)
+
+    async def _refresh_corrector(self, force: bool = False) -> None:
+        index = self.index
+        if index is None:
+            return
+        if force or time.monotonic() - self._corrector_at > CORRECTOR_REFRESH:
+            self._corrector_at = time.monotonic()
+            # The key lists are copied here, on the loop: a refresh may add terms meanwhile.
+            words = [
+                w
+                for w in (
+                    *index.main,
+                    *index.delta,
+                    *index.synonyms.terms(),
+                    *index.lexicon.relations,
+                )
+                if not w.startswith(("~", "#"))
+            ]
+            self._corrector = await asyncio.to_thread(self._build_corrector, index, words)
+
     def _today(self) -> dt.date:
         """In the server's time zone, as pages count validity (expires_on)."""
         return dt.datetime.now(self.settings.server.tz).date()
@@ -132,15 +225,18 @@ class SearchIndex:
             self._synonyms_mtime = None
         synonyms = Synonyms.load(Path(self.settings.content.dir))
         tools = await asyncio.to_thread(analyzer)
-        await asyncio.to_thread(tools.add_words, synonyms.terms())
+        lexicon, pins = await self._staff_rules()
+        await asyncio.to_thread(tools.add_words, [*synonyms.terms(), *lexicon.terms()])
         marker = await source.read_marker()
         self._slow_checked = time.monotonic()
-        index = InvertedIndex(tools, synonyms)
+        index = InvertedIndex(tools, synonyms, lexicon)
+        index.pins = pins
         self._day = self._today()
         async for page in _all_docs(self._day):
             await asyncio.to_thread(index.bulk_add, page)
         index.finish_bulk()
         self.index = index
+        await self._refresh_corrector(force=True)
         self._marker = marker
         self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
         log.info(
@@ -167,10 +263,39 @@ class SearchIndex:
             self._slow_checked = now
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
+        touched |= await self._reload_rules()
+        if touched:
+            await self._refresh_corrector()
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
         return touched
+
+    async def _staff_rules(self) -> tuple[Lexicon, dict[tuple[str, str], list[str]]]:
+        """The lexicon with staff's synonyms and keywords, and the documents pinned."""
+        self._rules_marker = await rules.rules_marker()
+        pairs: list[tuple[str, list[str]]] = []
+        pins: dict[tuple[str, str], list[str]] = {}
+        for rule in await rules.all_rules():
+            if rule.doc_id and rule.doc_kind:
+                pins.setdefault((rule.doc_kind, rule.doc_id), []).append(rule.word)
+                pairs.append((rule.word, [pin_term(rule.word)]))
+            else:
+                pairs.append((rule.word, list(rule.terms)))
+        return Lexicon.load().with_rules(pairs), pins
+
+    async def _reload_rules(self) -> bool:
+        """Staff added or removed a synonym or keyword: use it from now on."""
+        if await rules.rules_marker() == self._rules_marker:
+            return False
+        index = self.index
+        assert index is not None
+        lexicon, pins = await self._staff_rules()
+        await asyncio.to_thread(index.analyzer.add_words, list(lexicon.relations))
+        index.lexicon = lexicon
+        index.set_pins(pins)
+        await self._refresh_corrector(force=True)
+        return True
 
     async def _new_day(self) -> bool:
         """At midnight (server time) policies whose ``expires_on`` has passed become 失效

@@ -22,6 +22,7 @@ class GoldQuery:
     q: str
     kind: str
     expect: list[str]
+    answer: str | None = None  # text the quoted passage must contain
 
 
 @dataclass
@@ -70,9 +71,39 @@ class Report:
 def load_gold(path: Path) -> list[GoldQuery]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
-        GoldQuery(str(d["q"]), str(d["kind"]), [str(x) for x in d.get("expect") or []])
+        GoldQuery(
+            str(d["q"]),
+            str(d["kind"]),
+            [str(x) for x in d.get("expect") or []],
+            str(d["answer"]) if d.get("answer") else None,
+        )
         for d in data
     ]
+
+
+async def passage_outcomes(
+    search: SearchIndex, gold: list[GoldQuery]
+) -> list[tuple[GoldQuery, str | None]]:
+    """For every query with an ``answer``: the passage the chat reply would quote."""
+    out = []
+    for g in gold:
+        if g.answer:
+            found = await search.find(g.q)
+            out.append((g, found.passage.text if found.passage else None))
+    return out
+
+
+def describe_passages(outcomes: list[tuple[GoldQuery, str | None]], verbose: bool) -> str:
+    if not outcomes:
+        return "passages: no query with an expected answer"
+    right = [g for g, text in outcomes if text and g.answer and g.answer in text]
+    lines = [f"passage contains the answer: {len(right) / len(outcomes):.3f} "
+             f"({len(right)}/{len(outcomes)}, target ≥ 0.80)"]  # fmt: skip
+    if verbose:
+        for g, text in outcomes:
+            if g not in right:
+                lines.append(f"  {g.q}: wanted {g.answer!r}, quoted {text!r}")
+    return "\n".join(lines)
 
 
 async def catalog_ids() -> dict[str, str]:
@@ -108,7 +139,11 @@ def evaluate(
         missing = [e for e in g.expect if e.startswith("catalog:") and e not in catalog]
         if missing:
             raise ValueError(f"gold query {g.q!r}: unknown catalog rows {missing}")
-        hits = ranking.rank(index, index.plan(g.q), 5, search.base_url, threshold)
+        if threshold == THRESHOLD:
+            found = search.find_sync(g.q, 5)
+            hits = [] if found.fallback else found.hits
+        else:
+            hits = ranking.rank(index, index.plan(g.q), 5, search.base_url, threshold)
         got, rank = [], None
         for position, hit in enumerate(hits, start=1):
             ids = {hit.id, *hit.interpretation_ids}

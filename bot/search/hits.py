@@ -37,3 +37,36 @@ class Hit:
             "url": self.url,
             "score": round(self.score, 4),
         }
+
+
+@dataclass
+class Passage:
+    """The sentences of a document that answer the question, and where they stand."""
+
+    text: str
+    section: str | None  # the heading or 第N条 they come under
+    anchor: str  # fragment of the page that opens at them (``p-3``)
+    url: str = ""  # the page, opened at the passage
+    source: str = ""  # title of the document quoted (a policy or its interpretation)
+    doc_number: str | None = None  # 文号 of the policy quoted
+
+
+@dataclass
+class Found:
+    """A search's whole answer: the hits, and what the resident should be told
+    about how they were found."""
+
+    query: str
+    hits: list[Hit] = field(default_factory=list)
+    corrected: str | None = None  # the query as corrected ("已按“危房改造”为您查找")
+    fallback: str | None = None  # a life event: nothing matched well, these are about it
+    intents: list[str] = field(default_factory=list)  # amount, condition, materials …
+    passage: Passage | None = None  # for the best hit, when the question asks for a part
+    terms: list[tuple[str, float]] = field(
+        default_factory=list, repr=False
+    )  # query words, weighted
+
+    @property
+    def missed(self) -> bool:
+        """Nothing found, or only a fallback: staff should see this query."""
+        return not self.hits or self.fallback is not None

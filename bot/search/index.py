@@ -23,6 +23,7 @@ postings; it runs when either grows past a share of the index.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,16 +33,32 @@ import numpy as np
 
 from bot.search.synonyms import Synonyms
 from bot.search.text import Analyzer, DocNumber, doc_number_key, find_doc_numbers, normalize
+from bot.search.understand import Lexicon
 
 FIELDS = ("title", "keywords", "summary", "body", "meta")
 WEIGHTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "body": 0.7, "meta": 1.0}
 B = {"title": 0.3, "keywords": 0.3, "summary": 0.5, "body": 0.7, "meta": 0.3}
 K1 = 1.2
 SYNONYM_FACTOR = 0.9  # a synonym's match counts a little less than the word itself
+PIN = "#pin:"  # index term of a staff keyword (never produced by the analyzer)
+NUMBER_FACTOR = 0.5  # a number of the query, when choosing the sentence that answers
 SHORT_WORD_FACTOR = 0.3  # single characters and bare numbers say little on their own
 PARTS_FACTOR = 0.8  # a compound matched only through the words inside it
 DOCNO_PARTIAL = 0.6  # year and number match but the issuer was not typed
 _LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)  # byte → weight
+RELATED_FACTOR = 0.8  # a document term reached through the life-event lexicon
+# How much a query word of each part of speech (jieba.posseg) says about the
+# subject: nouns and unknown words fully; verbs, adjectives less; pronouns,
+# adverbs, particles, numerals and measure words hardly (a long spoken
+# sentence is mostly those, and they must not drown the one term that matters).
+POS_WEIGHT = {"v": 0.6, "vd": 0.4, "a": 0.5, "ad": 0.3, "z": 0.4, "f": 0.3, "t": 0.3,
+              "m": 0.2, "q": 0.2, "r": 0.15, "d": 0.15, "p": 0.15, "c": 0.15,
+              "u": 0.1, "y": 0.1, "e": 0.1, "o": 0.1, "zg": 0.1}  # fmt: skip
+UNSEEN_CONTENT_WEIGHT = 0.8
+GENERIC_WEIGHT = 0.3  # 政府, 老公, 现在 … (data/generic.txt)
+NARRATION_FACTOR = 0.5  # words no document has, around a situation the lexicon recognised
+SPOKEN_LENGTH = 12  # characters: a query this long that names a situation is narration around it
+FULL_POS = ("n", "vn", "an", "l", "i", "j", "eng", "x", "nz", "nr", "ns", "nt")
 COMPACT_DELTA = 2000  # docs in the delta segment before folding it into the arrays
 COMPACT_DEAD_SHARE = 0.2
 
@@ -87,12 +104,15 @@ class Analysed:
 @dataclass
 class Concept:
     """One query word: matched by itself, its synonym groups, or (for a compound
-    like 拆迁补偿 or 怎么申请) by all the words inside it."""
+    like 拆迁补偿 or 怎么申请) by all the words inside it. A word of the life-event
+    lexicon (``related``) stands for the situation, so it weighs as much as its
+    most specific document term, not its broadest."""
 
     text: str
     alternatives: list[tuple[str, float]]
     weight: float = 1.0
     parts: list[Concept] = field(default_factory=list)
+    related: bool = False
 
 
 @dataclass
@@ -100,6 +120,8 @@ class QueryPlan:
     text: str
     concepts: list[Concept] = field(default_factory=list)
     doc_numbers: list[DocNumber] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)  # parts of a document asked for (amount …)
+    events: list[str] = field(default_factory=list)  # life events named, most mentioned first
 
     @property
     def empty(self) -> bool:
@@ -107,9 +129,12 @@ class QueryPlan:
 
 
 class InvertedIndex:
-    def __init__(self, analyzer: Analyzer, synonyms: Synonyms) -> None:
+    def __init__(
+        self, analyzer: Analyzer, synonyms: Synonyms, lexicon: Lexicon | None = None
+    ) -> None:
         self.analyzer = analyzer
         self.synonyms = synonyms
+        self.lexicon = lexicon or Lexicon.load()
         self.slot_of: dict[tuple[str, str], int] = {}
         self.infos: list[DocInfo | None] = []
         self._alive = np.zeros(1024, dtype=bool)
@@ -124,6 +149,7 @@ class InvertedIndex:
         self.interpretations_of: dict[str, list[int]] = {}  # policy id → interpretation slots
         self._counts: Counter[str] = Counter()
         self._bulk: dict[str, tuple[array, array]] = {}
+        self.pins: dict[tuple[str, str], list[str]] = {}  # document → staff keywords
 
     # ------------------------------------------------------------------ size
     @property
@@ -207,7 +233,30 @@ class InvertedIndex:
             )
         if a.info.kind == "interpretation" and a.info.policy_id:
             self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
+        for word in self.pins.get(a.info.key, ()):
+            self._pin(word, slot)
         return slot
+
+    # ------------------------------------------------------------------ staff keywords
+    def _pin(self, word: str, slot: int) -> None:
+        pair = self.delta.get(pin_term(word))
+        if pair is None:
+            pair = self.delta[pin_term(word)] = (array("i"), array("B"))
+        pair[0].append(slot)
+        pair[1].append(255)
+
+    def set_pins(self, pins: dict[tuple[str, str], list[str]]) -> None:
+        """Replace staff's keywords: each pins a document to a word (matched
+        through the lexicon, see ``bot.search.rules``), with no re-indexing."""
+        for store in (self.main, self.delta):
+            for term in [t for t in store if t.startswith(PIN)]:
+                del store[term]
+        self.pins = pins
+        for key, words in pins.items():
+            slot = self.slot_of.get(key)
+            if slot is not None:
+                for word in words:
+                    self._pin(word, slot)
 
     def build_from(self, docs: Iterable[IndexDoc], chunk: int = 2000) -> None:
         """Bulk load into an empty index, a chunk at a time."""
@@ -325,24 +374,98 @@ class InvertedIndex:
     def plan(self, query: str) -> QueryPlan:
         """Turn what the resident typed into concepts (see the module docstring).
 
-        Single characters the index knows are dropped when the query has longer
-        words: in a Chinese question they are mostly verbs and particles (交,
-        花, 住) that jieba split off, and would match almost any document. One
-        the index has never seen (狗) stays: it is what the catalog lacks."""
+        Everyday words of the life-event lexicon become one concept each whose
+        alternatives are the document terms they stand for; intent phrases
+        (多少钱, 去哪办) are set aside for the passage; the other words are
+        weighted by their part of speech. Single characters the index knows are
+        dropped when the query has longer words: in a Chinese question they are
+        mostly verbs and particles (交, 花, 住) that jieba split off, and would
+        match almost any document. One the index has never seen (狗) stays: it
+        is what the catalog lacks."""
         text = normalize(query)
         numbers = find_doc_numbers(text)
         for number in reversed(numbers):
             text = text[: number.start] + " " + text[number.end :]
-        plan = QueryPlan(text=text.strip(), doc_numbers=numbers)
-        tokens = list(dict.fromkeys(self.analyzer.query_tokens(text)))
-        if any(len(t) > 1 and not t.isdigit() for t in tokens):
-            tokens = [t for t in tokens if len(t) > 1 or not self.df(t)]
-        for token in tokens:
-            self._add_concept(plan, token)
+        understood = self.lexicon.understand(text)
+        text = understood.text
+        plan = QueryPlan(text=text.strip(), doc_numbers=numbers, intents=understood.intents)
+        words = self._inside_known_words(text)
+        rest = list(text)
+        kept_events: list[str] = []
+        for start, end, relation in understood.relations:
+            if any(s <= start and end <= e and (s, e) != (start, end) for s, e in words):
+                continue  # part of a longer word the documents use: that word answers it
+            plan.concepts.append(self._related_concept(relation.key, relation.terms))
+            kept_events.append(relation.event)
+            rest[start:end] = " " * (end - start)
+        for start, end in understood.asks:
+            rest[start:end] = " " * (end - start)
+        plan.events = sorted(set(kept_events), key=lambda e: (-kept_events.count(e), e))
+        tagged = list(dict.fromkeys(self.analyzer.tagged_query_tokens("".join(rest))))
+        if plan.concepts or any(len(t) > 1 and not t.isdigit() for t, _f in tagged):
+            tagged = [(t, f) for t, f in tagged if len(t) > 1 or not self.df(t)]
+        spoken = len(text) >= SPOKEN_LENGTH and any(c.related for c in plan.concepts)
+        narration = NARRATION_FACTOR if spoken else 1.0
+        for token, flag in tagged:
+            weight = self._pos_weight(token, flag)
+            if not self.df(token):
+                weight *= narration
+            self._add_concept(plan, token, weight)
         return plan
 
-    def _add_concept(self, plan: QueryPlan, token: str) -> None:
+    def weighted_terms(self, plan: QueryPlan) -> list[tuple[str, float]]:
+        """The plan's words as plain text with the weight each carries in ranking
+        (synonym groups spelled out), for finding the sentence that answers."""
+        out: dict[str, float] = {}
+        for concept in plan.concepts:
+            for alt, factor in concept.alternatives:
+                weight = self.idf(self.df(alt)) * factor * concept.weight if self.df(alt) else 0.0
+                if not weight:
+                    continue
+                words = self.synonyms.group_terms(alt) if alt.startswith("~") else (alt,)
+                for word in words:
+                    out[word] = max(out.get(word, 0.0), weight)
+        for number in re.findall(r"\d+", plan.text):  # 90岁, 2025年: which row of a table
+            out.setdefault(number, self.idf(1) * NUMBER_FACTOR)
+        return list(out.items())
+
+    def _inside_known_words(self, text: str) -> list[tuple[int, int]]:
+        """Spans of jieba tokens that documents contain (a lexicon key inside one is skipped)."""
+        spans = []
+        for word, start, end in self.analyzer.tokenizer.tokenize(text):
+            if len(word) > 2 and self.df(word):
+                spans.append((start, end))
+        return spans
+
+    def _pos_weight(self, token: str, flag: str) -> float:
+        if token in self.analyzer.generic:
+            return GENERIC_WEIGHT
+        if self.analyzer.is_domain_word(token) or not self.analyzer.frequency(token):
+            return 1.0
+        if flag in FULL_POS or flag.startswith("n"):
+            return 1.0
+        weight = POS_WEIGHT.get(flag, POS_WEIGHT.get(flag[:1], 1.0))
+        if flag[:1] in "av" and not self.df(token):
+            # A verb or adjective no document uses (预约, 贵) may be what the catalog
+            # lacks: it keeps most of its weight so such a query still finds nothing.
+            return max(weight, UNSEEN_CONTENT_WEIGHT)
+        return weight
+
+    def _related_concept(self, key: str, terms: Sequence[str]) -> Concept:
+        alternatives = dict(self._alternatives(key))
+        for term in terms:
+            if term.startswith(PIN):  # a document staff pinned to this word answers it fully
+                alternatives[term] = 1.0
+                continue
+            for alt, factor in self._alternatives(term):
+                alternatives[alt] = max(alternatives.get(alt, 0.0), factor * RELATED_FACTOR)
+        # Only a word the documents do not use stands for the situation as a whole;
+        # one they use (报名, 保险) is as broad as it is there.
+        return Concept(key, list(alternatives.items()), related=not self.df(key))
+
+    def _add_concept(self, plan: QueryPlan, token: str, weight: float = 1.0) -> None:
         concept = self._concept(token)
+        concept.weight *= weight
         concept.parts = [self._concept(w) for w in self._parts(token)]
         plan.concepts.append(concept)
 
@@ -362,7 +485,8 @@ class InvertedIndex:
         ]
 
     def _best(self, concept: Concept, n: int) -> tuple[np.ndarray | None, int]:
-        """Per slot, the best weight among a concept's alternatives; and the broadest df."""
+        """Per slot, the best weight among a concept's alternatives; and the df its
+        idf is taken from (the broadest; for a lexicon word, the most specific)."""
         dfs = [self.df(t) for t, _ in concept.alternatives]
         live = [(t, g) for (t, g), d in zip(concept.alternatives, dfs, strict=True) if d]
         best = None
@@ -370,6 +494,8 @@ class InvertedIndex:
             best = np.zeros(n, dtype=np.float32)
             for term, factor in live:
                 self._max_into(best, term, factor)
+        if concept.related:
+            return best, min((d for d in dfs if d), default=0)
         return best, max(dfs)
 
     def _max_into(self, best: np.ndarray, term: str, factor: float) -> None:
@@ -414,6 +540,10 @@ class InvertedIndex:
         coverage = total / np.float32(denominator)
         coverage *= self._alive[:n]
         return coverage, coverage * self._prior[:n]
+
+
+def pin_term(word: str) -> str:
+    return PIN + normalize(word).strip()
 
 
 def _docno_strength(typed: str, own: str) -> float:

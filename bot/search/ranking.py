@@ -32,6 +32,8 @@ from bot.search.hits import Hit
 from bot.search.index import DocInfo, InvertedIndex, QueryPlan
 
 THRESHOLD = 0.30
+FALLBACK_COVERAGE = 0.10  # a fallback hit answers at least this much of the query
+FALLBACK_LIMIT = 3
 RELATIVE = 0.5
 CANDIDATES = 60  # slots looked at before grouping
 CATALOG_PER_AREA = 2  # catalog rows of one area in a result list; more would crowd out documents
@@ -140,3 +142,27 @@ def _replacement(index: InvertedIndex, policy_id: str, base_url: str) -> Hit | s
     hit = _hit(info, 0.0, base_url)
     _attach_interpretations(index, hit, base_url)
     return hit
+
+
+def fallback(index: InvertedIndex, plan: QueryPlan, base_url: str) -> list[Hit]:
+    """When nothing passes the threshold but the query names a life event: the
+    documents that best match the event's words, weak as the match is."""
+    related = [c for c in plan.concepts if len(c.alternatives) > 1 and c.weight >= 1.0]
+    if not plan.events or not related:
+        return []
+    about = QueryPlan(text=plan.text, concepts=related)
+    strong = {slot for slot, _s, cov in best_groups(index, about) if cov > 0}
+    hits = []
+    for slot, score, cov in best_groups(index, plan):
+        info = index.infos[slot]
+        if cov < FALLBACK_COVERAGE or slot not in strong or info is None:
+            continue
+        if info.kind == "policy" and info.validity not in (None, "有效"):
+            continue
+        hit = _hit(info, score, base_url)
+        if info.kind == "policy":
+            _attach_interpretations(index, hit, base_url)
+        hits.append(hit)
+        if len(hits) >= FALLBACK_LIMIT:
+            break
+    return hits

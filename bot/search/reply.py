@@ -19,7 +19,7 @@ from typing import Any
 import opencc
 
 from bot.handlers.types import TEXT_REPLY_LIMIT, fit_bytes
-from bot.search.hits import Hit
+from bot.search.hits import Found, Hit
 
 MAX_RESULTS = 3  # default page size (``chat.max_results``)
 MAX_INTERPRETATIONS = 2  # per policy; more would crowd out the next result
@@ -96,12 +96,38 @@ def _entry(number: int, hit: Hit, hant: bool) -> str:
     return "\n".join(lines)
 
 
+def preface(found: Found, hant: bool = False) -> str:
+    """What comes before the list: the correction made and the quoted passage
+    that answers the question, with the 文号 and section it comes from."""
+    lines = []
+    if found.corrected:
+        lines.append(f"已按“{_echo(found.corrected)}”为您查找。")
+    passage = found.passage
+    if passage is not None:
+        where = " ".join(x for x in (passage.doc_number or passage.source, passage.section) if x)
+        lines.append(f"【{where}】{passage.text}" if where else passage.text)
+        lines.append(link(passage.url, "查看原文", hant))
+    return "\n".join(lines)
+
+
+def format_found(found: Found, *, start: int = 0, page: int = MAX_RESULTS) -> tuple[str, int]:
+    """The reply for a whole search answer (``SearchIndex.find``): on the first
+    page the correction, the quoted answer, or the fallback's plain notice."""
+    head = None
+    if found.fallback and not start:
+        head = f"没有找到完全对应的文件，以下是与“{found.fallback}”有关的政策："
+    lead = "" if start else preface(found, is_traditional(found.query))
+    return format_results(found.query, found.hits, start=start, page=page, preface=lead, head=head)
+
+
 def format_results(
     query: str,
     hits: Sequence[Hit],
     *,
     start: int = 0,
     page: int = MAX_RESULTS,
+    preface: str = "",
+    head: str | None = None,
 ) -> tuple[str, int]:
     """The reply showing ``hits[start:]`` (best first, numbered on from ``start``),
     at most ``page`` whole entries within WeChat's limit, and how many it showed;
@@ -110,11 +136,13 @@ def format_results(
     hits = list(hits)
     if start >= len(hits):
         return nothing_found(query, ()), 0
-    head = (
+    head = head or (
         f"与“{_echo(query)}”相关的更多内容："
         if start
         else f"为您找到与“{_echo(query)}”相关的内容："
     )
+    if preface:
+        head = f"{preface}\n\n{head}"
     tail_more = f"\n\n发送“{MORE_WORD}”查看其余结果。"
     tail = "\n\n发送“留言 您的问题”可咨询工作人员。"
     parts = [head]

@@ -287,3 +287,20 @@ def parse_time(value: str) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+async def bodies(policy_id: str, interpretation_ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(kind, id, title, rendered body) of a published policy and the given interpretations,
+    the passage a chat reply quotes is looked for in these."""
+    out = [
+        ("policy", r["id"], r["title"], r["body_html"])
+        for r in await Policy.filter(id=policy_id, status=Status.published).values(
+            "id", "title", "body_html"
+        )
+    ]
+    if interpretation_ids:
+        rows = await Interpretation.filter(
+            id__in=interpretation_ids, status=Status.published
+        ).values("id", "title", "body_html")
+        out += [("interpretation", r["id"], r["title"], r["body_html"]) for r in rows]
+    return out

@@ -52,6 +52,13 @@ class Synonyms:
         """The group tokens a (normalised) term belongs to."""
         return self._by_term.get(term, ())
 
+    def group_terms(self, token: str) -> tuple[str, ...]:
+        """The terms of a group token (``~17``)."""
+        try:
+            return self.groups[int(token[1:])]
+        except (ValueError, IndexError):
+            return ()
+
     def terms(self) -> list[str]:
         return list(self._by_term)
 

@@ -29,6 +29,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import jieba
+import jieba.posseg
 import opencc
 
 log = logging.getLogger("bot.search")
@@ -112,7 +113,11 @@ class Analyzer:
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
         self._added: set[str] = set()
+        self._tagger: jieba.posseg.POSTokenizer | None = None
         self.stopwords = frozenset(normalize(w) for w in read_word_list(DATA / "stopwords.txt"))
+        self.generic = frozenset(
+            normalize(w) for line in read_word_list(DATA / "generic.txt") for w in line.split()
+        )
         self.add_words(w.split()[0] for w in read_word_list(DATA / "userdict.txt"))
 
     def add_words(self, words: Iterable[str]) -> None:
@@ -128,6 +133,22 @@ class Analyzer:
 
     def is_word(self, word: str) -> bool:
         return bool(self.tokenizer.FREQ.get(word))
+
+    def is_domain_word(self, word: str) -> bool:
+        """A word of the policy dictionary, a synonym or a life-event term."""
+        return word in self._added
+
+    def frequency(self, word: str) -> int:
+        """How common the word is in jieba's general dictionary (0: unknown)."""
+        return int(self.tokenizer.FREQ.get(word) or 0)
+
+    def tagged_query_tokens(self, text: str) -> list[tuple[str, str]]:
+        """Precise cut with part-of-speech tags (jieba.posseg), without stopwords."""
+        with self._lock:
+            if self._tagger is None:
+                self._tagger = jieba.posseg.POSTokenizer(self.tokenizer)
+            pairs = [(p.word, p.flag) for p in self._tagger.lcut(text)]
+        return [(w, f) for w, f in pairs if self._keep(w)]
 
     def _keep(self, token: str) -> bool:
         return bool(token.strip()) and token not in self.stopwords and not _PUNCT.match(token)

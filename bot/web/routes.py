@@ -15,6 +15,7 @@ from bot.web import (
     openapi,
     ops,
     pages,
+    search_admin_api,
     search_api,
 )
 from bot.web.keys import SETTINGS
@@ -77,6 +78,9 @@ def setup_routes(app: web.Application) -> None:
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)
+
+    # Search: what residents could not find, and staff's fixes.
+    search_admin_api.setup_routes(app)
 
     # Landing page: what the account offers, search, topics, the console's door.
     app.router.add_get("/", home.home_page, name="home")

@@ -142,11 +142,11 @@ async def test_deployment_synonyms_extend_the_builtin_ones(
         update={"content": settings.content.model_copy(update={"dir": content})}
     )
     async with open_services(local, sync_content=True) as services:
-        assert await services.search.search("老屋翻修") == []
+        assert await services.search.search("老宅拾掇") == []
         with (content / "synonyms.txt").open("a", encoding="utf-8") as f:
-            f.write("\n农村危房改造 老屋翻修\n")
+            f.write("\n农村危房改造 老宅拾掇\n")
         await services.search.refresh()  # the refresher would notice within a poll
-        assert (await _ids(services, "老屋翻修"))[0] == HOUSING
+        assert (await _ids(services, "老宅拾掇"))[0] == HOUSING
 
 
 async def test_search_api_json(client: TestClient) -> None:
@@ -258,17 +258,17 @@ async def test_a_catalog_row_edited_in_place_is_found_within_a_second(
         before = [
             h for h in await services.search.search("公租房分配结果") if h.kind == "catalog_item"
         ]
-        assert before and await services.search.search("人才公寓轮候") == []
+        assert before and await services.search.search("见习基地名录") == []
         csv = content / "catalog/affordable-housing.csv"
         text = csv.read_text(encoding="utf-8")
         old = "房源信息、配租方案、摇号结果、配租结果"
         assert old in text
-        csv.write_text(text.replace(old, "人才公寓轮候名单、房源信息、配租结果"), encoding="utf-8")
+        csv.write_text(text.replace(old, "见习基地名录、房源信息、配租结果"), encoding="utf-8")
         report = await sync_content(content)
         assert report.updated["catalog_item"] == 1 and report.created["catalog_item"] == 0
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
-        while not (hits := await services.search.search("人才公寓轮候")) and loop.time() < deadline:
+        while not (hits := await services.search.search("见习基地名录")) and loop.time() < deadline:
             await asyncio.sleep(0.05)  # the refresher polls; nobody calls refresh()
         assert [(h.kind, h.id) for h in hits][:1] == [("catalog_item", before[0].id)]
