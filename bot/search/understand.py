@@ -127,9 +127,12 @@ class Lexicon:
             )
             for name, spec in intents.items()
         }
-        self._asks = sorted(
+        asks = sorted(
             ((a, i.name) for i in self.intents.values() for a in i.ask), key=lambda p: -len(p[0])
         )
+        self._intent_of = dict(reversed(asks))  # the first (longest) phrase's intent wins
+        # One alternation, longest first: at each position the longest phrase matches.
+        self._asks = re.compile("|".join(re.escape(a) for a, _i in asks)) if asks else None
         self._longest = max((len(k) for k in self.relations), default=0)
 
     @classmethod
@@ -164,14 +167,12 @@ class Lexicon:
         text = numbers_to_digits(normalised)
         found = Understanding(text=text)
         taken = [False] * len(text)
-        for phrase, intent in self._asks:  # longest first
-            for m in re.finditer(re.escape(phrase), text):
-                if any(taken[m.start() : m.end()]):
-                    continue
-                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-                found.asks.append((m.start(), m.end()))
-                if intent not in found.intents:
-                    found.intents.append(intent)
+        for m in self._asks.finditer(text) if self._asks else ():
+            taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+            found.asks.append((m.start(), m.end()))
+            intent = self._intent_of[m.group(0)]
+            if intent not in found.intents:
+                found.intents.append(intent)
         candidates = []
         for start in range(len(text)):
             for end in range(min(len(text), start + self._longest), start, -1):
