@@ -23,6 +23,7 @@ from typing import Any
 
 import frontmatter
 import yaml
+from pypinyin import lazy_pinyin
 
 from bot.catalog.fields import (
     INTERPRETATION_FIELDS,
@@ -55,8 +56,18 @@ CSV_HEADER = [
     "公开方式",
     "领域",
 ]
-CSV_AUDIENCES = {"全社会", "特定群体"}
-CSV_METHODS = {"主动", "依申请"}
+# Other names of the area column in catalogs written elsewhere.
+CSV_AREA_COLUMNS = ("领域", "所属领域", "试点领域", "公开领域")
+# The spellings standard catalogs use, each mapped to the value stored.
+CSV_AUDIENCES = {
+    "全社会": "全社会",
+    "社会公众": "全社会",
+    "公众": "全社会",
+    "特定群体": "特定群体",
+    "特定对象": "特定群体",
+    "特定人群": "特定群体",
+}
+CSV_METHODS = {"主动": "主动", "主动公开": "主动", "依申请": "依申请", "依申请公开": "依申请"}
 MENU_TYPES = {
     "click",
     "view",
@@ -228,8 +239,16 @@ class _Reader:
             return raw.decode("utf-8-sig"), raw
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self.fail(rel, 1, "是 UTF-16 编码（Excel“Unicode 文本”），请另存为 UTF-8")
+            return None
+        try:  # what Excel on Chinese Windows saves as "CSV (逗号分隔)"
+            decoded = raw.decode("gb18030")
+        except UnicodeDecodeError:
             self.fail(rel, line, "不是 UTF-8 编码（请另存为 UTF-8）")
             return None
+        self.problem(rel, line, "不是 UTF-8 编码，已按 GB18030 读取（建议另存为 UTF-8）", "warning")
+        return decoded, raw
 
     # ---- Markdown with front matter
 
@@ -274,7 +293,10 @@ class _Reader:
         def report(key: str, message: str) -> None:
             self.problem(rel, lines.get(key, 1), message)
 
-        values = convert_fields(meta, specs, report)
+        def warn(key: str, message: str) -> None:
+            self.problem(rel, lines.get(key, 1), message, "warning")
+
+        values = convert_fields(meta, specs, report, warn)
         if values is None:
             self.content.failed_paths.add(rel)
         return values
@@ -373,7 +395,7 @@ def _item_fields(
 
 
 AREA_FIELDS = {
-    "id": Spec(ident, required=True),
+    "id": Spec(ident),  # optional: derived from the name (``area_id``)
     "name": Spec(text(64), required=True),
     "aliases": Spec(str_list(), default=[]),
 }
@@ -384,6 +406,18 @@ TOPIC_FIELDS = {
     "areas": Spec(str_list(), default=[]),
 }
 REGION_FIELDS = {"name": Spec(text(64), required=True), "aliases": Spec(str_list(), default=[])}
+
+
+def area_id(name: str) -> str:
+    """The stable id of an area written without one: its name in toneless pinyin,
+    syllables joined by hyphens (``社会救助`` → ``she-hui-jiu-zhu``), cut to 64
+    characters with a hash of the name when longer. It changes only if the name does."""
+    syllables = (re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") for s in lazy_pinyin(name))
+    slug = "-".join(s for s in syllables if s)
+    if not slug or len(slug) > 64:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        slug = f"{slug[:55].rstrip('-')}-{digest}".strip("-")
+    return slug
 
 
 def _read_areas(reader: _Reader) -> None:
@@ -397,6 +431,7 @@ def _read_areas(reader: _Reader) -> None:
         values = _item_fields(reader, rel, line, item, keys, AREA_FIELDS)
         if values is None:
             continue
+        values["id"] = values["id"] or area_id(values["name"])
         if values["id"] in seen_ids or values["name"] in seen_names:
             reader.problem(rel, line, f"领域 '{values['id']}'（{values['name']}）重复")
             continue
@@ -405,9 +440,35 @@ def _read_areas(reader: _Reader) -> None:
         reader.content.areas.append(AreaDoc(position=position, **values))
 
 
+def _lookup(entries: Iterable[tuple[str, str, list[str]]]) -> dict[str, str]:
+    """(key, name, aliases) → a map from each key, name and unambiguous alias to the key."""
+    entries = list(entries)
+    found: dict[str, str] = {}
+    for key, name, _ in entries:
+        found[key] = found[name] = key
+    by_alias: dict[str, set[str]] = {}
+    for key, _, aliases in entries:
+        for alias in aliases:
+            by_alias.setdefault(alias, set()).add(key)
+    for alias, keys in by_alias.items():
+        if len(keys) == 1 and alias not in found:
+            found[alias] = next(iter(keys))
+    return found
+
+
+def _resolve(
+    reader: _Reader, rel: str, line: int, values: list[str], known: dict[str, str], what: str
+) -> list[str]:
+    """Values mapped through ``known``; an unknown one is a warning and left out."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        reader.problem(rel, line, f"{what}{'、'.join(unknown)}，已忽略", "warning")
+    return list(dict.fromkeys(known[v] for v in values if v in known))
+
+
 def _read_topics(reader: _Reader) -> None:
     rel = "topics.yaml"
-    area_ids = {a.id for a in reader.content.areas}
+    area_ids = _lookup((a.id, a.name, a.aliases) for a in reader.content.areas)
     seen: set[str] = set()
     for position, (line, item, keys) in enumerate(reader.yaml_items(rel)):
         values = _item_fields(reader, rel, line, item, keys, TOPIC_FIELDS)
@@ -416,14 +477,9 @@ def _read_topics(reader: _Reader) -> None:
         if values["id"] in seen or values["name"] in seen:
             reader.problem(rel, line, f"主题 '{values['id']}'（{values['name']}）重复")
             continue
-        unknown = [a for a in values["areas"] if a not in area_ids]
-        if unknown:
-            reader.problem(
-                rel,
-                keys.get("areas", line),
-                f"areas: areas.yaml 中没有领域 id {', '.join(unknown)}",
-            )
-            continue
+        values["areas"] = _resolve(
+            reader, rel, keys.get("areas", line), values["areas"], area_ids, _NO_AREA
+        )
         seen.update((values["id"], values["name"]))
         reader.content.topics.append(TopicDoc(position=position, **values))
 
@@ -577,14 +633,15 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
     read = reader.read_text(rel)
     if read is None:
         return
-    area_names = {a.name for a in reader.content.areas}
+    areas = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in reader.content.areas)
     rows = csv.reader(io.StringIO(read[0], newline=""))
     try:
         header = [h.strip() for h in next(rows)]
     except StopIteration:
         reader.fail(rel, 1, "文件为空")
         return
-    if header != CSV_HEADER:
+    column = _catalog_columns(header)
+    if column is None:
         reader.fail(rel, 1, "表头应为：" + ",".join(CSV_HEADER))
         return
     reader.content.catalog_files.add(rel)
@@ -595,19 +652,19 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
             start, line = line, rows.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(CSV_HEADER):
-                reader.problem(rel, start, f"应有 {len(CSV_HEADER)} 列，实有 {len(row)} 列")
+            if len(row) != len(header):
+                reader.problem(rel, start, f"应有 {len(header)} 列，实有 {len(row)} 列")
                 continue
-            cells = [cell.strip() for cell in row]
+            cells = [row[i].strip() for i in column]
             seq, level1, level2, content_, basis, limit, subject, channel, who, how, area = cells
+            if area not in areas:
+                reader.problem(rel, start, f"领域: areas.yaml 中没有 '{area}'", "warning")
             if not level1:
                 reader.problem(rel, start, "一级事项不能为空")
-            elif area not in area_names:
-                reader.problem(rel, start, f"领域: areas.yaml 中没有 '{area}'")
             elif who not in CSV_AUDIENCES:
-                reader.problem(rel, start, f"公开对象: 应为 {' 或 '.join(sorted(CSV_AUDIENCES))}")
+                reader.problem(rel, start, f"公开对象: '{who}' 应为 全社会 或 特定群体")
             elif how not in CSV_METHODS:
-                reader.problem(rel, start, f"公开方式: 应为 {' 或 '.join(sorted(CSV_METHODS))}")
+                reader.problem(rel, start, f"公开方式: '{how}' 应为 主动（公开）或 依申请（公开）")
             elif max(len(level1), len(seq) * 8) > 128 or len(level2) > 255:
                 reader.problem(rel, start, "序号或事项名称过长")
             elif (seq, level1, level2) in seen:
@@ -620,7 +677,7 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
                 seen[seq, level1, level2] = start
                 reader.content.catalog.append(
                     CatalogRow(
-                        area,
+                        areas.get(area, area),
                         seq,
                         level1,
                         level2,
@@ -629,14 +686,23 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
                         limit[:255],
                         subject[:255],
                         channel[:255],
-                        who,
-                        how,
+                        CSV_AUDIENCES[who],
+                        CSV_METHODS[how],
                         rel,
                         start,
                     )
                 )
     except csv.Error as exc:
         reader.problem(rel, line, f"CSV 格式错误：{exc}")
+
+
+def _catalog_columns(header: list[str]) -> list[int] | None:
+    """Where each column of ``CSV_HEADER`` is in a file's header (any order; the area
+    column under any name in ``CSV_AREA_COLUMNS``), or None when one is missing."""
+    at = {name: i for i, name in enumerate(header)}
+    area = next((at[n] for n in CSV_AREA_COLUMNS if n in at), None)
+    wanted = [at.get(name) for name in CSV_HEADER[:-1]] + [area]
+    return None if None in wanted else [i for i in wanted if i is not None]
 
 
 def _files(root: Path, folder: str, pattern: str) -> Iterable[str]:
@@ -646,11 +712,15 @@ def _files(root: Path, folder: str, pattern: str) -> Iterable[str]:
     return sorted(p.relative_to(root).as_posix() for p in base.glob(pattern) if p.is_file())
 
 
+_NO_AREA = "areas: areas.yaml 中没有领域 "
+_NO_TOPIC = "topics: topics.yaml 中没有主题 "
+
+
 def _cross_check(reader: _Reader) -> None:
     """Rules that need every file: duplicates, references, the 三同步 pairing."""
     content = reader.content
-    area_names = {a.name for a in content.areas}
-    topic_ids = {t.id for t in content.topics}
+    area_names = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in content.areas)
+    topic_ids = _lookup((t.id, t.name, t.aliases) for t in content.topics)
 
     def drop(doc: PolicyDoc | InterpretationDoc, key: str, message: str) -> None:
         reader.fail(doc.source_path, doc.lines.get(key, 1), message)
@@ -660,18 +730,12 @@ def _cross_check(reader: _Reader) -> None:
         if doc.id in policies:
             drop(doc, "id", f"id '{doc.id}' 与 {reader.shown(policies[doc.id].source_path)} 重复")
             continue
-        bad_areas = [a for a in doc.areas if a not in area_names]
-        bad_topics = [t for t in doc.topics if t not in topic_ids]
-        if bad_areas:
-            drop(
-                doc,
-                "areas",
-                f"areas: areas.yaml 中没有领域 {'、'.join(bad_areas)}（请填写领域名称）",
-            )
-        elif bad_topics:
-            drop(doc, "topics", f"topics: topics.yaml 中没有主题 id {', '.join(bad_topics)}")
-        else:
-            policies[doc.id] = doc
+        # An unknown area or topic is a warning: the policy is published without that link.
+        line = doc.lines.get("areas", 1)
+        doc.areas = _resolve(reader, doc.source_path, line, doc.areas, area_names, _NO_AREA)
+        line = doc.lines.get("topics", 1)
+        doc.topics = _resolve(reader, doc.source_path, line, doc.topics, topic_ids, _NO_TOPIC)
+        policies[doc.id] = doc
     every_policy_id = set(policies) | {d.id for d in content.policies}
     for doc in list(policies.values()):
         if doc.replaced_by and doc.replaced_by not in every_policy_id:
