@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ from bot.catalog.fields import (
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 from bot.catalog.render import RENDER_VERSION
 
-log = logging.getLogger("bot.catalog")
 
 HOLIDAYS_FILE = "holidays.yaml"
 CSV_HEADER = [
@@ -794,13 +792,3 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     _cross_check(reader)
     reader.content.problems.sort(key=lambda p: (p.path, p.line))
     return reader.content
-
-
-def load_holidays(root: Path | str) -> Holidays:
-    """Only holidays.yaml: deadlines need it without reading every document. Its
-    problems are logged here, as no content check runs on this path to show them."""
-    reader = _Reader(Path(root), "")
-    _read_holidays(reader)
-    for problem in reader.content.problems:
-        log.warning("holidays.yaml problem; entry ignored", extra={"problem": str(problem)})
-    return reader.content.holidays

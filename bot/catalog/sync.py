@@ -24,6 +24,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.catalog import stored
 from bot.catalog.fields import Problem
 from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, load_content
 from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status, Topic
@@ -107,7 +108,7 @@ class SyncReport:
         return [p for p in self.problems if p.severity == "error"]
 
     def summary(self) -> str:
-        kinds = ["policy", "interpretation", "catalog_item", "area", "topic"]
+        kinds = ["policy", "interpretation", "catalog_item", "area", "topic", *stored.ENTRIES]
         parts = []
         for kind in kinds:
             counts = (
@@ -481,6 +482,8 @@ async def sync_content(
         withdrawn = await job.policies(rendered)
         await job.interpretations(rendered, withdrawn)
         await job.catalog()
+        for name, what in (await stored.save_all(content, conn)).items():
+            (job.report.created if what == "created" else job.report.updated)[name] += 1
         for chunk in _chunks(job.audit):
             await AuditEntry.bulk_create(chunk, using_db=conn)
     report = job.report

@@ -103,7 +103,7 @@ async def _summary(openid: str) -> Reply:
 @router.register(lambda m: (p := _parse(m)) is not None and p[0] == "地区")
 async def set_region(message: Incoming, ctx: Context) -> Reply:
     _, arg = _parse(message) or ("", "")
-    regions = subs.load_regions(ctx.settings.content.dir)
+    regions = await subs.load_regions()
     known = "、".join(r.name for r in regions)
     if not arg:
         hint = f"可选：{known}。" if known else ""

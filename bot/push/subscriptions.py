@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from tortoise.transactions import in_transaction
 
+from bot.catalog import stored
 from bot.catalog.models import Topic
 from bot.models import Subscriber, Subscription
 from bot.push.models import Delivery, DeliveryState
@@ -77,23 +75,10 @@ class Region:
     aliases: tuple[str, ...] = ()
 
 
-@lru_cache(maxsize=8)
-def _load_regions(path: Path, mtime: float) -> tuple[Region, ...]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return tuple(
-        Region(str(item["name"]), tuple(str(a) for a in item.get("aliases") or ()))
-        for item in data
-        if isinstance(item, dict) and item.get("name")
-    )
-
-
-def load_regions(content_dir: Path) -> tuple[Region, ...]:
-    """The county's towns and streets from ``regions.yaml`` (empty when absent)."""
-    path = Path(content_dir) / "regions.yaml"
-    try:
-        return _load_regions(path, path.stat().st_mtime)
-    except FileNotFoundError:
-        return ()
+async def load_regions() -> tuple[Region, ...]:
+    """The county's towns and streets from ``regions.yaml``, as ``content sync`` stored
+    it (empty when there is none)."""
+    return tuple(Region(r.name, tuple(r.aliases)) for r in await stored.regions())
 
 
 def find_region(name: str, regions: tuple[Region, ...]) -> str | None:

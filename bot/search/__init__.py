@@ -8,7 +8,8 @@ ten seconds) and, when that moved, re-indexes the rows changed since then —
 so a document published by any process (the web role, the worker, ``policybot
 content sync``) is findable everywhere within a second. With Redis configured, a message on
 ``CHANNEL`` wakes the refresher at once (``announce_change``); the poll stays
-as the fallback. A change to ``content/synonyms.txt`` rebuilds the index.
+as the fallback. A change to the synonyms ``content sync`` stored (the marker
+covers them) rebuilds the index.
 
 ``search`` is cheap (a few milliseconds at 100,000 documents) and runs on the
 event loop; building and bulk re-indexing run in a worker thread.
@@ -22,9 +23,9 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
 from typing import Any
 
+from bot.catalog import stored
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import source
@@ -64,7 +65,7 @@ class SearchIndex:
         self._watermark: dict[str, dt.datetime | None] = {}
         self._slow_checked = 0.0
         self._day = dt.date.min  # the server-time date validity was last computed for
-        self._synonyms_mtime: float | None = None
+        self._synonym_groups: list[list[str]] | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,16 +110,6 @@ class SearchIndex:
         """In the server's time zone, as pages count validity (expires_on)."""
         return dt.datetime.now(self.settings.server.tz).date()
 
-    def _synonyms_file(self) -> Path:
-        return Path(self.settings.content.dir) / "synonyms.txt"
-
-    def _synonyms_changed(self) -> bool:
-        try:
-            mtime: float | None = self._synonyms_file().stat().st_mtime
-        except OSError:
-            mtime = None
-        return mtime != self._synonyms_mtime
-
     async def rebuild(self) -> None:
         """A fresh index from every published row; swapped in when complete."""
         async with self._lock:
@@ -126,14 +117,11 @@ class SearchIndex:
 
     async def _rebuild(self) -> None:
         started = time.perf_counter()
-        try:
-            self._synonyms_mtime = self._synonyms_file().stat().st_mtime
-        except OSError:
-            self._synonyms_mtime = None
-        synonyms = Synonyms.load(Path(self.settings.content.dir))
+        marker = await source.read_marker()
+        self._synonym_groups = await stored.synonym_groups()
+        synonyms = Synonyms.with_builtin(self._synonym_groups)
         tools = await asyncio.to_thread(analyzer)
         await asyncio.to_thread(tools.add_words, synonyms.terms())
-        marker = await source.read_marker()
         self._slow_checked = time.monotonic()
         index = InvertedIndex(tools, synonyms)
         self._day = self._today()
@@ -157,14 +145,15 @@ class SearchIndex:
             return await self._refresh()
 
     async def _refresh(self) -> bool:
-        if self._synonyms_changed():
-            await self._rebuild()
-            return True
         now = time.monotonic()
         slow = now - self._slow_checked >= source.SLOW_SECONDS
         marker = await source.read_marker(None if slow else self._marker)
         if slow:
             self._slow_checked = now
+        entries_moved = marker[source.ENTRIES] != self._marker.get(source.ENTRIES)
+        if entries_moved and await stored.synonym_groups() != self._synonym_groups:
+            await self._rebuild()
+            return True
         changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
         for kind in changed:

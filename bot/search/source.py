@@ -254,7 +254,8 @@ async def published_versions(kind: str) -> dict[str, str]:
 _FAST_SQL = (
     "SELECT (SELECT MAX(updated_at) FROM policy) AS policy, "
     "(SELECT MAX(updated_at) FROM interpretation) AS interpretation, "
-    "(SELECT MAX(updated_at) FROM catalog_item) AS catalog_item"
+    "(SELECT MAX(updated_at) FROM catalog_item) AS catalog_item, "
+    "(SELECT MAX(updated_at) FROM content_entry) AS content_entry"
 )
 # Asked every SLOW_SECONDS: published counts (a safety net for rows changed
 # without a newer updated_at, e.g. deleted by hand).
@@ -267,15 +268,20 @@ SLOW_SECONDS = 10.0
 KINDS = ("policy", "interpretation", "catalog_item")
 
 
+ENTRIES = "content_entry"  # menu, regions, synonyms… (bot.catalog.stored): synonyms are indexed
+
+
 async def read_marker(previous: dict[str, Marker] | None = None) -> dict[str, Marker]:
-    """Per kind: (newest change, published count). With ``previous`` only the
-    newest change is read, the count is carried over from it."""
+    """Per kind: (newest change, published count); for ``ENTRIES`` the newest change.
+    With ``previous`` only the newest changes are read, counts are carried over."""
     conn = connections.get("default")
     fast = (await conn.execute_query_dict(_FAST_SQL))[0]
+    entries = {ENTRIES: (str(fast[ENTRIES] or ""),)}
     if previous is not None:
-        return {k: (str(fast[k] or ""), *previous.get(k, ("", None))[1:]) for k in KINDS}
+        kinds = {k: (str(fast[k] or ""), *previous.get(k, ("", None))[1:]) for k in KINDS}
+        return kinds | entries
     slow = (await conn.execute_query_dict(_SLOW_SQL))[0]
-    return {k: (str(fast[k] or ""), int(slow[k] or 0)) for k in KINDS}
+    return {k: (str(fast[k] or ""), int(slow[k] or 0)) for k in KINDS} | entries
 
 
 def parse_time(value: str) -> dt.datetime | None:
