@@ -25,8 +25,6 @@ import yaml
 from pypinyin import lazy_pinyin
 
 from bot.catalog.fields import (
-    INTERPRETATION_FIELDS,
-    POLICY_FIELDS,
     FieldError,
     Problem,
     Spec,
@@ -36,9 +34,10 @@ from bot.catalog.fields import (
     str_list,
     text,
 )
+from bot.catalog.kinds import Kind, all_kinds
+from bot.catalog.kinds import kind as kind_of
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 from bot.catalog.render import RENDER_VERSION
-
 
 HOLIDAYS_FILE = "holidays.yaml"
 CSV_HEADER = [
@@ -190,8 +189,7 @@ class Content:
     areas: list[AreaDoc] = field(default_factory=list)
     topics: list[TopicDoc] = field(default_factory=list)
     regions: list[RegionDoc] = field(default_factory=list)
-    policies: list[PolicyDoc] = field(default_factory=list)
-    interpretations: list[InterpretationDoc] = field(default_factory=list)
+    documents: dict[str, list[Any]] = field(default_factory=dict)  # kind name → Markdown docs
     catalog: list[CatalogRow] = field(default_factory=list)
     catalog_files: set[str] = field(default_factory=set)  # CSVs read (even partly)
     menu: dict[str, Any] | None = None
@@ -204,6 +202,14 @@ class Content:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def policies(self) -> list[PolicyDoc]:
+        return self.documents.setdefault("policy", [])
+
+    @property
+    def interpretations(self) -> list[InterpretationDoc]:
+        return self.documents.setdefault("interpretation", [])
 
 
 # ---------------------------------------------------------------- reading files
@@ -299,41 +305,19 @@ class _Reader:
             self.content.failed_paths.add(rel)
         return values
 
-    def policy(self, rel: str) -> PolicyDoc | None:
+    def document(self, rel: str, kind: Kind) -> Any | None:
+        """One Markdown file of a kind: its fields converted, then the kind's own ``check``."""
         parsed = self.front_matter(rel)
-        if parsed is None:
+        if parsed is None or kind.document is None:
             return None
         meta, body, lines, digest = parsed
-        values = self.fields(rel, meta, lines, POLICY_FIELDS)
+        values = self.fields(rel, meta, lines, kind.fields)
         if values is None:
             return None
-        doc = PolicyDoc(**values, body_md=body, source_path=rel, content_hash=digest, lines=lines)
-        if doc.published_on and doc.published_on < doc.written_on:
-            self.fail(rel, lines.get("published_on", 1), "published_on: 发布日期早于成文日期")
-            return None
-        if doc.expires_on and doc.expires_on < doc.written_on:
-            self.fail(rel, lines.get("expires_on", 1), "expires_on: 失效日期早于成文日期")
-            return None
-        if doc.replaced_by == doc.id:
-            self.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
-            return None
-        if doc.replaced_by and doc.validity == Validity.valid:
-            self.problem(
-                rel, lines["replaced_by"], "已填写 replaced_by，但 validity 仍为 有效", "warning"
-            )
-        return doc
-
-    def interpretation(self, rel: str) -> InterpretationDoc | None:
-        parsed = self.front_matter(rel)
-        if parsed is None:
-            return None
-        meta, body, lines, digest = parsed
-        values = self.fields(rel, meta, lines, INTERPRETATION_FIELDS)
-        if values is None:
-            return None
-        return InterpretationDoc(
+        doc = kind.document(
             **values, body_md=body, source_path=rel, content_hash=digest, lines=lines
         )
+        return doc if kind.check is None or kind.check(self, doc) else None
 
     # ---- YAML lists and mappings
 
@@ -627,6 +611,12 @@ def _read_synonyms(reader: _Reader) -> None:
         reader.content.synonyms.append(terms)
 
 
+def read_catalogs(reader: _Reader) -> None:
+    """Every ``catalog/*.csv`` (the catalog-item kind's reader)."""
+    for rel in _files(reader.root, "catalog", "*.csv"):
+        _read_catalog(reader, rel)
+
+
 def _read_catalog(reader: _Reader, rel: str) -> None:
     read = reader.read_text(rel)
     if read is None:
@@ -717,51 +707,75 @@ _NO_TOPIC = "topics: topics.yaml 中没有主题 "
 def _cross_check(reader: _Reader) -> None:
     """Rules that need every file: duplicates, references, the 三同步 pairing."""
     content = reader.content
-    area_names = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in content.areas)
-    topic_ids = _lookup((t.id, t.name, t.aliases) for t in content.topics)
 
-    def drop(doc: PolicyDoc | InterpretationDoc, key: str, message: str) -> None:
+    def drop(doc: Any, key: str, message: str) -> None:
         reader.fail(doc.source_path, doc.lines.get(key, 1), message)
 
-    policies: dict[str, PolicyDoc] = {}
-    for doc in content.policies:
-        if doc.id in policies:
-            drop(doc, "id", f"id '{doc.id}' 与 {reader.shown(policies[doc.id].source_path)} 重复")
+    every_id: dict[str, set[str]] = {}
+    for kind in all_kinds():
+        if kind.folder is None:
             continue
-        # An unknown area or topic is a warning: the policy is published without that link.
+        unique: dict[str, Any] = {}
+        for doc in content.documents.get(kind.name, []):
+            if doc.id in unique:
+                drop(doc, "id", f"id '{doc.id}' 与 {reader.shown(unique[doc.id].source_path)} 重复")
+            else:
+                unique[doc.id] = doc
+        every_id[kind.name] = set(unique)
+        content.documents[kind.name] = list(unique.values())
+        if kind.name == "policy":
+            _policy_references(reader, every_id["policy"])
+        if kind.parent and kind.parent_key:
+            parents = {d.id for d in content.documents.get(kind.parent, [])}
+            kept = []
+            for doc in content.documents[kind.name]:
+                wanted = getattr(doc, kind.parent_key)
+                if wanted in parents:
+                    kept.append(doc)
+                    continue
+                why = "未通过检查" if wanted in every_id.get(kind.parent, ()) else "不存在"
+                label = kind_of(kind.parent).label
+                message = f"{kind.parent_key}: {label} '{wanted}' {why}，本{kind.label}未导入"
+                drop(doc, kind.parent_key, message)
+            content.documents[kind.name] = kept
+    _pairing(reader)
+
+
+def _policy_references(reader: _Reader, every_policy_id: set[str]) -> None:
+    """Areas and topics (unknown ones are warnings: the policy is published without
+    that link) and ``replaced_by`` (an error)."""
+    content = reader.content
+    area_names = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in content.areas)
+    topic_ids = _lookup((t.id, t.name, t.aliases) for t in content.topics)
+    kept = []
+    for doc in content.policies:
         line = doc.lines.get("areas", 1)
         doc.areas = _resolve(reader, doc.source_path, line, doc.areas, area_names, _NO_AREA)
         line = doc.lines.get("topics", 1)
         doc.topics = _resolve(reader, doc.source_path, line, doc.topics, topic_ids, _NO_TOPIC)
-        policies[doc.id] = doc
-    every_policy_id = set(policies) | {d.id for d in content.policies}
-    for doc in list(policies.values()):
         if doc.replaced_by and doc.replaced_by not in every_policy_id:
-            drop(doc, "replaced_by", f"replaced_by: 找不到政策 '{doc.replaced_by}'")
-            del policies[doc.id]
+            line = doc.lines.get("replaced_by", 1)
+            reader.fail(doc.source_path, line, f"replaced_by: 找不到政策 '{doc.replaced_by}'")
+            continue
+        kept.append(doc)
+    content.documents["policy"] = kept
 
-    interpretations: dict[str, InterpretationDoc] = {}
-    for interp in content.interpretations:
-        if interp.id in interpretations:
-            other = reader.shown(interpretations[interp.id].source_path)
-            drop(interp, "id", f"id '{interp.id}' 与 {other} 重复")
-        elif interp.policy not in policies:
-            why = "未通过检查" if interp.policy in every_policy_id else "不存在"
-            drop(interp, "policy", f"policy: 政策 '{interp.policy}' {why}，本解读未导入")
-        else:
-            interpretations[interp.id] = interp
 
-    paired = {i.policy for i in interpretations.values()}
-    for doc in list(policies.values()):
+def _pairing(reader: _Reader) -> None:
+    """三同步: a policy that requires an interpretation is published only with one."""
+    content = reader.content
+    paired = {i.policy for i in content.interpretations}
+    kept = []
+    for doc in content.policies:
         if doc.requires_interpretation and doc.id not in paired:
-            drop(
-                doc,
-                "requires_interpretation",
+            reader.fail(
+                doc.source_path,
+                doc.lines.get("requires_interpretation", 1),
                 "requires_interpretation: 该政策须与解读同步发布，但没有找到有效的解读",
             )
-            del policies[doc.id]
-    content.policies = list(policies.values())
-    content.interpretations = list(interpretations.values())
+            continue
+        kept.append(doc)
+    content.documents["policy"] = kept
 
 
 def load_content(root: Path | str, *, display_root: str | None = None) -> Content:
@@ -781,14 +795,14 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     _read_holidays(reader)
     _read_menu(reader)
     _read_synonyms(reader)
-    for rel in _files(root, "catalog", "*.csv"):
-        _read_catalog(reader, rel)
-    for rel in _files(root, "policies", "*.md"):
-        if (doc := reader.policy(rel)) is not None:
-            reader.content.policies.append(doc)
-    for rel in _files(root, "interpretations", "*.md"):
-        if (interp := reader.interpretation(rel)) is not None:
-            reader.content.interpretations.append(interp)
+    for kind in all_kinds():
+        if kind.read is not None:
+            kind.read(reader)
+        if kind.folder is not None:
+            docs = reader.content.documents.setdefault(kind.name, [])
+            for rel in _files(root, kind.folder, "*.md"):
+                if (doc := reader.document(rel, kind)) is not None:
+                    docs.append(doc)
     _cross_check(reader)
     reader.content.problems.sort(key=lambda p: (p.path, p.line))
     return reader.content
