@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from bot.catalog import stored
+from bot.catalog.kinds import kind as kind_of
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import source
@@ -130,7 +131,7 @@ class SearchIndex:
         index.finish_bulk()
         self.index = index
         self._marker = marker
-        self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
+        self._watermark = {k: source.parse_time(marker[k][0]) for k in source.kind_names()}
         log.info(
             "search index built",
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
@@ -154,7 +155,7 @@ class SearchIndex:
         if entries_moved and await stored.synonym_groups() != self._synonym_groups:
             await self._rebuild()
             return True
-        changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
+        changed = [k for k in source.kind_names() if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
@@ -271,23 +272,15 @@ class SearchIndex:
 
 
 async def _all_docs(today: dt.date) -> AsyncIterator[list[IndexDoc]]:
-    """Every published document, a page at a time (keyset paging by id)."""
-    last = ""
-    while True:
-        rows = await source.policy_rows(after=last, limit=PAGE)
-        if not rows:
-            break
-        last = rows[-1]["id"]
-        areas = await source.policy_areas([r["id"] for r in rows])
-        yield [source.policy_doc(r, areas.get(r["id"], []), today) for r in rows]
-    last = ""
-    while True:
-        rows = await source.interpretation_rows(after=last, limit=PAGE)
-        if not rows:
-            break
-        last = rows[-1]["id"]
-        yield source.interpretation_docs(rows)
-    yield source.catalog_docs(await source.catalog_rows())
+    """Every published document of every searchable kind, a page at a time (by id)."""
+    for kind in source.searchable():
+        last = ""
+        while True:
+            rows = await source.rows(kind, after=last, limit=PAGE)
+            if not rows:
+                break
+            last = str(rows[-1]["id"])
+            yield source.docs(kind, rows, today)
 
 
 async def _changed_docs(
@@ -314,11 +307,5 @@ async def _changed_docs(
 
 async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> list[IndexDoc]:
     """Published documents for these ids (None: every published one)."""
-    wanted = None if ids is None else list(ids)
-    if kind == "policy":
-        return await source.policy_docs(await source.policy_rows(ids=wanted), today)
-    if kind == "interpretation":
-        return source.interpretation_docs(await source.interpretation_rows(ids=wanted))
-    return source.catalog_docs(
-        await source.catalog_rows(ids=None if wanted is None else [int(i) for i in wanted])
-    )
+    found = kind_of(kind)
+    return source.docs(found, await source.rows(found, None if ids is None else list(ids)), today)

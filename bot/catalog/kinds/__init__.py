@@ -27,7 +27,7 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from bot.catalog.fields import Spec
 
-# Registered in this order: a parent kind comes before the kinds that point at it.
+# Imported (so registered) in this order; ``all_kinds`` puts a parent before its children.
 KIND_MODULES = [
     "bot.catalog.kinds.policy",
     "bot.catalog.kinds.interpretation",
@@ -144,7 +144,15 @@ def all_kinds() -> list[Kind]:
         for module in KIND_MODULES:
             importlib.import_module(module)
         _loaded = True
-    return list(_REGISTRY.values())
+    ordered: list[Kind] = []
+    waiting = list(_REGISTRY.values())
+    while waiting:  # registration order, except that a parent always comes first
+        ready = [k for k in waiting if k.parent is None or k.parent in {o.name for o in ordered}]
+        if not ready:
+            raise LookupError(f"content kinds with an unknown parent: {[k.name for k in waiting]}")
+        ordered.append(ready[0])
+        waiting.remove(ready[0])
+    return ordered
 
 
 def kind(name: str) -> Kind:

@@ -126,9 +126,10 @@ async def _open_data(
     for row in rows:
         interps[row.policy_id].append(row)  # type: ignore[attr-defined]
     interpretation = kind("interpretation")
+    if policies:
+        await Policy.fetch_for_list(list(policies), "areas", "topics")
     out = []
     for policy in policies:
-        await policy.fetch_related("areas", "topics")
         out.append(
             {
                 "id": policy.id,
