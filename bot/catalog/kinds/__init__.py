@@ -127,6 +127,7 @@ class Kind:
 
 
 _REGISTRY: dict[str, Kind] = {}
+_ordered: list[Kind] = []  # the registry, parents first; rebuilt when a kind registers
 _loaded = False
 
 
@@ -134,29 +135,35 @@ def register(kind: Kind) -> Kind:
     if kind.name in _REGISTRY and _REGISTRY[kind.name] is not kind:
         raise ValueError(f"content kind {kind.name!r} registered twice")
     _REGISTRY[kind.name] = kind
+    _ordered.clear()
     return kind
 
 
-def all_kinds() -> list[Kind]:
-    """Every registered kind, parents first."""
+def _load() -> None:
     global _loaded
     if not _loaded:
         for module in KIND_MODULES:
             importlib.import_module(module)
         _loaded = True
-    ordered: list[Kind] = []
-    waiting = list(_REGISTRY.values())
-    while waiting:  # registration order, except that a parent always comes first
-        ready = [k for k in waiting if k.parent is None or k.parent in {o.name for o in ordered}]
-        if not ready:
-            raise LookupError(f"content kinds with an unknown parent: {[k.name for k in waiting]}")
-        ordered.append(ready[0])
-        waiting.remove(ready[0])
-    return ordered
+
+
+def all_kinds() -> list[Kind]:
+    """Every registered kind: in registration order, except that a parent comes first."""
+    _load()
+    if not _ordered:
+        waiting = list(_REGISTRY.values())
+        while waiting:
+            done = {k.name for k in _ordered}
+            ready = [k for k in waiting if k.parent is None or k.parent in done]
+            if not ready:
+                raise LookupError(f"content kinds with an unknown parent: {waiting}")
+            _ordered.append(ready[0])
+            waiting.remove(ready[0])
+    return list(_ordered)
 
 
 def kind(name: str) -> Kind:
-    all_kinds()
+    _load()
     return _REGISTRY[name]
 
 
