@@ -215,7 +215,7 @@ class Content:
 # ---------------------------------------------------------------- reading files
 
 
-class _Reader:
+class Reader:
     """Collects problems for one content folder while its files are read."""
 
     def __init__(self, root: Path, display_root: str) -> None:
@@ -363,7 +363,7 @@ class _Reader:
 
 
 def _item_fields(
-    reader: _Reader,
+    reader: Reader,
     rel: str,
     line: int,
     item: dict[str, Any],
@@ -402,7 +402,7 @@ def area_id(name: str) -> str:
     return slug
 
 
-def _read_areas(reader: _Reader) -> None:
+def _read_areas(reader: Reader) -> None:
     rel = "areas.yaml"
     if not (reader.root / rel).is_file():
         reader.problem(rel, 0, "缺少 areas.yaml（26 个试点领域）")
@@ -413,10 +413,15 @@ def _read_areas(reader: _Reader) -> None:
         values = _item_fields(reader, rel, line, item, keys, AREA_FIELDS)
         if values is None:
             continue
-        values["id"] = values["id"] or area_id(values["name"])
-        if values["id"] in seen_ids or values["name"] in seen_names:
-            reader.problem(rel, line, f"领域 '{values['id']}'（{values['name']}）重复")
+        if values["name"] in seen_names or values["id"] in seen_ids:
+            shown = f"'{values['id']}'（{values['name']}）" if values["id"] else values["name"]
+            reader.problem(rel, line, f"领域 {shown} 重复")
             continue
+        if not values["id"]:
+            values["id"] = area_id(values["name"])
+            if values["id"] in seen_ids:  # two names with the same pinyin (就业, 旧业)
+                digest = hashlib.sha1(values["name"].encode()).hexdigest()[:8]
+                values["id"] = f"{values['id'][:55]}-{digest}"
         seen_ids.add(values["id"])
         seen_names.add(values["name"])
         reader.content.areas.append(AreaDoc(position=position, **values))
@@ -439,7 +444,7 @@ def _lookup(entries: Iterable[tuple[str, str, list[str]]]) -> dict[str, str]:
 
 
 def _resolve(
-    reader: _Reader, rel: str, line: int, values: list[str], known: dict[str, str], what: str
+    reader: Reader, rel: str, line: int, values: list[str], known: dict[str, str], what: str
 ) -> list[str]:
     """Values mapped through ``known``; an unknown one is a warning and left out."""
     unknown = [v for v in values if v not in known]
@@ -448,7 +453,7 @@ def _resolve(
     return list(dict.fromkeys(known[v] for v in values if v in known))
 
 
-def _read_topics(reader: _Reader) -> None:
+def _read_topics(reader: Reader) -> None:
     rel = "topics.yaml"
     area_ids = _lookup((a.id, a.name, a.aliases) for a in reader.content.areas)
     seen: set[str] = set()
@@ -466,7 +471,7 @@ def _read_topics(reader: _Reader) -> None:
         reader.content.topics.append(TopicDoc(position=position, **values))
 
 
-def _read_regions(reader: _Reader) -> None:
+def _read_regions(reader: Reader) -> None:
     rel = "regions.yaml"
     seen: set[str] = set()
     for line, item, keys in reader.yaml_items(rel):
@@ -480,7 +485,7 @@ def _read_regions(reader: _Reader) -> None:
         reader.content.regions.append(RegionDoc(**values))
 
 
-def _read_holidays(reader: _Reader) -> None:
+def _read_holidays(reader: Reader) -> None:
     rel = HOLIDAYS_FILE
     loaded = reader.yaml_file(rel)
     if loaded is None or loaded[0] is None:
@@ -517,7 +522,7 @@ def _width(name: str) -> int:
     return sum(2 if ord(ch) > 127 else 1 for ch in name)
 
 
-def _read_menu(reader: _Reader) -> None:
+def _read_menu(reader: Reader) -> None:
     rel = "menu.yaml"
     loaded = reader.yaml_file(rel)
     if loaded is None or loaded[0] is None:
@@ -593,7 +598,7 @@ def _read_menu(reader: _Reader) -> None:
         reader.content.failed_paths.add(rel)
 
 
-def _read_synonyms(reader: _Reader) -> None:
+def _read_synonyms(reader: Reader) -> None:
     rel = "synonyms.txt"
     if not (reader.root / rel).is_file():
         return
@@ -611,13 +616,13 @@ def _read_synonyms(reader: _Reader) -> None:
         reader.content.synonyms.append(terms)
 
 
-def read_catalogs(reader: _Reader) -> None:
+def read_catalogs(reader: Reader) -> None:
     """Every ``catalog/*.csv`` (the catalog-item kind's reader)."""
     for rel in _files(reader.root, "catalog", "*.csv"):
         _read_catalog(reader, rel)
 
 
-def _read_catalog(reader: _Reader, rel: str) -> None:
+def _read_catalog(reader: Reader, rel: str) -> None:
     read = reader.read_text(rel)
     if read is None:
         return
@@ -704,7 +709,7 @@ _NO_AREA = "areas: areas.yaml 中没有领域 "
 _NO_TOPIC = "topics: topics.yaml 中没有主题 "
 
 
-def _cross_check(reader: _Reader) -> None:
+def _cross_check(reader: Reader) -> None:
     """Rules that need every file: duplicates, references, the 三同步 pairing."""
     content = reader.content
 
@@ -741,7 +746,7 @@ def _cross_check(reader: _Reader) -> None:
     _pairing(reader)
 
 
-def _policy_references(reader: _Reader, every_policy_id: set[str]) -> None:
+def _policy_references(reader: Reader, every_policy_id: set[str]) -> None:
     """Areas and topics (unknown ones are warnings: the policy is published without
     that link) and ``replaced_by`` (an error)."""
     content = reader.content
@@ -761,7 +766,7 @@ def _policy_references(reader: _Reader, every_policy_id: set[str]) -> None:
     content.documents["policy"] = kept
 
 
-def _pairing(reader: _Reader) -> None:
+def _pairing(reader: Reader) -> None:
     """三同步: a policy that requires an interpretation is published only with one."""
     content = reader.content
     paired = {i.policy for i in content.interpretations}
@@ -785,7 +790,7 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     """
     root = Path(root)
     shown = display_root if display_root is not None else str(root).rstrip("/")
-    reader = _Reader(root, "" if shown == "." else shown)
+    reader = Reader(root, "" if shown == "." else shown)
     if not root.is_dir():
         reader.content.problems.append(Problem(shown, 0, "内容目录不存在"))
         return reader.content

@@ -83,7 +83,7 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
-class _Sync:
+class SyncJob:
     def __init__(
         self, content: Content, conn: BaseDBAsyncClient, progress: Progress | None
     ) -> None:
@@ -242,7 +242,8 @@ async def _render_changed(content: Content) -> dict[str, str]:
     docs: list[Any] = []
     for kind in all_kinds():
         if kind.folder is not None:
-            known |= set(await kind.model.all().values_list("content_hash", flat=True))
+            hashes = await kind.model.all().values_list("content_hash", flat=True)
+            known |= {str(h) for h in hashes}
             docs += content.documents.get(kind.name, [])
     todo = {d.content_hash: d.body_md for d in docs if d.content_hash not in known}
 
@@ -286,7 +287,7 @@ async def sync_content(
         progress("read", sum(len(docs) for docs in content.documents.values()), 0)
     rendered = await _render_changed(content)
     async with in_transaction() as conn:
-        job = _Sync(content, conn, progress)
+        job = SyncJob(content, conn, progress)
         await job.areas_and_topics()
         for kind in all_kinds():
             if kind.folder is not None:

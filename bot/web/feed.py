@@ -39,8 +39,8 @@ async def atom_feed(request: web.Request) -> web.Response:
             continue
         rows = await kind.model.filter(**kind.published).order_by("-updated_at").limit(LIMIT)
         for row in rows:
-            entry = kind.feed_entry(row)
-            found.append((_stamp(entry.day, entry.changed, tz), entry))
+            item = kind.feed_entry(row)
+            found.append((_stamp(item.day, item.changed, tz), item))
     found.sort(key=lambda e: (e[0], e[1].path), reverse=True)
     entries = [
         (stamp, e.path, e.title, e.author, e.summary, e.category) for stamp, e in found[:LIMIT]

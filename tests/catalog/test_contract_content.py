@@ -77,6 +77,16 @@ async def test_contract_folder_syncs_with_derived_area_ids(database: str) -> Non
     assert not again.changed
 
 
+def test_areas_with_the_same_pinyin_get_distinct_ids(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    root.mkdir()
+    (root / "areas.yaml").write_text("- name: 就业\n- name: 旧业\n- name: 就业\n", encoding="utf-8")
+    content = load_content(root)
+    ids = [a.id for a in content.areas]
+    assert ids[0] == "jiu-ye" and ids[1].startswith("jiu-ye-") and len(ids) == 2
+    assert [p.message for p in content.errors] == ["领域 就业 重复"]
+
+
 def test_area_ids_are_stable_slugs() -> None:
     assert (
         area_id("国有土地上房屋征收与补偿") == "guo-you-tu-di-shang-fang-wu-zheng-shou-yu-bu-chang"

@@ -26,6 +26,8 @@ from tortoise.models import Model
 
 if TYPE_CHECKING:
     from bot.catalog.fields import Spec
+    from bot.catalog.loader import Reader
+    from bot.catalog.sync import SyncJob
 
 # Imported (so registered) in this order; ``all_kinds`` puts a parent before its children.
 KIND_MODULES = [
@@ -74,15 +76,15 @@ class Kind:
     folder: str | None = None
     fields: dict[str, Spec] = field(default_factory=dict)
     document: type | None = None
-    check: Callable[[Any, Any], bool] | None = None  # (reporter, doc) → keep it?
-    read: Callable[[Any], None] | None = None  # (reader) for kinds not in Markdown
+    check: Callable[[Reader, Any], bool] | None = None  # (reader, doc) → keep it?
+    read: Callable[[Reader], None] | None = None  # for kinds not in Markdown
     # content sync: the kind's own columns for a document (the common ones are added)
     columns: Callable[[Any], dict[str, Any]] | None = None
     parent: str | None = None  # a kind this one belongs to: its rows go when the parent goes
     parent_key: str | None = None  # the front-matter field naming the parent ("policy")
     parent_column: str | None = None  # the column holding the parent's id ("policy_id")
     after_write: Callable[[BaseDBAsyncClient, list[str], list[Any]], Awaitable[None]] | None = None
-    sync: Callable[[Any], Awaitable[None]] | None = None  # (sync job) for kinds not in Markdown
+    sync: Callable[[SyncJob], Awaitable[None]] | None = None  # for kinds not in Markdown
 
     # Search: columns read, values of relations (name → ``relation__column``), what a hit shows.
     search_fields: Sequence[SearchField] = ()

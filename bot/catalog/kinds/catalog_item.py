@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog.kinds import Kind, Row, SearchField, register
 from bot.catalog.loader import read_catalogs
 from bot.catalog.models import CatalogItem
+
+if TYPE_CHECKING:
+    from bot.catalog.sync import SyncJob
 
 CATALOG_PRIOR = 0.85  # catalog rows are short and many; documents come first on a tie
 BATCH = 500
@@ -35,7 +38,7 @@ def _search_info(row: Row, today: dt.date) -> dict[str, Any]:
     return {"title": catalog_title(row), "area": row.get("area") or "", "prior": CATALOG_PRIOR}
 
 
-async def _sync(job: Any) -> None:
+async def _sync(job: SyncJob) -> None:
     """Rows are keyed by (file, 序号, 一级事项, 二级事项); a row gone from a file it was
     read from, or from a file removed, is unpublished."""
     conn, content, report = job.conn, job.content, job.report

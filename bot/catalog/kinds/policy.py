@@ -11,7 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.catalog.fields import POLICY_FIELDS
 from bot.catalog.kinds import FeedEntry, Kind, Row, SearchField, kind, register
-from bot.catalog.loader import PolicyDoc
+from bot.catalog.loader import PolicyDoc, Reader
 from bot.catalog.models import Area, Interpretation, Policy, Status, Validity
 from bot.catalog.render import plain_text
 from bot.catalog.validity import effective_validity
@@ -20,7 +20,7 @@ LAPSED_PRIOR = 0.6  # a lapsed or repealed policy ranks below a valid one on the
 BATCH = 500
 
 
-def _check(reader: Any, doc: PolicyDoc) -> bool:
+def _check(reader: Reader, doc: PolicyDoc) -> bool:
     """Rules within one file, beyond each field's own converter."""
     rel, lines = doc.source_path, doc.lines
     if doc.published_on and doc.published_on < doc.written_on:
