@@ -10,7 +10,13 @@ search source, the feed and the pages iterate ``all_kinds()`` instead of
 switching on ``kind == "policy"``.
 
 Adding a kind: write one module that builds its ``Kind`` and calls
-``register``, and add the module's name to ``KIND_MODULES``.
+``register``, and add the module's name to ``KIND_MODULES``. A Markdown kind's
+model has the columns sync writes for every document (``id``, ``status``
+(``Status``), ``body_md``, ``body_html``, ``source_path``, ``content_hash``,
+``created_at``, ``updated_at``) beside its own ``columns``; a searchable kind's
+table has ``updated_at`` (the search index's change marker reads it). Its page
+view, template and JSON routes stay at the edge (``bot/web/``), routed at the
+``path`` and ``route`` the kind declares.
 """
 
 from __future__ import annotations
