@@ -629,7 +629,7 @@ def _read_catalog(reader: Reader, rel: str) -> None:
     areas = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in reader.content.areas)
     rows = csv.reader(io.StringIO(read[0], newline=""))
     try:
-        header = [h.strip() for h in next(rows)]
+        header = _trim([h.strip() for h in next(rows)])
     except StopIteration:
         reader.fail(rel, 1, "文件为空")
         return
@@ -645,6 +645,8 @@ def _read_catalog(reader: Reader, rel: str) -> None:
             start, line = line, rows.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
+            if len(row) > len(header):  # Excel keeps empty cells right of the table
+                row = row[: len(header)] if not any(c.strip() for c in row[len(header) :]) else row
             if len(row) != len(header):
                 reader.problem(rel, start, f"应有 {len(header)} 列，实有 {len(row)} 列")
                 continue
@@ -687,6 +689,13 @@ def _read_catalog(reader: Reader, rel: str) -> None:
                 )
     except csv.Error as exc:
         reader.problem(rel, line, f"CSV 格式错误：{exc}")
+
+
+def _trim(cells: list[str]) -> list[str]:
+    """Without the empty cells at the end (Excel writes them for formatted columns)."""
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
 
 
 def _catalog_columns(header: list[str]) -> list[int] | None:

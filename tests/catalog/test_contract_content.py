@@ -10,7 +10,7 @@ import pytest
 
 from bot import db
 from bot.catalog.loader import area_id, load_content
-from bot.catalog.models import Area, CatalogItem, Disclosure, Policy, Status, Topic
+from bot.catalog.models import Area, CatalogItem, Disclosure, Policy, Status, Topic, Validity
 from bot.catalog.sync import sync_content
 from bot.cli import main
 from tests.conftest import CONTENT
@@ -128,6 +128,9 @@ async def test_unknown_area_or_topic_is_a_warning_and_the_policy_is_published(
 def test_missing_required_field_is_an_error_that_fails_the_check(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _replace(
+        sample / "policies/qzb-2022-21-dibao-standard.md", "validity: 失效", "validity: 已失效"
+    )
     policy = sample / "policies/qwg-2023-10-library-free-access.md"
     text = policy.read_text(encoding="utf-8")
     policy.write_text(
@@ -140,8 +143,11 @@ def test_missing_required_field_is_an_error_that_fails_the_check(
     assert f"{policy}:1: 缺少必填字段 'issuer'" in out
     # an unknown field is only a warning: that policy still loads
     assert "warning: 未知字段 'topicz'，已忽略" in out
-    ids = {p.id for p in load_content(sample).policies}
-    assert "qzb-2024-12-dibao-standard" in ids and "qwg-2023-10-library-free-access" not in ids
+    loaded = {p.id: p for p in load_content(sample).policies}
+    assert (
+        "qzb-2024-12-dibao-standard" in loaded and "qwg-2023-10-library-free-access" not in loaded
+    )
+    assert loaded["qzb-2022-21-dibao-standard"].validity == Validity.expired  # as gov.cn writes it
 
 
 def test_standard_catalog_spellings_and_encodings(
@@ -150,7 +156,8 @@ def test_standard_catalog_spellings_and_encodings(
     csv = sample / "catalog/social-assistance.csv"
     text = csv.read_text(encoding="utf-8")
     text = text.replace(",全社会,主动,", ",社会公众,主动公开,", 1)
-    text = text.replace(",领域\n", ",所属领域\n", 1)  # the area column under another name
+    text = text.replace(",领域\n", ",所属领域,,\n", 1)  # another name; Excel's empty cells
+    text = text.replace(",社会救助\n", ",社会救助,,\n", 1)
     csv.write_bytes(text.encode("gb18030"))
     utf16 = sample / "catalog/utf16.csv"
     utf16.write_bytes(text.encode("utf-16"))
