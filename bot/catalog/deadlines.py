@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import chinese_calendar
 
-from bot.catalog.loader import HOLIDAYS_FILE, Holidays, load_holidays
+from bot.catalog import stored
+from bot.catalog.loader import Holidays
 from bot.catalog.models import Disclosure, Policy, Status
 
 log = logging.getLogger("bot.catalog")
@@ -78,23 +77,9 @@ class WorkCalendar:
         return count
 
 
-def calendar_for(content_dir: Path) -> WorkCalendar:
-    """The calendar completed by a content folder's holidays.yaml (none if missing or broken).
-
-    Read again only when the file changes: the deadline report and the console
-    dashboard ask for it on every view."""
-    try:
-        stat = (Path(content_dir) / HOLIDAYS_FILE).stat()
-        stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        stamp = None
-    return _calendar(str(content_dir), stamp)
-
-
-@lru_cache(maxsize=8)
-def _calendar(content_dir: str, stamp: tuple[int, int] | None) -> WorkCalendar:
-    del stamp  # part of the cache key only
-    return WorkCalendar(load_holidays(content_dir))
+async def stored_calendar() -> WorkCalendar:
+    """The calendar completed by ``holidays.yaml`` as ``content sync`` stored it."""
+    return WorkCalendar(await stored.holidays())
 
 
 def disclosure_deadline(calendar: WorkCalendar, written_on: dt.date) -> Deadline:

@@ -85,10 +85,27 @@ def str_list(max_len: int = 64) -> Converter:
     return convert
 
 
+# Other spellings of enumeration values that standard catalogs and staff use.
+SPELLINGS: dict[str, str] = {
+    "主动": "主动公开",
+    "依申请": "依申请公开",
+    "现行有效": "有效",
+    "已失效": "失效",
+    "已废止": "废止",
+    "文字": "文字解读",
+    "图片": "图片解读",
+    "视频": "视频解读",
+    "访谈": "访谈解读",
+}
+
+
 def choice(enum: type[StrEnum]) -> Converter:
+    """One of an enumeration's values, or a spelling from ``SPELLINGS`` that means it."""
+
     def convert(value: Any) -> StrEnum:
+        raw = str(value).strip()
         try:
-            return enum(str(value).strip())
+            return enum(SPELLINGS.get(raw, raw))
         except ValueError:
             options = "、".join(e.value for e in enum)
             raise FieldError(f"'{value}' 不是可选值（{options}）") from None
@@ -166,16 +183,24 @@ INTERPRETATION_FIELDS: dict[str, Spec] = {
 
 
 def convert_fields(
-    meta: dict[str, Any], specs: dict[str, Spec], report: Callable[[str, str], None]
+    meta: dict[str, Any],
+    specs: dict[str, Spec],
+    report: Callable[[str, str], None],
+    warn: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run each field through its converter; ``report(key, message)`` for each problem.
 
-    Also used by the admin API, so files and API drafts obey the same rules.
+    Also used by the admin API, so files and API drafts obey the same rules. An
+    unknown field is refused, unless ``warn`` is given: content files then load
+    without it (a field from a newer contract must not take a policy offline).
     """
     ok = True
     values: dict[str, Any] = {}
     for key in meta:
         if key not in specs:
+            if warn is not None:
+                warn(str(key), f"未知字段 '{key}'，已忽略")
+                continue
             report(str(key), f"未知字段 '{key}'")
             ok = False
     for key, spec in specs.items():

@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,10 +22,9 @@ from typing import Any
 
 import frontmatter
 import yaml
+from pypinyin import lazy_pinyin
 
 from bot.catalog.fields import (
-    INTERPRETATION_FIELDS,
-    POLICY_FIELDS,
     FieldError,
     Problem,
     Spec,
@@ -38,10 +36,10 @@ from bot.catalog.fields import (
     str_list,
     text,
 )
+from bot.catalog.kinds import Kind, all_kinds
+from bot.catalog.kinds import kind as kind_of
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 from bot.catalog.render import RENDER_VERSION
-
-log = logging.getLogger("bot.catalog")
 
 HOLIDAYS_FILE = "holidays.yaml"
 CSV_HEADER = [
@@ -57,8 +55,18 @@ CSV_HEADER = [
     "公开方式",
     "领域",
 ]
-CSV_AUDIENCES = {"全社会", "特定群体"}
-CSV_METHODS = {"主动", "依申请"}
+# Other names of the area column in catalogs written elsewhere.
+CSV_AREA_COLUMNS = ("领域", "所属领域", "试点领域", "公开领域")
+# The spellings standard catalogs use, each mapped to the value stored.
+CSV_AUDIENCES = {
+    "全社会": "全社会",
+    "社会公众": "全社会",
+    "公众": "全社会",
+    "特定群体": "特定群体",
+    "特定对象": "特定群体",
+    "特定人群": "特定群体",
+}
+CSV_METHODS = {"主动": "主动", "主动公开": "主动", "依申请": "依申请", "依申请公开": "依申请"}
 MENU_TYPES = {
     "click",
     "view",
@@ -185,8 +193,7 @@ class Content:
     areas: list[AreaDoc] = field(default_factory=list)
     topics: list[TopicDoc] = field(default_factory=list)
     regions: list[RegionDoc] = field(default_factory=list)
-    policies: list[PolicyDoc] = field(default_factory=list)
-    interpretations: list[InterpretationDoc] = field(default_factory=list)
+    documents: dict[str, list[Any]] = field(default_factory=dict)  # kind name → Markdown docs
     catalog: list[CatalogRow] = field(default_factory=list)
     catalog_files: set[str] = field(default_factory=set)  # CSVs read (even partly)
     menu: dict[str, Any] | None = None
@@ -200,11 +207,19 @@ class Content:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
+    @property
+    def policies(self) -> list[PolicyDoc]:
+        return self.documents.setdefault("policy", [])
+
+    @property
+    def interpretations(self) -> list[InterpretationDoc]:
+        return self.documents.setdefault("interpretation", [])
+
 
 # ---------------------------------------------------------------- reading files
 
 
-class _Reader:
+class Reader:
     """Collects problems for one content folder while its files are read."""
 
     def __init__(self, root: Path, display_root: str) -> None:
@@ -232,8 +247,16 @@ class _Reader:
             return raw.decode("utf-8-sig"), raw
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self.fail(rel, 1, "是 UTF-16 编码（Excel“Unicode 文本”），请另存为 UTF-8")
+            return None
+        try:  # what Excel on Chinese Windows saves as "CSV (逗号分隔)"
+            decoded = raw.decode("gb18030")
+        except UnicodeDecodeError:
             self.fail(rel, line, "不是 UTF-8 编码（请另存为 UTF-8）")
             return None
+        self.problem(rel, line, "不是 UTF-8 编码，已按 GB18030 读取（建议另存为 UTF-8）", "warning")
+        return decoded, raw
 
     # ---- Markdown with front matter
 
@@ -278,46 +301,27 @@ class _Reader:
         def report(key: str, message: str) -> None:
             self.problem(rel, lines.get(key, 1), message)
 
-        values = convert_fields(meta, specs, report)
+        def warn(key: str, message: str) -> None:
+            self.problem(rel, lines.get(key, 1), message, "warning")
+
+        values = convert_fields(meta, specs, report, warn)
         if values is None:
             self.content.failed_paths.add(rel)
         return values
 
-    def policy(self, rel: str) -> PolicyDoc | None:
+    def document(self, rel: str, kind: Kind) -> Any | None:
+        """One Markdown file of a kind: its fields converted, then the kind's own ``check``."""
         parsed = self.front_matter(rel)
-        if parsed is None:
+        if parsed is None or kind.document is None:
             return None
         meta, body, lines, digest = parsed
-        values = self.fields(rel, meta, lines, POLICY_FIELDS)
+        values = self.fields(rel, meta, lines, kind.fields)
         if values is None:
             return None
-        doc = PolicyDoc(**values, body_md=body, source_path=rel, content_hash=digest, lines=lines)
-        if doc.published_on and doc.published_on < doc.written_on:
-            self.fail(rel, lines.get("published_on", 1), "published_on: 发布日期早于成文日期")
-            return None
-        if doc.expires_on and doc.expires_on < doc.written_on:
-            self.fail(rel, lines.get("expires_on", 1), "expires_on: 失效日期早于成文日期")
-            return None
-        if doc.replaced_by == doc.id:
-            self.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
-            return None
-        if doc.replaced_by and doc.validity == Validity.valid:
-            self.problem(
-                rel, lines["replaced_by"], "已填写 replaced_by，但 validity 仍为 有效", "warning"
-            )
-        return doc
-
-    def interpretation(self, rel: str) -> InterpretationDoc | None:
-        parsed = self.front_matter(rel)
-        if parsed is None:
-            return None
-        meta, body, lines, digest = parsed
-        values = self.fields(rel, meta, lines, INTERPRETATION_FIELDS)
-        if values is None:
-            return None
-        return InterpretationDoc(
+        doc = kind.document(
             **values, body_md=body, source_path=rel, content_hash=digest, lines=lines
         )
+        return doc if kind.check is None or kind.check(self, doc) else None
 
     # ---- YAML lists and mappings
 
@@ -363,7 +367,7 @@ class _Reader:
 
 
 def _item_fields(
-    reader: _Reader,
+    reader: Reader,
     rel: str,
     line: int,
     item: dict[str, Any],
@@ -377,7 +381,7 @@ def _item_fields(
 
 
 AREA_FIELDS = {
-    "id": Spec(ident, required=True),
+    "id": Spec(ident),  # optional: derived from the name (``area_id``)
     "name": Spec(text(64), required=True),
     "aliases": Spec(str_list(), default=[]),
 }
@@ -395,7 +399,19 @@ REGION_FIELDS = {
 }
 
 
-def _read_areas(reader: _Reader) -> None:
+def area_id(name: str) -> str:
+    """The stable id of an area written without one: its name in toneless pinyin,
+    syllables joined by hyphens (``社会救助`` → ``she-hui-jiu-zhu``), cut to 64
+    characters with a hash of the name when longer. It changes only if the name does."""
+    syllables = (re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") for s in lazy_pinyin(name))
+    slug = "-".join(s for s in syllables if s)
+    if not slug or len(slug) > 64:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        slug = f"{slug[:55].rstrip('-')}-{digest}".strip("-")
+    return slug
+
+
+def _read_areas(reader: Reader) -> None:
     rel = "areas.yaml"
     if not (reader.root / rel).is_file():
         reader.problem(rel, 0, "缺少 areas.yaml（26 个试点领域）")
@@ -406,17 +422,49 @@ def _read_areas(reader: _Reader) -> None:
         values = _item_fields(reader, rel, line, item, keys, AREA_FIELDS)
         if values is None:
             continue
-        if values["id"] in seen_ids or values["name"] in seen_names:
-            reader.problem(rel, line, f"领域 '{values['id']}'（{values['name']}）重复")
+        if values["name"] in seen_names or values["id"] in seen_ids:
+            shown = f"'{values['id']}'（{values['name']}）" if values["id"] else values["name"]
+            reader.problem(rel, line, f"领域 {shown} 重复")
             continue
+        if not values["id"]:
+            values["id"] = area_id(values["name"])
+            if values["id"] in seen_ids:  # two names with the same pinyin (就业, 旧业)
+                digest = hashlib.sha1(values["name"].encode()).hexdigest()[:8]
+                values["id"] = f"{values['id'][:55]}-{digest}"
         seen_ids.add(values["id"])
         seen_names.add(values["name"])
         reader.content.areas.append(AreaDoc(position=position, **values))
 
 
-def _read_topics(reader: _Reader) -> None:
+def _lookup(entries: Iterable[tuple[str, str, list[str]]]) -> dict[str, str]:
+    """(key, name, aliases) → a map from each key, name and unambiguous alias to the key."""
+    entries = list(entries)
+    found: dict[str, str] = {}
+    for key, name, _ in entries:
+        found[key] = found[name] = key
+    by_alias: dict[str, set[str]] = {}
+    for key, _, aliases in entries:
+        for alias in aliases:
+            by_alias.setdefault(alias, set()).add(key)
+    for alias, keys in by_alias.items():
+        if len(keys) == 1 and alias not in found:
+            found[alias] = next(iter(keys))
+    return found
+
+
+def _resolve(
+    reader: Reader, rel: str, line: int, values: list[str], known: dict[str, str], what: str
+) -> list[str]:
+    """Values mapped through ``known``; an unknown one is a warning and left out."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        reader.problem(rel, line, f"{what}{'、'.join(unknown)}，已忽略", "warning")
+    return list(dict.fromkeys(known[v] for v in values if v in known))
+
+
+def _read_topics(reader: Reader) -> None:
     rel = "topics.yaml"
-    area_ids = {a.id for a in reader.content.areas}
+    area_ids = _lookup((a.id, a.name, a.aliases) for a in reader.content.areas)
     seen: set[str] = set()
     for position, (line, item, keys) in enumerate(reader.yaml_items(rel)):
         values = _item_fields(reader, rel, line, item, keys, TOPIC_FIELDS)
@@ -425,19 +473,14 @@ def _read_topics(reader: _Reader) -> None:
         if values["id"] in seen or values["name"] in seen:
             reader.problem(rel, line, f"主题 '{values['id']}'（{values['name']}）重复")
             continue
-        unknown = [a for a in values["areas"] if a not in area_ids]
-        if unknown:
-            reader.problem(
-                rel,
-                keys.get("areas", line),
-                f"areas: areas.yaml 中没有领域 id {', '.join(unknown)}",
-            )
-            continue
+        values["areas"] = _resolve(
+            reader, rel, keys.get("areas", line), values["areas"], area_ids, _NO_AREA
+        )
         seen.update((values["id"], values["name"]))
         reader.content.topics.append(TopicDoc(position=position, **values))
 
 
-def _read_regions(reader: _Reader) -> None:
+def _read_regions(reader: Reader) -> None:
     rel = "regions.yaml"
     seen: set[str] = set()
     for line, item, keys in reader.yaml_items(rel):
@@ -451,7 +494,7 @@ def _read_regions(reader: _Reader) -> None:
         reader.content.regions.append(RegionDoc(**values))
 
 
-def _read_holidays(reader: _Reader) -> None:
+def _read_holidays(reader: Reader) -> None:
     rel = HOLIDAYS_FILE
     loaded = reader.yaml_file(rel)
     if loaded is None or loaded[0] is None:
@@ -488,7 +531,7 @@ def _width(name: str) -> int:
     return sum(2 if ord(ch) > 127 else 1 for ch in name)
 
 
-def _read_menu(reader: _Reader) -> None:
+def _read_menu(reader: Reader) -> None:
     rel = "menu.yaml"
     loaded = reader.yaml_file(rel)
     if loaded is None or loaded[0] is None:
@@ -564,7 +607,7 @@ def _read_menu(reader: _Reader) -> None:
         reader.content.failed_paths.add(rel)
 
 
-def _read_synonyms(reader: _Reader) -> None:
+def _read_synonyms(reader: Reader) -> None:
     rel = "synonyms.txt"
     if not (reader.root / rel).is_file():
         return
@@ -582,18 +625,25 @@ def _read_synonyms(reader: _Reader) -> None:
         reader.content.synonyms.append(terms)
 
 
-def _read_catalog(reader: _Reader, rel: str) -> None:
+def read_catalogs(reader: Reader) -> None:
+    """Every ``catalog/*.csv`` (the catalog-item kind's reader)."""
+    for rel in _files(reader.root, "catalog", "*.csv"):
+        _read_catalog(reader, rel)
+
+
+def _read_catalog(reader: Reader, rel: str) -> None:
     read = reader.read_text(rel)
     if read is None:
         return
-    area_names = {a.name for a in reader.content.areas}
+    areas = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in reader.content.areas)
     rows = csv.reader(io.StringIO(read[0], newline=""))
     try:
-        header = [h.strip() for h in next(rows)]
+        header = _trim([h.strip() for h in next(rows)])
     except StopIteration:
         reader.fail(rel, 1, "文件为空")
         return
-    if header != CSV_HEADER:
+    column = _catalog_columns(header)
+    if column is None:
         reader.fail(rel, 1, "表头应为：" + ",".join(CSV_HEADER))
         return
     reader.content.catalog_files.add(rel)
@@ -604,19 +654,21 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
             start, line = line, rows.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(CSV_HEADER):
-                reader.problem(rel, start, f"应有 {len(CSV_HEADER)} 列，实有 {len(row)} 列")
+            if len(row) > len(header):  # Excel keeps empty cells right of the table
+                row = row[: len(header)] if not any(c.strip() for c in row[len(header) :]) else row
+            if len(row) != len(header):
+                reader.problem(rel, start, f"应有 {len(header)} 列，实有 {len(row)} 列")
                 continue
-            cells = [cell.strip() for cell in row]
+            cells = [row[i].strip() for i in column]
             seq, level1, level2, content_, basis, limit, subject, channel, who, how, area = cells
+            if area not in areas:
+                reader.problem(rel, start, f"领域: areas.yaml 中没有 '{area}'", "warning")
             if not level1:
                 reader.problem(rel, start, "一级事项不能为空")
-            elif area not in area_names:
-                reader.problem(rel, start, f"领域: areas.yaml 中没有 '{area}'")
             elif who not in CSV_AUDIENCES:
-                reader.problem(rel, start, f"公开对象: 应为 {' 或 '.join(sorted(CSV_AUDIENCES))}")
+                reader.problem(rel, start, f"公开对象: '{who}' 应为 全社会 或 特定群体")
             elif how not in CSV_METHODS:
-                reader.problem(rel, start, f"公开方式: 应为 {' 或 '.join(sorted(CSV_METHODS))}")
+                reader.problem(rel, start, f"公开方式: '{how}' 应为 主动（公开）或 依申请（公开）")
             elif max(len(level1), len(seq) * 8) > 128 or len(level2) > 255:
                 reader.problem(rel, start, "序号或事项名称过长")
             elif (seq, level1, level2) in seen:
@@ -629,7 +681,7 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
                 seen[seq, level1, level2] = start
                 reader.content.catalog.append(
                     CatalogRow(
-                        area,
+                        areas.get(area, area),
                         seq,
                         level1,
                         level2,
@@ -638,14 +690,30 @@ def _read_catalog(reader: _Reader, rel: str) -> None:
                         limit[:255],
                         subject[:255],
                         channel[:255],
-                        who,
-                        how,
+                        CSV_AUDIENCES[who],
+                        CSV_METHODS[how],
                         rel,
                         start,
                     )
                 )
     except csv.Error as exc:
         reader.problem(rel, line, f"CSV 格式错误：{exc}")
+
+
+def _trim(cells: list[str]) -> list[str]:
+    """Without the empty cells at the end (Excel writes them for formatted columns)."""
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _catalog_columns(header: list[str]) -> list[int] | None:
+    """Where each column of ``CSV_HEADER`` is in a file's header (any order; the area
+    column under any name in ``CSV_AREA_COLUMNS``), or None when one is missing."""
+    at = {name: i for i, name in enumerate(header)}
+    area = next((at[n] for n in CSV_AREA_COLUMNS if n in at), None)
+    wanted = [at.get(name) for name in CSV_HEADER[:-1]] + [area]
+    return None if None in wanted else [i for i in wanted if i is not None]
 
 
 def _files(root: Path, folder: str, pattern: str) -> Iterable[str]:
@@ -655,60 +723,82 @@ def _files(root: Path, folder: str, pattern: str) -> Iterable[str]:
     return sorted(p.relative_to(root).as_posix() for p in base.glob(pattern) if p.is_file())
 
 
-def _cross_check(reader: _Reader) -> None:
+_NO_AREA = "areas: areas.yaml 中没有领域 "
+_NO_TOPIC = "topics: topics.yaml 中没有主题 "
+
+
+def _cross_check(reader: Reader) -> None:
     """Rules that need every file: duplicates, references, the 三同步 pairing."""
     content = reader.content
-    area_names = {a.name for a in content.areas}
-    topic_ids = {t.id for t in content.topics}
 
-    def drop(doc: PolicyDoc | InterpretationDoc, key: str, message: str) -> None:
+    def drop(doc: Any, key: str, message: str) -> None:
         reader.fail(doc.source_path, doc.lines.get(key, 1), message)
 
-    policies: dict[str, PolicyDoc] = {}
-    for doc in content.policies:
-        if doc.id in policies:
-            drop(doc, "id", f"id '{doc.id}' 与 {reader.shown(policies[doc.id].source_path)} 重复")
+    every_id: dict[str, set[str]] = {}
+    for kind in all_kinds():
+        if kind.folder is None:
             continue
-        bad_areas = [a for a in doc.areas if a not in area_names]
-        bad_topics = [t for t in doc.topics if t not in topic_ids]
-        if bad_areas:
-            drop(
-                doc,
-                "areas",
-                f"areas: areas.yaml 中没有领域 {'、'.join(bad_areas)}（请填写领域名称）",
-            )
-        elif bad_topics:
-            drop(doc, "topics", f"topics: topics.yaml 中没有主题 id {', '.join(bad_topics)}")
-        else:
-            policies[doc.id] = doc
-    every_policy_id = set(policies) | {d.id for d in content.policies}
-    for doc in list(policies.values()):
+        unique: dict[str, Any] = {}
+        for doc in content.documents.get(kind.name, []):
+            if doc.id in unique:
+                drop(doc, "id", f"id '{doc.id}' 与 {reader.shown(unique[doc.id].source_path)} 重复")
+            else:
+                unique[doc.id] = doc
+        every_id[kind.name] = set(unique)
+        content.documents[kind.name] = list(unique.values())
+        if kind.name == "policy":
+            _policy_references(reader, every_id["policy"])
+        if kind.parent and kind.parent_key:
+            parents = {d.id for d in content.documents.get(kind.parent, [])}
+            kept = []
+            for doc in content.documents[kind.name]:
+                wanted = getattr(doc, kind.parent_key)
+                if wanted in parents:
+                    kept.append(doc)
+                    continue
+                why = "未通过检查" if wanted in every_id.get(kind.parent, ()) else "不存在"
+                label = kind_of(kind.parent).label
+                message = f"{kind.parent_key}: {label} '{wanted}' {why}，本{kind.label}未导入"
+                drop(doc, kind.parent_key, message)
+            content.documents[kind.name] = kept
+    _pairing(reader)
+
+
+def _policy_references(reader: Reader, every_policy_id: set[str]) -> None:
+    """Areas and topics (unknown ones are warnings: the policy is published without
+    that link) and ``replaced_by`` (an error)."""
+    content = reader.content
+    area_names = _lookup((a.name, a.name, [a.id, *a.aliases]) for a in content.areas)
+    topic_ids = _lookup((t.id, t.name, t.aliases) for t in content.topics)
+    kept = []
+    for doc in content.policies:
+        line = doc.lines.get("areas", 1)
+        doc.areas = _resolve(reader, doc.source_path, line, doc.areas, area_names, _NO_AREA)
+        line = doc.lines.get("topics", 1)
+        doc.topics = _resolve(reader, doc.source_path, line, doc.topics, topic_ids, _NO_TOPIC)
         if doc.replaced_by and doc.replaced_by not in every_policy_id:
-            drop(doc, "replaced_by", f"replaced_by: 找不到政策 '{doc.replaced_by}'")
-            del policies[doc.id]
+            line = doc.lines.get("replaced_by", 1)
+            reader.fail(doc.source_path, line, f"replaced_by: 找不到政策 '{doc.replaced_by}'")
+            continue
+        kept.append(doc)
+    content.documents["policy"] = kept
 
-    interpretations: dict[str, InterpretationDoc] = {}
-    for interp in content.interpretations:
-        if interp.id in interpretations:
-            other = reader.shown(interpretations[interp.id].source_path)
-            drop(interp, "id", f"id '{interp.id}' 与 {other} 重复")
-        elif interp.policy not in policies:
-            why = "未通过检查" if interp.policy in every_policy_id else "不存在"
-            drop(interp, "policy", f"policy: 政策 '{interp.policy}' {why}，本解读未导入")
-        else:
-            interpretations[interp.id] = interp
 
-    paired = {i.policy for i in interpretations.values()}
-    for doc in list(policies.values()):
+def _pairing(reader: Reader) -> None:
+    """三同步: a policy that requires an interpretation is published only with one."""
+    content = reader.content
+    paired = {i.policy for i in content.interpretations}
+    kept = []
+    for doc in content.policies:
         if doc.requires_interpretation and doc.id not in paired:
-            drop(
-                doc,
-                "requires_interpretation",
+            reader.fail(
+                doc.source_path,
+                doc.lines.get("requires_interpretation", 1),
                 "requires_interpretation: 该政策须与解读同步发布，但没有找到有效的解读",
             )
-            del policies[doc.id]
-    content.policies = list(policies.values())
-    content.interpretations = list(interpretations.values())
+            continue
+        kept.append(doc)
+    content.documents["policy"] = kept
 
 
 def load_content(root: Path | str, *, display_root: str | None = None) -> Content:
@@ -718,7 +808,7 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     """
     root = Path(root)
     shown = display_root if display_root is not None else str(root).rstrip("/")
-    reader = _Reader(root, "" if shown == "." else shown)
+    reader = Reader(root, "" if shown == "." else shown)
     if not root.is_dir():
         reader.content.problems.append(Problem(shown, 0, "内容目录不存在"))
         return reader.content
@@ -728,40 +818,21 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
     _read_holidays(reader)
     _read_menu(reader)
     _read_synonyms(reader)
-    for rel in _files(root, "catalog", "*.csv"):
-        _read_catalog(reader, rel)
-    for rel in _files(root, "policies", "*.md"):
-        if (doc := reader.policy(rel)) is not None:
-            reader.content.policies.append(doc)
-    for rel in _files(root, "interpretations", "*.md"):
-        if (interp := reader.interpretation(rel)) is not None:
-            reader.content.interpretations.append(interp)
+    for kind in all_kinds():
+        if kind.read is not None:
+            kind.read(reader)
+        if kind.folder is not None:
+            docs = reader.content.documents.setdefault(kind.name, [])
+            for rel in _files(root, kind.folder, "*.md"):
+                if (doc := reader.document(rel, kind)) is not None:
+                    docs.append(doc)
     _cross_check(reader)
     reader.content.problems.sort(key=lambda p: (p.path, p.line))
     return reader.content
 
 
-def load_regions(root: Path | str) -> list[RegionDoc]:
-    """Only regions.yaml (chat reads it without every document); problems are logged."""
-    reader = _Reader(Path(root), "")
-    _read_regions(reader)
-    for problem in reader.content.problems:
-        log.warning("regions.yaml problem; entry ignored", extra={"problem": str(problem)})
-    return reader.content.regions
-
-
 def load_menu(root: Path | str) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Only menu.yaml (``policybot menu push``): the menu when valid, and its problems."""
-    reader = _Reader(Path(root), str(root).rstrip("/"))
+    reader = Reader(Path(root), str(root).rstrip("/"))
     _read_menu(reader)
     return reader.content.menu, reader.content.problems
-
-
-def load_holidays(root: Path | str) -> Holidays:
-    """Only holidays.yaml: deadlines need it without reading every document. Its
-    problems are logged here, as no content check runs on this path to show them."""
-    reader = _Reader(Path(root), "")
-    _read_holidays(reader)
-    for problem in reader.content.problems:
-        log.warning("holidays.yaml problem; entry ignored", extra={"problem": str(problem)})
-    return reader.content.holidays

@@ -151,3 +151,16 @@ class CatalogItem(Model):
     class Meta:
         table = "catalog_item"
         unique_together = (("source_path", "seq", "level1", "level2"),)
+
+
+class ContentEntry(Model):
+    """A content file that is one value rather than rows (the menu, regions, synonyms,
+    holidays), as ``content sync`` validated and stored it. Every process reads
+    this, never the file, so an edit takes effect everywhere through sync."""
+
+    name = fields.CharField(max_length=32, primary_key=True)  # see bot.catalog.stored.ENTRIES
+    data = fields.JSONField[Any](null=True)
+    updated_at = fields.DatetimeField(auto_now=True, db_index=True)  # read by the search index
+
+    class Meta:
+        table = "content_entry"

@@ -18,12 +18,12 @@ from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.audit import Actor
+from bot.catalog import events
 from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS, convert_fields
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.catalog.render import render_markdown
 from bot.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from bot.models import AuditEntry
-from bot.push import notify
 
 EDITABLE = (Status.draft, Status.review)
 _INTERP_SPECS = {k: v for k, v in INTERPRETATION_FIELDS.items() if k != "policy"}
@@ -197,7 +197,7 @@ async def _transition(
             policy.published_on = today
         await policy.save(using_db=conn, update_fields=["status", "published_on", "updated_at"])
         if to == Status.published:
-            await notify.policies_published([policy.id], conn=conn)
+            await events.policies_published([policy.id], conn)
         moved = []
         for interp in interps:
             if interp.status in interps_from:

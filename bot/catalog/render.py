@@ -17,9 +17,43 @@ from typing import Any
 import markdown
 import markdown.treeprocessors
 import nh3
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
 
 # Bump when rendering changes, so that ``content sync`` re-renders every file.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
+
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])\s+\S")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+class _ListsAfterText(Preprocessor):
+    """Lists as staff write them: a list right under a line of text starts a list, and
+    a line of text right under a list starts a new paragraph. Markdown would merge
+    both into the neighbouring paragraph or item; an empty line is put between."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        fenced = False
+        for line in lines:
+            if _FENCE.match(line):
+                fenced = not fenced
+            elif not fenced and out and line.strip() and out[-1].strip():
+                before, item = out[-1], bool(_LIST_ITEM.match(line))
+                if (item and _is_text(before)) or (_LIST_ITEM.match(before) and _is_text(line)):
+                    out.append("")
+            out.append(line)
+        return out
+
+
+def _is_text(line: str) -> bool:
+    """A paragraph line: not a list item, an indented continuation, a table row or a quote."""
+    return not _LIST_ITEM.match(line) and not line.startswith((" ", "\t", "|", ">", "#"))
+
+
+class _StaffMarkdown(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.preprocessors.register(_ListsAfterText(md), "lists_after_text", 26)
 
 
 class _Anchors(markdown.treeprocessors.Treeprocessor):
@@ -41,7 +75,16 @@ class _AnchorExtension(markdown.Extension):
         md.treeprocessors.register(_Anchors(md), "policybot_anchors", 0)
 
 
-_EXTENSIONS: list[Any] = ["tables", "sane_lists", "fenced_code", "attr_list", _AnchorExtension()]
+# ``nl2br`` keeps single line breaks (the 落款 lines, 图解 captions) the way staff type them.
+_EXTENSIONS: list[Any] = [
+    "tables",
+    "sane_lists",
+    "fenced_code",
+    "attr_list",
+    "nl2br",
+    _StaffMarkdown(),
+    _AnchorExtension(),
+]
 ANCHOR = re.compile(r"^p-\d+$")
 _TAGS = nh3.ALLOWED_TAGS - {"map", "area", "center", "strike", "tt", "acronym"}
 _SCHEMES = {"http", "https", "mailto", "tel"}

@@ -24,13 +24,14 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.catalog import events, stored
 from bot.catalog.fields import Problem
-from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, load_content
-from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status, Topic
+from bot.catalog.kinds import Kind, all_kinds, names
+from bot.catalog.loader import Content, load_content
+from bot.catalog.models import Area, Status, Topic
 from bot.catalog.render import render_many, render_markdown
 from bot.config import Settings
 from bot.models import AuditEntry
-from bot.push import notify
 
 log = logging.getLogger("bot.catalog")
 
@@ -38,54 +39,8 @@ BATCH = 500
 SYNC_ACTOR = "content-sync"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-_POLICY_FIELDS = [
-    "title",
-    "issuer",
-    "written_on",
-    "published_on",
-    "doc_number",
-    "index_number",
-    "keywords",
-    "summary",
-    "body_md",
-    "body_html",
-    "validity",
-    "expires_on",
-    "replaced_by",
-    "disclosure",
-    "requires_interpretation",
-    "status",
-    "source_path",
-    "content_hash",
-    "updated_at",
-]
-_INTERP_FIELDS = [
-    "title",
-    "policy_id",
-    "form",
-    "issuer",
-    "published_on",
-    "media_url",
-    "body_md",
-    "body_html",
-    "status",
-    "source_path",
-    "content_hash",
-    "updated_at",
-]
-_CATALOG_FIELDS = [
-    "area",
-    "content",
-    "basis",
-    "time_limit",
-    "subject",
-    "channel",
-    "audience",
-    "method",
-    "source_line",
-    "published",
-    "updated_at",
-]
+# Written for every Markdown kind, beside the kind's own ``columns``.
+COMMON_COLUMNS = ["body_md", "body_html", "status", "source_path", "content_hash", "updated_at"]
 
 
 @dataclass
@@ -108,7 +63,7 @@ class SyncReport:
         return [p for p in self.problems if p.severity == "error"]
 
     def summary(self) -> str:
-        kinds = ["policy", "interpretation", "catalog_item", "area", "topic"]
+        kinds = [*names(), "area", "topic", *stored.ENTRIES]
         parts = []
         for kind in kinds:
             counts = (
@@ -123,18 +78,12 @@ class SyncReport:
         return "; ".join(parts) + f" ({self.seconds:.2f}s)"
 
 
-def _placeholders(conn: BaseDBAsyncClient, count: int, start: int = 1) -> str:
-    if conn.capabilities.dialect == "postgres":
-        return ", ".join(f"${i}" for i in range(start, start + count))
-    return ", ".join("?" * count)
-
-
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-class _Sync:
+class SyncJob:
     def __init__(
         self, content: Content, conn: BaseDBAsyncClient, progress: Progress | None
     ) -> None:
@@ -144,6 +93,7 @@ class _Sync:
         self.report = SyncReport(problems=list(content.problems))
         self.now = datetime.now(UTC)
         self.audit: list[AuditEntry] = []
+        self.withdrawn: dict[str, set[str]] = {}  # kind → ids unpublished by this sync
 
     def record(self, action: str, kind: str, object_id: str, **detail: Any) -> None:
         self.audit.append(
@@ -190,118 +140,64 @@ class _Sync:
         else:
             self.report.unchanged[kind] += 1
 
-    # ---- policies and interpretations
+    # ---- Markdown kinds (policies, interpretations…), parents first
 
-    async def policies(self, rendered: dict[str, str]) -> set[str]:
-        """Create/update policies from files; returns the ids unpublished."""
-        docs = self.content.policies
+    async def documents(self, kind: Kind, rendered: dict[str, str]) -> None:
+        """Create/update a kind's rows from its files; unpublish those whose file is gone
+        (or whose parent was just unpublished)."""
+        docs = self.content.documents.get(kind.name, [])
+        columns = ["id", "content_hash", "status", "source_path"]
         existing = {
-            pid: (digest, status, path)
-            for pid, digest, status, path in await Policy.all()
+            row[0]: row
+            for row in await kind.model.all()
             .using_db(self.conn)
-            .values_list("id", "content_hash", "status", "source_path")
+            .values_list(*columns, *([kind.parent_column] if kind.parent_column else []))
         }
-        create: list[Policy] = []
-        update: list[Policy] = []
+        create: list[Any] = []
+        update: list[Any] = []
         for doc in docs:
             old = existing.get(doc.id)
-            if old is not None and old[2] is None:
+            if old is not None and old[3] is None:
                 self.problem(
-                    doc.source_path, f"id '{doc.id}' 已被管理后台创建的政策占用，本文件未导入"
+                    doc.source_path,
+                    f"id '{doc.id}' 已被管理后台创建的{kind.label}占用，本文件未导入",
                 )
                 continue
-            if old is not None and old[0] == doc.content_hash and old[1] == Status.published:
-                self.report.unchanged["policy"] += 1
+            if old is not None and old[1] == doc.content_hash and old[2] == Status.published:
+                self.report.unchanged[kind.name] += 1
                 continue
-            row = Policy(id=doc.id, **self._policy_values(doc, rendered))
+            row = kind.model(id=doc.id, **self._values(kind, doc, rendered))
             (update if old is not None else create).append(row)
-        await self._write(Policy, "policy", create, update, _POLICY_FIELDS)
-        await self._links([p.id for p in create + update], docs)
-        was_published = {
-            pid for pid, (_, status, _) in existing.items() if status == Status.published
-        }
-        newly = [p.id for p in create + update if p.id not in was_published]
-        await notify.policies_published(newly, conn=self.conn)
+        fields = [*kind.columns(docs[0]), *COMMON_COLUMNS] if docs and kind.columns else []
+        await self._write(kind.model, kind.name, create, update, fields)
+        if kind.after_write is not None:
+            await kind.after_write(self.conn, [r.id for r in create + update], docs)
+        if kind.announces_publication:
+            was_published = {key for key, row in existing.items() if row[2] == Status.published}
+            newly = [r.id for r in create + update if r.id not in was_published]
+            await events.policies_published(newly, self.conn)
         loaded = {d.id for d in docs}
+        parents_gone = self.withdrawn.get(kind.parent or "", set())
         gone = [
-            pid
-            for pid, (_, status, path) in existing.items()
-            if path is not None
-            and status == Status.published
-            and pid not in loaded
-            and path not in self.content.failed_paths
-        ]
-        await self._unpublish(Policy, "policy", gone)
-        return set(gone)
-
-    def _policy_values(self, doc: PolicyDoc, rendered: dict[str, str]) -> dict[str, Any]:
-        return {
-            "title": doc.title,
-            "issuer": doc.issuer,
-            "written_on": doc.written_on,
-            "published_on": doc.published_on,
-            "doc_number": doc.doc_number,
-            "index_number": doc.index_number,
-            "keywords": doc.keywords,
-            "summary": doc.summary,
-            "body_md": doc.body_md,
-            "body_html": rendered.get(doc.content_hash) or render_markdown(doc.body_md),
-            "validity": doc.validity,
-            "expires_on": doc.expires_on,
-            "replaced_by": doc.replaced_by,
-            "disclosure": doc.disclosure,
-            "requires_interpretation": doc.requires_interpretation,
-            "status": Status.published,
-            "source_path": doc.source_path,
-            "content_hash": doc.content_hash,
-            "updated_at": self.now,
-        }
-
-    async def interpretations(self, rendered: dict[str, str], withdrawn: set[str]) -> None:
-        docs = self.content.interpretations
-        existing = {
-            iid: (digest, status, path, pid)
-            for iid, digest, status, path, pid in await Interpretation.all()
-            .using_db(self.conn)
-            .values_list("id", "content_hash", "status", "source_path", "policy_id")
-        }
-        create: list[Interpretation] = []
-        update: list[Interpretation] = []
-        for doc in docs:
-            old = existing.get(doc.id)
-            if old is not None and old[2] is None:
-                self.problem(
-                    doc.source_path, f"id '{doc.id}' 已被管理后台创建的解读占用，本文件未导入"
-                )
-                continue
-            if old is not None and old[0] == doc.content_hash and old[1] == Status.published:
-                self.report.unchanged["interpretation"] += 1
-                continue
-            row = Interpretation(id=doc.id, **self._interp_values(doc, rendered))
-            (update if old is not None else create).append(row)
-        await self._write(Interpretation, "interpretation", create, update, _INTERP_FIELDS)
-        loaded = {d.id for d in docs}
-        gone = [
-            iid
-            for iid, (_, status, path, pid) in existing.items()
+            doc_id
+            for doc_id, (_, _, status, path, *parent) in existing.items()
             if status == Status.published
             and (
-                pid in withdrawn
+                (parent and parent[0] in parents_gone)
                 or (
-                    path is not None and iid not in loaded and path not in self.content.failed_paths
+                    path is not None
+                    and doc_id not in loaded
+                    and path not in self.content.failed_paths
                 )
             )
         ]
-        await self._unpublish(Interpretation, "interpretation", gone)
+        await self._unpublish(kind.model, kind.name, gone)
+        self.withdrawn[kind.name] = set(gone)
 
-    def _interp_values(self, doc: InterpretationDoc, rendered: dict[str, str]) -> dict[str, Any]:
+    def _values(self, kind: Kind, doc: Any, rendered: dict[str, str]) -> dict[str, Any]:
+        assert kind.columns is not None
         return {
-            "title": doc.title,
-            "policy_id": doc.policy,
-            "form": doc.form,
-            "issuer": doc.issuer,
-            "published_on": doc.published_on,
-            "media_url": doc.media_url,
+            **kind.columns(doc),
             "body_md": doc.body_md,
             "body_html": rendered.get(doc.content_hash) or render_markdown(doc.body_md),
             "status": Status.published,
@@ -343,103 +239,16 @@ class _Sync:
         for object_id in ids:
             self.record("content.unpublish", kind, object_id)
 
-    async def _links(self, policy_ids: list[str], docs: list[PolicyDoc]) -> None:
-        """Rewrite the policy↔area and policy↔topic rows of changed policies."""
-        if not policy_ids:
-            return
-        wanted = set(policy_ids)
-        area_ids = dict(await Area.all().using_db(self.conn).values_list("name", "id"))
-        areas = [
-            [d.id, area_ids[a]] for d in docs if d.id in wanted for a in dict.fromkeys(d.areas)
-        ]
-        topics = [[d.id, t] for d in docs if d.id in wanted for t in dict.fromkeys(d.topics)]
-        for table, column, rows in (
-            ("policy_area", "area_id", areas),
-            ("policy_topic", "topic_id", topics),
-        ):
-            for chunk in _chunks(policy_ids):
-                marks = _placeholders(self.conn, len(chunk))
-                await self.conn.execute_query(
-                    f'DELETE FROM "{table}" WHERE "policy_id" IN ({marks})', list(chunk)
-                )
-            if rows:
-                marks = _placeholders(self.conn, 2)
-                await self.conn.execute_many(
-                    f'INSERT INTO "{table}" ("policy_id", "{column}") VALUES ({marks})', rows
-                )
-
-    # ---- the standard catalog
-
-    async def catalog(self) -> None:
-        rows = await CatalogItem.all().using_db(self.conn)
-        existing = {(r.source_path, r.seq, r.level1, r.level2): r for r in rows}
-        present = (
-            {
-                p.relative_to(self.content.root).as_posix()
-                for p in (self.content.root / "catalog").glob("*.csv")
-            }
-            if (self.content.root / "catalog").is_dir()
-            else set()
-        )
-        create, update, seen = [], [], set()
-        for doc in self.content.catalog:
-            key = (doc.source_path, doc.seq, doc.level1, doc.level2)
-            seen.add(key)
-            values = {
-                "area": doc.area,
-                "content": doc.content,
-                "basis": doc.basis,
-                "time_limit": doc.time_limit,
-                "subject": doc.subject,
-                "channel": doc.channel,
-                "audience": doc.audience,
-                "method": doc.method,
-                "source_line": doc.source_line,
-                "published": True,
-            }
-            row = existing.get(key)
-            if row is None:
-                create.append(
-                    CatalogItem(
-                        source_path=doc.source_path,
-                        seq=doc.seq,
-                        level1=doc.level1,
-                        level2=doc.level2,
-                        updated_at=self.now,
-                        **values,
-                    )
-                )
-            elif any(getattr(row, k) != v for k, v in values.items()):
-                for k, v in values.items():
-                    setattr(row, k, v)
-                row.updated_at = self.now
-                update.append(row)
-            else:
-                self.report.unchanged["catalog_item"] += 1
-        gone = [
-            row
-            for key, row in existing.items()
-            if row.published
-            and key not in seen
-            and (row.source_path in self.content.catalog_files or row.source_path not in present)
-        ]
-        for row in gone:
-            row.published = False
-            row.updated_at = self.now
-        for chunk in _chunks(create):
-            await CatalogItem.bulk_create(chunk, using_db=self.conn)
-        for chunk in _chunks(update + gone, 200):
-            await CatalogItem.bulk_update(chunk, fields=_CATALOG_FIELDS, using_db=self.conn)
-        self.report.created["catalog_item"] += len(create)
-        self.report.updated["catalog_item"] += len(update)
-        self.report.unpublished["catalog_item"] += len(gone)
-
 
 async def _render_changed(content: Content) -> dict[str, str]:
     """Render, off the event loop, the bodies whose file hash the database does not have."""
-    known = set(await Policy.all().values_list("content_hash", flat=True))
-    known |= set(await Interpretation.all().values_list("content_hash", flat=True))
-    docs: list[PolicyDoc | InterpretationDoc] = [*content.policies, *content.interpretations]
+    known: set[str] = set()
+    docs: list[Any] = []
+    for kind in all_kinds():
+        if kind.folder is not None:
+            hashes = await kind.model.all().values_list("content_hash", flat=True)
+            known |= {str(h) for h in hashes}
+            docs += content.documents.get(kind.name, [])
     todo = {d.content_hash: d.body_md for d in docs if d.content_hash not in known}
 
     def render() -> dict[str, str]:
@@ -479,14 +288,18 @@ async def sync_content(
     started = time.perf_counter()
     content = await asyncio.to_thread(load_content, Path(content_dir))
     if progress:
-        progress("read", len(content.policies) + len(content.interpretations), 0)
+        progress("read", sum(len(docs) for docs in content.documents.values()), 0)
     rendered = await _render_changed(content)
     async with in_transaction() as conn:
-        job = _Sync(content, conn, progress)
+        job = SyncJob(content, conn, progress)
         await job.areas_and_topics()
-        withdrawn = await job.policies(rendered)
-        await job.interpretations(rendered, withdrawn)
-        await job.catalog()
+        for kind in all_kinds():
+            if kind.folder is not None:
+                await job.documents(kind, rendered)
+            elif kind.sync is not None:
+                await kind.sync(job)
+        for name, what in (await stored.save_all(content, conn)).items():
+            (job.report.created if what == "created" else job.report.updated)[name] += 1
         for chunk in _chunks(job.audit):
             await AuditEntry.bulk_create(chunk, using_db=conn)
     report = job.report

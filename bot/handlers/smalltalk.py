@@ -14,7 +14,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from bot.catalog.deadlines import calendar_for
+from bot.catalog.deadlines import stored_calendar
 from bot.handlers.router import Router
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 from bot.search.text import normalize
@@ -103,7 +103,7 @@ def _office_now(ctx: Context) -> str:
     if not windows:
         return ""
     local = ctx.now.astimezone(ctx.settings.server.tz)
-    workday, _ = calendar_for(ctx.settings.content.dir).is_workday(local.date())
+    workday, _ = (await stored_calendar()).is_workday(local.date())
     open_now = workday and any(start <= local.time() < end for start, end in windows)
     hours = "、".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in windows)
     state = "现在是工作时间" if open_now else "现在不是工作时间，留言会在下个工作日处理"

@@ -13,6 +13,16 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='ContentEntry',
+            fields=[
+                ('name', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=32)),
+                ('data', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
+                ('updated_at', fields.DatetimeField(db_index=True, auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'content_entry', 'app': 'models', 'pk_attr': 'name', 'table_description': 'A content file that is one value rather than rows (the menu, regions, synonyms,'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='MoreResults',
             fields=[
                 ('openid', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),

@@ -27,6 +27,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.audit import Actor
+from bot.catalog import events
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Settings
 from bot.errors import DomainError
@@ -42,7 +43,8 @@ AUTO_APPROVER = Actor("自动通知（push.auto_notify）", "system")
 NEWS_DAYS = 30  # a policy published longer ago than this is not announced
 
 
-async def policies_published(policy_ids: Iterable[str], *, conn: BaseDBAsyncClient) -> None:
+@events.on_policies_published
+async def policies_published(policy_ids: Iterable[str], conn: BaseDBAsyncClient) -> None:
     """Note that these policies were just published (inside the publishing transaction)."""
     rows = [PolicyNotice(policy_id=pid) for pid in dict.fromkeys(policy_ids)]
     if rows:

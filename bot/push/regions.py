@@ -1,19 +1,16 @@
 """The county's towns and streets (镇、乡、街道) for region-targeted pushes, and
 how a resident's words or shared location map to one of them.
 
-``known_regions`` is the one place regions are read: today from
-``regions.yaml`` through the content loader; when regions live in the
-database, only this function changes.
+``known_regions`` is the one place regions are read: what ``content sync``
+stored from ``regions.yaml`` (``bot.catalog.stored``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-from bot.catalog.loader import load_regions
+from bot.catalog import stored
 from bot.config import Settings
 
 EARTH_RADIUS_KM = 6371.0
@@ -32,22 +29,13 @@ class Region:
     radius_km: float = 5.0
 
 
-@lru_cache(maxsize=8)
-def _read(path: Path, mtime: float) -> tuple[Region, ...]:
-    del mtime  # part of the cache key only: read again when the file changes
-    return tuple(
-        Region(doc.name, tuple(doc.aliases), doc.center, doc.radius_km)
-        for doc in load_regions(path.parent)
-    )
-
-
 async def known_regions(settings: Settings) -> tuple[Region, ...]:
     """The configured regions (empty when none are configured)."""
-    path = Path(settings.content.dir) / "regions.yaml"
-    try:
-        return _read(path, path.stat().st_mtime)
-    except FileNotFoundError:
-        return ()
+    del settings  # kept for callers: the regions are the same in every process
+    return tuple(
+        Region(doc.name, tuple(doc.aliases), doc.center, doc.radius_km)
+        for doc in await stored.regions()
+    )
 
 
 def find_region(name: str, regions: tuple[Region, ...]) -> str | None:

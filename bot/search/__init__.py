@@ -8,7 +8,8 @@ ten seconds) and, when that moved, re-indexes the rows changed since then —
 so a document published by any process (the web role, the worker, ``policybot
 content sync``) is findable everywhere within a second. With Redis configured, a message on
 ``CHANNEL`` wakes the refresher at once (``announce_change``); the poll stays
-as the fallback. A change to ``content/synonyms.txt`` rebuilds the index.
+as the fallback. A change to the synonyms ``content sync`` stored (the marker
+covers them) rebuilds the index.
 
 ``search`` is cheap (a few milliseconds at 100,000 documents) and runs on the
 event loop; building and bulk re-indexing run in a worker thread.
@@ -22,9 +23,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
 from typing import Any
 
+from bot.catalog import stored
+from bot.catalog.kinds import kind as kind_of
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.search import rules, source
@@ -70,7 +72,7 @@ class SearchIndex:
         self._watermark: dict[str, dt.datetime | None] = {}
         self._slow_checked = 0.0
         self._day = dt.date.min  # the server-time date validity was last computed for
-        self._synonyms_mtime: float | None = None
+        self._synonym_groups: list[list[str]] | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one refresh or rebuild at a time (the refresher, publishers)
         self._tasks: list[asyncio.Task[None]] = []
@@ -202,16 +204,6 @@ class SearchIndex:
         """In the server's time zone, as pages count validity (expires_on)."""
         return dt.datetime.now(self.settings.server.tz).date()
 
-    def _synonyms_file(self) -> Path:
-        return Path(self.settings.content.dir) / "synonyms.txt"
-
-    def _synonyms_changed(self) -> bool:
-        try:
-            mtime: float | None = self._synonyms_file().stat().st_mtime
-        except OSError:
-            mtime = None
-        return mtime != self._synonyms_mtime
-
     async def rebuild(self) -> None:
         """A fresh index from every published row; swapped in when complete."""
         async with self._lock:
@@ -219,15 +211,12 @@ class SearchIndex:
 
     async def _rebuild(self) -> None:
         started = time.perf_counter()
-        try:
-            self._synonyms_mtime = self._synonyms_file().stat().st_mtime
-        except OSError:
-            self._synonyms_mtime = None
-        synonyms = Synonyms.load(Path(self.settings.content.dir))
+        marker = await source.read_marker()
+        self._synonym_groups = await stored.synonym_groups()
+        synonyms = Synonyms.with_builtin(self._synonym_groups)
         tools = await asyncio.to_thread(analyzer)
         lexicon, pins = await self._staff_rules()
         await asyncio.to_thread(tools.add_words, [*synonyms.terms(), *lexicon.terms()])
-        marker = await source.read_marker()
         self._slow_checked = time.monotonic()
         index = InvertedIndex(tools, synonyms, lexicon)
         index.pins = pins
@@ -238,7 +227,7 @@ class SearchIndex:
         self.index = index
         await self._refresh_corrector(force=True)
         self._marker = marker
-        self._watermark = {k: source.parse_time(marker[k][0]) for k in source.KINDS}
+        self._watermark = {k: source.parse_time(marker[k][0]) for k in source.kind_names()}
         log.info(
             "search index built",
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
@@ -253,15 +242,16 @@ class SearchIndex:
             return await self._refresh()
 
     async def _refresh(self) -> bool:
-        if self._synonyms_changed():
-            await self._rebuild()
-            return True
         now = time.monotonic()
         slow = now - self._slow_checked >= source.SLOW_SECONDS
         marker = await source.read_marker(None if slow else self._marker)
         if slow:
             self._slow_checked = now
-        changed = [k for k in source.KINDS if marker[k] != self._marker.get(k)]
+        entries_moved = marker[source.ENTRIES] != self._marker.get(source.ENTRIES)
+        if entries_moved and await stored.synonym_groups() != self._synonym_groups:
+            await self._rebuild()
+            return True
+        changed = [k for k in source.kind_names() if marker[k] != self._marker.get(k)]
         touched = await self._new_day()
         touched |= await self._reload_rules()
         if touched:
@@ -407,23 +397,15 @@ class SearchIndex:
 
 
 async def _all_docs(today: dt.date) -> AsyncIterator[list[IndexDoc]]:
-    """Every published document, a page at a time (keyset paging by id)."""
-    last = ""
-    while True:
-        rows = await source.policy_rows(after=last, limit=PAGE)
-        if not rows:
-            break
-        last = rows[-1]["id"]
-        areas = await source.policy_areas([r["id"] for r in rows])
-        yield [source.policy_doc(r, areas.get(r["id"], []), today) for r in rows]
-    last = ""
-    while True:
-        rows = await source.interpretation_rows(after=last, limit=PAGE)
-        if not rows:
-            break
-        last = rows[-1]["id"]
-        yield source.interpretation_docs(rows)
-    yield source.catalog_docs(await source.catalog_rows())
+    """Every published document of every searchable kind, a page at a time (by id)."""
+    for kind in source.searchable():
+        last = ""
+        while True:
+            rows = await source.rows(kind, after=last, limit=PAGE)
+            if not rows:
+                break
+            last = str(rows[-1]["id"])
+            yield source.docs(kind, rows, today)
 
 
 async def _changed_docs(
@@ -450,11 +432,5 @@ async def _changed_docs(
 
 async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> list[IndexDoc]:
     """Published documents for these ids (None: every published one)."""
-    wanted = None if ids is None else list(ids)
-    if kind == "policy":
-        return await source.policy_docs(await source.policy_rows(ids=wanted), today)
-    if kind == "interpretation":
-        return source.interpretation_docs(await source.interpretation_rows(ids=wanted))
-    return source.catalog_docs(
-        await source.catalog_rows(ids=None if wanted is None else [int(i) for i in wanted])
-    )
+    found = kind_of(kind)
+    return source.docs(found, await source.rows(found, None if ids is None else list(ids)), today)

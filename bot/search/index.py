@@ -196,7 +196,8 @@ class InvertedIndex:
                 for group in tokens_of(term):
                     counter[group] += tf
             counts[name] = counter
-        docno = doc_number_key(doc.info.doc_number) if doc.info.kind == "policy" else None
+        # Any kind whose hits show a 文号 (policies today) is found by it.
+        docno = doc_number_key(doc.info.doc_number) if doc.info.doc_number else None
         return Analysed(doc.info, counts, lengths, docno)
 
     def _term_weights(self, a: Analysed) -> dict[str, int]:

@@ -22,6 +22,7 @@ from bot.search.understand import Intent
 
 _BLOCK = re.compile(r'<(p|li|h[1-6]|tr|blockquote)\b[^>]*\bid="(p-\d+)"[^>]*>(.*?)</\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<br\s*/?>", re.I)
 _SENTENCE = re.compile(r"[^。；;！!？?\n]+[。；;！!？?]?")
 _ARTICLE = re.compile(r"^(第[一二三四五六七八九十百零〇\d]+条)")
 CUE_WEIGHT = 0.25  # per cue word, at most CUE_CAP in all
@@ -46,7 +47,8 @@ def sentences(body_html: str) -> list[_Sentence]:
     heading: str | None = None
     for n, m in enumerate(_BLOCK.finditer(body_html)):
         tag, anchor, inner = m.group(1), m.group(2), m.group(3)
-        text = re.sub(r"\s+", " ", htmllib.unescape(_TAG.sub(" ", inner))).strip()
+        inner = _BREAK.sub("\n", inner)  # a line of its own (nl2br) ends a sentence
+        text = re.sub(r"[ \t\r\f\v]+", " ", htmllib.unescape(_TAG.sub(" ", inner))).strip()
         if not text:
             continue
         if tag.startswith("h"):

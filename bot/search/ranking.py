@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.catalog.kinds import kind
 from bot.search.hits import Hit
 from bot.search.index import DocInfo, InvertedIndex, QueryPlan
 
@@ -42,11 +43,7 @@ _FORM_ORDER = {"文字解读": 0, "图解": 1, "图片解读": 2, "视频解读"
 
 
 def _url(base_url: str, info: DocInfo) -> str:
-    if info.kind == "policy":
-        return f"{base_url}/policies/{info.id}"
-    if info.kind == "interpretation":
-        return f"{base_url}/interpretations/{info.id}"
-    return f"{base_url}/catalog/{info.id}"
+    return kind(info.kind).url(base_url, info.id)
 
 
 def _hit(info: DocInfo, score: float, base_url: str) -> Hit:

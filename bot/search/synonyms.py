@@ -1,4 +1,4 @@
-"""Synonym groups: the built-in policy vocabulary plus ``content/synonyms.txt``.
+"""Synonym groups: the built-in policy vocabulary plus ``content/synonyms.txt`` (as synced).
 
 A group is one line, canonical term first (``最低生活保障 低保 吃低保``). Every
 document term that belongs to a group is also indexed as the group's token
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 from bot.search.text import DATA, normalize, read_word_list
 
@@ -39,14 +38,10 @@ class Synonyms:
         self._by_term = {term: tuple(tokens) for term, tokens in by_term.items()}
 
     @classmethod
-    def load(cls, content_dir: Path | None) -> Synonyms:
-        """Built-in groups, then the deployment's own (a missing file is fine)."""
-        lines = [line.split() for line in read_word_list(BUILTIN)]
-        if content_dir is not None:
-            local = Path(content_dir) / "synonyms.txt"
-            if local.is_file():
-                lines += [line.split() for line in read_word_list(local)]
-        return cls(lines)
+    def with_builtin(cls, local: Iterable[Iterable[str]] = ()) -> Synonyms:
+        """Built-in groups, then the deployment's own (``content/synonyms.txt`` as
+        ``content sync`` stored it)."""
+        return cls([*(line.split() for line in read_word_list(BUILTIN)), *local])
 
     def tokens_of(self, term: str) -> tuple[str, ...]:
         """The group tokens a (normalised) term belongs to."""

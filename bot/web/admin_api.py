@@ -16,14 +16,14 @@ import orjson
 from aiohttp import web
 
 from bot.catalog import publishing
-from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, calendar_for, deadline_report
+from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, deadline_report, stored_calendar
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Role
 from bot.models import AuditEntry
 from bot.search import announce_change
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
-from bot.web.keys import SERVICES, SETTINGS
+from bot.web.keys import SERVICES
 from bot.web.modes import today
 from bot.web.openapi import document
 from bot.web.responses import json_response
@@ -214,7 +214,7 @@ async def deadlines(request: web.Request) -> web.Response:
     except ValueError:
         raise api_error(400, "at_risk_days 应为整数，since 应为日期 YYYY-MM-DD") from None
     day = today(request)
-    calendar = calendar_for(request.app[SETTINGS].content.dir)
+    calendar = await stored_calendar()
     items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since)
     return json_response(
         {

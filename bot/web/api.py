@@ -15,8 +15,9 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from bot.catalog.models import Area, Interpretation, Policy, Status, Topic, Validity
-from bot.catalog.validity import current_version, effective_validity, validity_filter
+from bot.catalog.kinds import kind
+from bot.catalog.models import Area, Policy, Status, Topic, Validity
+from bot.catalog.validity import current_version, validity_filter
 from bot.web.errors import api_error
 from bot.web.keys import SETTINGS
 from bot.web.modes import today
@@ -31,12 +32,12 @@ def _json(data: Any) -> web.Response:
     return json_response(data, headers=_OPEN)
 
 
-def _date(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
+def _base(request: web.Request) -> str:
+    return request.app[SETTINGS].server.base_url
 
 
 def _url(request: web.Request, path: str) -> str:
-    return request.app[SETTINGS].server.base_url + path
+    return _base(request) + path
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -60,49 +61,6 @@ def _date_param(request: web.Request, name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise api_error(400, f"{name} 应为日期 YYYY-MM-DD") from None
-
-
-def interpretation_json(request: web.Request, interp: Interpretation) -> dict[str, Any]:
-    return {
-        "id": interp.id,
-        "title": interp.title,
-        "form": interp.form.value,
-        "issuer": interp.issuer,
-        "published_on": _date(interp.published_on),
-        "url": _url(request, f"/interpretations/{interp.id}"),
-    }
-
-
-def policy_json(
-    request: web.Request, policy: Policy, interps: list[Interpretation], day: dt.date
-) -> dict[str, Any]:
-    return {
-        "id": policy.id,
-        "title": policy.title,
-        "issuer": policy.issuer,
-        "doc_number": policy.doc_number,
-        "index_number": policy.index_number,
-        "written_on": _date(policy.written_on),
-        "published_on": _date(policy.published_on),
-        "validity": effective_validity(policy, day).value,
-        "expires_on": _date(policy.expires_on),
-        "replaced_by": policy.replaced_by,
-        "disclosure": policy.disclosure.value,
-        "areas": [a.name for a in policy.areas],
-        "topics": [t.id for t in policy.topics],
-        "keywords": policy.keywords,
-        "summary": policy.summary,
-        "url": _url(request, f"/policies/{policy.id}"),
-        "interpretations": [interpretation_json(request, i) for i in interps],
-    }
-
-
-async def _interpretations_of(ids: list[str]) -> dict[str, list[Interpretation]]:
-    out: dict[str, list[Interpretation]] = {i: [] for i in ids}
-    rows = await Interpretation.filter(policy_id__in=ids, status=Status.published).order_by("id")
-    for row in rows:
-        out[row.policy_id].append(row)  # type: ignore[attr-defined]
-    return out
 
 
 @document(
@@ -142,21 +100,9 @@ async def list_policies(request: web.Request) -> web.Response:
     if end := _date_param(request, "published_to"):
         query = query.filter(published_on__lte=end)
     total = await query.count()
-    rows = (
-        await query.order_by("-written_on", "id")
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .prefetch_related("areas", "topics")
-    )
-    interps = await _interpretations_of([p.id for p in rows])
-    return _json(
-        {
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-            "items": [policy_json(request, p, interps[p.id], day) for p in rows],
-        }
-    )
+    rows = await query.order_by("-written_on", "id").offset((page - 1) * per_page).limit(per_page)
+    items = await kind("policy").json(rows, _base(request), day)
+    return _json({"total": total, "page": page, "per_page": per_page, "items": items})
 
 
 @document(response="PolicyDetail")
@@ -165,9 +111,7 @@ async def get_policy(request: web.Request) -> web.Response:
     policy = await Policy.get_or_none(id=request.match_info["id"], status=Status.published)
     if policy is None:
         raise api_error(404, "没有这个政策，或已撤回")
-    await policy.fetch_related("areas", "topics")
-    interps = await _interpretations_of([policy.id])
-    data = policy_json(request, policy, interps[policy.id], today(request))
+    (data,) = await kind("policy").json([policy], _base(request), today(request))
     data["body_html"] = policy.body_html
     data["current_version"] = (await current_version(policy)).id
     return _json(data)

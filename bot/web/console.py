@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.audit import Actor
 from bot.catalog import publishing
-from bot.catalog.deadlines import calendar_for, deadline_report
+from bot.catalog.deadlines import deadline_report, stored_calendar
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Role
 from bot.errors import DomainError
@@ -233,8 +233,7 @@ async def logout(request: web.Request, user: session.Session, form: Any) -> web.
 
 @page
 async def dashboard(request: web.Request, user: session.Session) -> web.Response:
-    settings = request.app[SETTINGS]
-    deadlines = await deadline_report(calendar_for(settings.content.dir), today(request))
+    deadlines = await deadline_report(await stored_calendar(), today(request))
     counts = {
         "feedback": await Feedback.filter(status=FeedbackStatus.new).count(),
         "review": await Policy.filter(status=Status.review).count(),

@@ -1,4 +1,4 @@
-"""/feed.atom: the newest published policies and interpretations (RFC 4287).
+"""/feed.atom: the newest published documents of every kind with a feed entry (RFC 4287).
 
 Built with ElementTree so that every title and summary is escaped; entry ids
 are the documents' public URLs, which never change (ids are stable).
@@ -11,8 +11,7 @@ from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
-from bot.catalog.models import Interpretation, Policy, Status
-from bot.catalog.render import plain_text
+from bot.catalog.kinds import FeedEntry, all_kinds
 from bot.web.keys import SETTINGS
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -34,33 +33,18 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 async def atom_feed(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     base, tz = settings.server.base_url, settings.server.tz
-    policies = await Policy.filter(status=Status.published).order_by("-updated_at").limit(LIMIT)
-    interps = (
-        await Interpretation.filter(status=Status.published).order_by("-updated_at").limit(LIMIT)
-    )
+    found: list[tuple[str, FeedEntry]] = []
+    for kind in all_kinds():
+        if kind.feed_entry is None:
+            continue
+        rows = await kind.model.filter(**kind.published).order_by("-updated_at").limit(LIMIT)
+        for row in rows:
+            item = kind.feed_entry(row)
+            found.append((_stamp(item.day, item.changed, tz), item))
+    found.sort(key=lambda e: (e[0], e[1].path), reverse=True)
     entries = [
-        (
-            _stamp(p.published_on, p.updated_at, tz),
-            f"/policies/{p.id}",
-            p.title,
-            p.issuer,
-            p.summary or plain_text(p.body_html, 200),
-            "政策文件",
-        )
-        for p in policies
-    ] + [
-        (
-            _stamp(i.published_on, i.updated_at, tz),
-            f"/interpretations/{i.id}",
-            i.title,
-            i.issuer or "",
-            plain_text(i.body_html, 200),
-            i.form.value,
-        )
-        for i in interps
+        (stamp, e.path, e.title, e.author, e.summary, e.category) for stamp, e in found[:LIMIT]
     ]
-    entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
-    entries = entries[:LIMIT]
 
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})

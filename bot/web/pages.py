@@ -9,11 +9,13 @@ and a replaced policy points to the one that replaces it.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from tortoise.queryset import QuerySet
 
+from bot.catalog.kinds.catalog_item import catalog_title as _catalog_title
 from bot.catalog.models import (
     Area,
     CatalogItem,
@@ -28,6 +30,7 @@ from bot.catalog.validity import effective_validity
 from bot.web.modes import render_page, today
 
 PER_PAGE = 20
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def not_found(request: web.Request, message: str = "您要找的文件不存在或已撤回。") -> web.Response:
@@ -92,11 +95,7 @@ CATALOG_LABELS = [  # (field, label) in the order of the standard catalog's colu
 
 
 def catalog_title(item: CatalogItem) -> str:
-    return (
-        f"{item.level1}·{item.level2}"
-        if item.level2 and item.level2 != item.level1
-        else item.level1
-    )
+    return _catalog_title({"level1": item.level1, "level2": item.level2})
 
 
 async def catalog_item_page(request: web.Request) -> web.Response:
@@ -200,3 +199,11 @@ async def topic_page(request: web.Request) -> web.Response:
     query = Policy.filter(status=Status.published, topics__id=topic.id)
     intro = f"与“{topic.name}”有关的政策。在公众号发送“订阅 {topic.name}”，新政策发布时会推送给您。"
     return await _list(request, query, f"{topic.name}相关政策", intro=intro)
+
+
+# The page of each content kind (bot.catalog.kinds), routed at the path the kind declares.
+KIND_PAGES: dict[str, Handler] = {
+    "policy": policy_page,
+    "interpretation": interpretation_page,
+    "catalog_item": catalog_item_page,
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.catalog.kinds import kind
 from bot.web import (
     admin_api,
     api,
@@ -32,10 +33,10 @@ def setup_routes(app: web.Application) -> None:
 
     # Catalog: resident pages, open data, feed, publishing admin API.
     app.router.add_get("/policies", pages.policies_page, name="policies")
-    app.router.add_get("/policies/{id}", pages.policy_page, name="policy")
-    app.router.add_get("/interpretations/{id}", pages.interpretation_page, name="interpretation")
+    for name, page in pages.KIND_PAGES.items():  # each kind's page, at the path it declares
+        kind_ = kind(name)
+        app.router.add_get(kind_.path, page, name=kind_.route)
     app.router.add_get("/areas/{id}", pages.area_page, name="area")
-    app.router.add_get("/catalog/{id}", pages.catalog_item_page, name="catalog_item")
     app.router.add_get("/topics/{id}", pages.topic_page, name="topic")
     app.router.add_static("/static", STATIC, name="static")
     app.router.add_get("/feed.atom", feed.atom_feed, name="feed")

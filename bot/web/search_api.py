@@ -24,19 +24,18 @@ def _flatten(hits: list[Hit], limit: int) -> list[dict]:
     results: list[dict] = []
     for hit in hits:
         results.append(hit.to_json())
-        if hit.kind == "policy":
-            for interp_id, (title, url, _form) in zip(
-                hit.interpretation_ids, hit.interpretations, strict=False
-            ):
-                results.append(
-                    {
-                        "kind": "interpretation",
-                        "id": interp_id,
-                        "title": title,
-                        "url": url,
-                        "score": round(hit.score, 4),
-                    }
-                )
+        for interp_id, (title, url, _form) in zip(
+            hit.interpretation_ids, hit.interpretations, strict=False
+        ):  # a policy's interpretations, grouped with it
+            results.append(
+                {
+                    "kind": "interpretation",
+                    "id": interp_id,
+                    "title": title,
+                    "url": url,
+                    "score": round(hit.score, 4),
+                }
+            )
     return results[:limit]
 
 

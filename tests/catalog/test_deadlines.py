@@ -9,7 +9,7 @@ import pytest
 
 from bot.catalog import deadlines
 from bot.catalog.deadlines import WorkCalendar, disclosure_deadline
-from bot.catalog.loader import Holidays, load_holidays
+from bot.catalog.loader import Holidays, load_content
 from tests.conftest import CONTENT
 
 
@@ -40,6 +40,6 @@ def test_uncovered_year_falls_back_to_holidays_yaml_and_warns_once(
 
 
 def test_sample_holidays_yaml_is_read() -> None:
-    holidays = load_holidays(CONTENT)
+    holidays = load_content(CONTENT).holidays
     assert dt.date(2027, 10, 1) in holidays.holidays
     assert dt.date(2027, 10, 9) in holidays.workdays

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.catalog import stored
 from bot.catalog.models import Topic
 from bot.config import Settings
 from bot.models import Subscriber, Subscription
@@ -37,6 +38,7 @@ TOPICS = [
     ("subsidies", "补贴", ["惠农补贴"]),
     ("relocation", "征收拆迁", ["拆迁", "征收"]),
 ]
+REGIONS = [{"name": "城关镇", "aliases": ["城关"]}, {"name": "东山镇", "aliases": ["东山"]}]
 
 
 def push_settings(db_url: str, api_base_url: str, **push: Any) -> Settings:
@@ -58,6 +60,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     async with open_services(settings) as svc:
         for i, (tid, name, aliases) in enumerate(TOPICS):
             await Topic.create(id=tid, name=name, aliases=aliases, position=i)
+        await stored.save("regions", REGIONS)  # as content sync stores regions.yaml
         yield svc
 
 

@@ -145,6 +145,9 @@ async def test_deployment_synonyms_extend_the_builtin_ones(
         assert await services.search.search("老宅拾掇") == []
         with (content / "synonyms.txt").open("a", encoding="utf-8") as f:
             f.write("\n农村危房改造 老宅拾掇\n")
+        await services.search.refresh()
+        assert await services.search.search("老宅拾掇") == []  # the file alone changes nothing
+        await sync_content(content)  # as `policybot content sync` in another process
         await services.search.refresh()  # the refresher would notice within a poll
         assert (await _ids(services, "老宅拾掇"))[0] == HOUSING
 
