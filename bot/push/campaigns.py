@@ -10,7 +10,7 @@ it to them later with a follow-up run. Every change is audited.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -35,10 +35,12 @@ from bot.push.models import (
     RunState,
 )
 from bot.push.scheduler import cron_trigger
+from bot.push.subscriptions import load_regions
 
 log = logging.getLogger("bot.push")
 
 MAX_TEST_OPENIDS = 20
+PAST_GRACE = timedelta(minutes=1)  # a form filled in a minute ago still means "now"
 MASS_PROTECTION_WARNING = (
     "若公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信确认，否则群发失败。"
 )
@@ -97,7 +99,7 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     if channel == Channel.template and not template_id:
         raise Invalid("invalid", "模板消息需要 template_id（或配置 wechat.template_id）")
     try:
-        aud = await audience.normalise(data.get("audience"))
+        aud = await audience.normalise(data.get("audience"), load_regions(settings.content.dir))
     except audience.AudienceError as exc:
         raise Invalid("invalid", str(exc)) from None
     send_at = None
@@ -106,6 +108,9 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
             send_at = parse_when(str(data["send_at"]), settings.server.tz)
         except ValueError:
             raise Invalid("invalid", "send_at 应为 ISO 8601 时间") from None
+        if send_at < utcnow() - PAST_GRACE:
+            local = send_at.astimezone(settings.server.tz).strftime("%Y-%m-%d %H:%M")
+            raise Invalid("invalid", f"send_at 发送时间 {local} 已经过去，请选择将来的时间")
     cron = _str(data, "cron", 128)
     if cron:
         try:
