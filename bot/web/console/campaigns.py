@@ -37,6 +37,7 @@ from bot.web.console.frame import (
     action,
     back,
     can,
+    local_time,
     page,
     page_number,
     record_id,
@@ -56,6 +57,9 @@ RETRY_ROLES = (Role.editor, Role.reviewer)
 RATE_WINDOW = dt.timedelta(seconds=10)
 STATE_NAMES = {"draft": "待审核", "approved": "已审核", "scheduled": "已排期", "sending": "发送中",
                "done": "已完成", "cancelled": "已取消", "failed": "失败"}  # fmt: skip
+RUN_STATES = {"pending": "等待发送", "sending": "发送中", "done": "已完成", "cancelled": "已取消",
+              "missed": "已错过", "merged": "已合并", "failed": "失败"}  # fmt: skip
+RUN_KINDS = {"scheduled": "计划", "test": "测试", "followup": "补发", "retry": "重试"}
 CHANNEL_NAMES = {"template": "模板消息", "mass": "群发", "customer": "客服消息"}
 MASS_WARNING = "如公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信中确认，否则群发失败"
 DONE = {
@@ -190,10 +194,16 @@ async def _detail(
     if campaign is None:
         return refuse(request, user, "没有这个推送任务。", 404)
     report = await campaigns.report(campaign, failures_limit=20)
+    when = local_time(request)
+    runs = [
+        {**r, "when": when(dt.datetime.fromisoformat(r["scheduled_for"])),
+         "state_name": RUN_STATES.get(r["state"], r["state"]), "kind_name": RUN_KINDS.get(r["kind"], r["kind"])}
+        for r in report["runs"]
+    ]  # fmt: skip
     topic_names = await _topic_names()
     return render(
         request, "campaign.html", user, status=status, title=f"推送任务：{campaign.title}",
-        c=campaign, report=report, preview=await _preview(campaign, request),
+        c=campaign, report=report, runs=runs, preview=await _preview(campaign, request),
         link_title=await _link_title(campaign), words=audience_words(campaign.audience, topic_names),
         states=STATE_NAMES, channels=CHANNEL_NAMES, cost=(await _costs(request))[campaign.channel.value],
         quiet=_quiet_hours(request), repeat=repeat.describe(campaign.cron), error=error,
