@@ -316,8 +316,14 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
     return data
 
 
-async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any]:
-    """Counts by state and error code, the failures, the runs, and who joined since."""
+async def report(
+    campaign: Campaign, failures_limit: int = 500, *, with_new_audience: bool = True
+) -> dict[str, Any]:
+    """Counts by state and error code, the failures, the runs, and who joined since.
+
+    Who joined since is a scan of the audience; pages that do not offer the follow-up
+    send leave it out (``with_new_audience=False``; then it is reported as 0).
+    """
     base = Delivery.filter(
         campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
     )
@@ -350,7 +356,7 @@ async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any
             "failures": failures,
             "runs": [await _run_json(r) for r in run_rows],
             "new_audience": await new_audience_count(campaign)
-            if campaign.state in (CampaignState.done, CampaignState.failed)
+            if with_new_audience and campaign.state in (CampaignState.done, CampaignState.failed)
             else 0,
         }
     )

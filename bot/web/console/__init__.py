@@ -22,6 +22,7 @@ async def _to_dashboard(request: web.Request) -> web.StreamResponse:
 
 def setup_routes(app: web.Application) -> None:
     session.setup(app)
+    residents.setup(app)
     get, post = app.router.add_get, app.router.add_post
     get("/admin", _to_dashboard, name="console_root")
     get("/admin/", dashboard.dashboard, name="console")

@@ -193,7 +193,7 @@ async def _detail(
     campaign = await Campaign.get_or_none(id=record_id(request))
     if campaign is None:
         return refuse(request, user, "没有这个推送任务。", 404)
-    report = await campaigns.report(campaign, failures_limit=20)
+    report = await campaigns.report(campaign, failures_limit=20, with_new_audience=False)
     when = local_time(request)
     runs = [
         {**r, "when": when(dt.datetime.fromisoformat(r["scheduled_for"])),

@@ -4,6 +4,7 @@ and looking up one resident for support, showing no more than a clerk needs."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from bot.web.console.frame import User, can, page, refuse, render
 
 READ_ROLES = (Role.editor, Role.reviewer)
 WEEKS = 12
+STATS_TTL = 60.0  # seconds: counts over every resident are read at most once a minute
+STATS = web.AppKey("console_resident_stats", dict)
 CHART = {"width": 640, "height": 180, "pad": 28}
 
 
@@ -88,6 +91,24 @@ async def _lookup(openid: str, now: dt.datetime) -> dict[str, Any] | None:
     }
 
 
+async def _stats(request: web.Request, now: dt.datetime) -> dict[str, Any]:
+    """Counts over all residents (whole-table scans), kept for ``STATS_TTL`` per process."""
+    cache = request.app[STATS]
+    if cache and time.monotonic() - cache["at"] < STATS_TTL:
+        return dict(cache["stats"])
+    stats = {
+        "following": await Subscriber.filter(following=True).count(),
+        "by_topic": await _by_topic(), "by_town": await _by_town(),
+        "chart": chart(await _growth(now)), "as_of": now,
+    }  # fmt: skip
+    cache.update(at=time.monotonic(), stats=stats)
+    return stats
+
+
+def setup(app: web.Application) -> None:
+    app[STATS] = {}
+
+
 @page
 async def residents_page(request: web.Request, user: User) -> web.Response:
     if not can(user, *READ_ROLES):
@@ -95,8 +116,6 @@ async def residents_page(request: web.Request, user: User) -> web.Response:
     now = dt.datetime.now(dt.UTC)
     openid = request.query.get("openid", "").strip()[:64]
     return render(
-        request, "residents.html", user, title="订阅居民",
-        following=await Subscriber.filter(following=True).count(),
-        by_topic=await _by_topic(), by_town=await _by_town(), chart=chart(await _growth(now)),
+        request, "residents.html", user, title="订阅居民", **await _stats(request, now),
         openid=openid, found=await _lookup(openid, now) if openid else None,
     )  # fmt: skip
