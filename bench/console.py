@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-import random
 import re
 import shutil
 import statistics
@@ -26,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,13 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tortoise import connections  # noqa: E402
+from tortoise.models import Model  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
 from bot.catalog.models import Interpretation, Policy, Status, Topic  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.models import Feedback, Subscriber, Subscription  # noqa: E402
-from bot.push.models import Campaign, CampaignRun, CampaignState, Channel, Delivery  # noqa: E402
-from bot.push.models import DeliveryState, RunState  # noqa: E402
+from bot.push.models import (  # noqa: E402
+    Campaign,
+    CampaignRun,
+    CampaignState,
+    Channel,
+    Delivery,
+    DeliveryState,
+    RunState,
+)
 
 PG = "postgres://postgres@127.0.0.1:5432"
 TOWNS = ["城关镇", "青河街道", "凤凰街道", "东山镇", "西岭乡", "南湖镇", "北塘镇", "石桥乡"]
@@ -57,13 +65,12 @@ class QueryCounter(logging.Handler):
         self.count += 1
 
 
-async def _bulk(model: type, rows: list) -> None:
+async def _bulk(model: type[Model], rows: list[Any]) -> None:
     for start in range(0, len(rows), BATCH):
         await model.bulk_create(rows[start : start + BATCH])
 
 
 async def fill(residents: int, policies: int, campaigns: int) -> dict[str, str]:
-    rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)
     topics = list(await Topic.all().values_list("id", flat=True))
     openids = [f"o-bench-{n:07d}" for n in range(residents)]
@@ -94,7 +101,9 @@ async def fill(residents: int, policies: int, campaigns: int) -> dict[str, str]:
                  state=CampaignState.done if n % 10 == 0 else CampaignState.draft, audience_count=1000)
         for n in range(campaigns)
     ])  # fmt: skip
-    sent_ids = list(await Campaign.filter(state=CampaignState.done).values_list("id", flat=True))
+    sent_ids = [
+        int(i) for i in await Campaign.filter(state=CampaignState.done).values_list("id", flat=True)
+    ]
     await _bulk(CampaignRun, [CampaignRun(campaign_id=c, scheduled_for=now, state=RunState.done,
                                           total=1000, materialized=True) for c in sent_ids])  # fmt: skip
     runs = dict(await CampaignRun.filter(campaign_id__in=sent_ids).values_list("campaign_id", "id"))
