@@ -114,7 +114,11 @@ async def fill(residents: int, policies: int, campaigns: int) -> dict[str, str]:
         for c in sent_ids for k in range(1000)
     ])  # fmt: skip
     await _bulk(
-        Feedback, [Feedback(openid=openids[n], text=f"第{n}条留言：路灯坏了") for n in range(5000)]
+        Feedback,
+        [
+            Feedback(openid=openids[n % residents], text=f"第{n}条留言：路灯坏了")
+            for n in range(5000)
+        ],
     )
     await Feedback.filter(id__lte=2500).update(created_at=now - dt.timedelta(hours=60))
     return {"campaign": str(sent_ids[0]), "policy": "bench-00000", "openid": openids[1]}
