@@ -101,9 +101,7 @@ async def fill(residents: int, policies: int, campaigns: int) -> dict[str, str]:
                  state=CampaignState.done if n % 10 == 0 else CampaignState.draft, audience_count=1000)
         for n in range(campaigns)
     ])  # fmt: skip
-    sent_ids = [
-        int(i) for i in await Campaign.filter(state=CampaignState.done).values_list("id", flat=True)
-    ]
+    sent_ids = [c.id for c in await Campaign.filter(state=CampaignState.done).only("id")]
     await _bulk(CampaignRun, [CampaignRun(campaign_id=c, scheduled_for=now, state=RunState.done,
                                           total=1000, materialized=True) for c in sent_ids])  # fmt: skip
     runs = dict(await CampaignRun.filter(campaign_id__in=sent_ids).values_list("campaign_id", "id"))
