@@ -75,6 +75,8 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
         )
         fake_wechat.mark_active("o-fake-000009")
         await leave_message(client, "低保申请要带哪些材料？", openid="o-fake-000009")
+        gone = await leave_message(client, "还能领取补贴吗？", openid="o-fake-000010")
+        await Subscriber.filter(openid="o-fake-000010").update(following=False)  # unfollowed since
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
 
@@ -85,6 +87,10 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
                 staff = Staff(await context.new_page(), name, clicks)
                 await browser_log_in(staff.page, base, token)
                 return staff
+
+            login = await (await browser.new_context(viewport=DESKTOP, bypass_csp=True)).new_page()
+            await login.goto(f"{base}/admin/login")
+            await Staff(login, "", clicks).check("login")
 
             # 1. A publisher writes a policy with its interpretation and submits it.
             publisher = await person("tok-publisher", "张发布")
@@ -187,10 +193,17 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await page.goto(f"{base}/admin/")
             await editor.click(page.locator("#card-feedback"))
             await editor.check("feedback")
-            await page.get_by_label("答复（不超过 600 字）").fill(
-                "请带户口簿、身份证到镇民政办申请。"
+            unfollowed = page.locator(f"#feedback-{gone}")
+            await expect(unfollowed).to_contain_text("居民已取消关注，答复无法通过微信送达")
+            await expect(unfollowed).not_to_contain_text("48 小时内有互动")
+            await (
+                page.locator(f"#feedback-{gone - 1}")
+                .get_by_label("答复（不超过 600 字）")
+                .fill("请带户口簿、身份证到镇民政办申请。")
             )
-            await editor.click(page.get_by_role("button", name="发送答复"))
+            await editor.click(
+                page.locator(f"#feedback-{gone - 1}").get_by_role("button", name="发送答复")
+            )
             await expect(page.get_by_role("status")).to_contain_text("已通过微信客服消息发送给居民")
             await page.goto(f"{base}/admin/residents?openid={AUDIENCE[0]}")
             await expect(page.locator("#resident")).to_contain_text("救助")

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.models import Feedback, Subscriber, Subscription
-from bot.push.models import Campaign
+from bot.push.models import Campaign, CampaignRun, Delivery
 from tests.web.console_helpers import (
     RESIDENT,
     csrf_of,
@@ -186,6 +186,18 @@ async def test_campaign_is_composed_checked_and_followed(db_url: str, fake_wecha
         ).status == 403
         progress = await (await client.get(f"/admin/campaigns/{cid}/progress")).json()
         assert progress["state"] == "draft" and progress["counts"]["sent"] == 0
+
+        # After a send: the report by WeChat error, and the failed ones sent again.
+        await Campaign.filter(id=cid).update(state="done")
+        run = await CampaignRun.create(campaign_id=cid, scheduled_for=now, state="done", total=2)
+        await Delivery.create(run_id=run.id, campaign_id=cid, openid="o-1", state="sent")
+        await Delivery.create(run_id=run.id, campaign_id=cid, openid="o-5", state="failed",
+                              error_code=45009, error_message="reach max api daily quota limit")  # fmt: skip
+        report = await (await client.get(f"/admin/campaigns/{cid}")).text()
+        assert "<td>失败</td><td>45009</td><td>1</td>" in report
+        retried = await client.post(f"/admin/campaigns/{cid}/retry", data={"csrf": reviewer})
+        assert "失败的消息已重新排队发送" in await retried.text()
+        assert (await Delivery.get(openid="o-5")).state == "pending"
 
 
 async def test_inbox_shows_the_reply_target_and_who_cannot_be_reached(

@@ -158,7 +158,7 @@ async def campaign_list(request: web.Request, user: User) -> web.Response:
         channels=CHANNEL_NAMES, words=lambda a: audience_words(a, topic_names),
         total=total, page=number, pages=max(1, -(-total // PER_PAGE)),
         notice=DONE.get(request.query.get("done", ""), ""), compose_roles=COMPOSE_ROLES,
-        describe=repeat.describe,
+        describe=repeat.describe, mass_warning=MASS_WARNING,
     )  # fmt: skip
 
 
