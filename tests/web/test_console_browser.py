@@ -219,7 +219,16 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await page.get_by_role("button", name="提交审核").click()
             await page.get_by_role("link", name="取消推送…").click()
             await editor.check("cancel-confirm")
-            await page.get_by_role("button", name="确认取消推送").click()
+            # By keyboard alone: the first Tab reaches the skip link, then on to the button.
+            await page.keyboard.press("Tab")
+            assert await page.evaluate("document.activeElement.textContent") == "跳到正文"
+            for _ in range(30):
+                await page.keyboard.press("Tab")
+                if await page.evaluate("document.activeElement.id") == "confirm-cancel":
+                    break
+            else:
+                raise AssertionError("确认取消推送 cannot be reached with Tab")
+            await page.keyboard.press("Enter")
             await expect(page.get_by_role("status")).to_contain_text("推送任务已取消")
             print("clicks from the dashboard:", clicks)
         finally:
