@@ -143,6 +143,11 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
     if actor.name == campaign.author:
         raise Forbidden("forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
     now = utcnow()
+    if campaign.send_at and not campaign.cron and campaign.send_at < now - PAST_GRACE:
+        # Approving late must not turn "Monday 09:00" into "right now".
+        raise Conflict(
+            "send_at_passed", "该推送任务的发送时间已过，请取消后重新创建并选择新的发送时间"
+        )
     async with in_transaction():
         won = await Campaign.filter(id=campaign_id, state=CampaignState.draft).update(
             state=CampaignState.approved,
