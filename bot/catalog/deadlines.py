@@ -33,14 +33,27 @@ class Deadline:
     estimated: bool  # some day in the count came from the fallback calendar
 
 
+_ANCHOR = dt.date(2000, 1, 1)
+
+
 class WorkCalendar:
     """Answers "is this a working day?" from chinese_calendar, else the fallback."""
 
     def __init__(self, holidays: Holidays | None = None) -> None:
         self.holidays = holidays or Holidays()
+        # Memos: the dashboard asks about the same days for thousands of policies.
+        self._days: dict[dt.date, tuple[bool, bool]] = {}
+        self._counted: dict[dt.date, int] = {}  # working days in (ANCHOR, day]
+        self._added: dict[tuple[dt.date, int], Deadline] = {}
 
     def is_workday(self, day: dt.date) -> tuple[bool, bool]:
         """(working day?, estimated?)."""
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._lookup(day)
+        return known
+
+    def _lookup(self, day: dt.date) -> tuple[bool, bool]:
         try:
             return bool(chinese_calendar.is_workday(day)), False
         except NotImplementedError:
@@ -58,6 +71,12 @@ class WorkCalendar:
 
     def add_working_days(self, start: dt.date, days: int) -> Deadline:
         """The ``days``-th working day after ``start`` (``start`` itself is not counted)."""
+        known = self._added.get((start, days))
+        if known is None:
+            known = self._added[(start, days)] = self._add(start, days)
+        return known
+
+    def _add(self, start: dt.date, days: int) -> Deadline:
         day, counted, estimated = start, 0, False
         while counted < days:
             day += dt.timedelta(days=1)
@@ -68,13 +87,36 @@ class WorkCalendar:
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Working days in (start, end]; negative when ``end`` is before ``start``."""
-        if end < start:
-            return -self.working_days_between(end, start)
-        count, day = 0, start
-        while day < end:
-            day += dt.timedelta(days=1)
-            count += self.is_workday(day)[0]
-        return count
+        return self._count_to(end) - self._count_to(start)
+
+    def _count_to(self, day: dt.date) -> int:
+        """Working days from a fixed anchor to ``day`` (negative before it), memoised."""
+        known = self._counted.get(day)
+        if known is not None:
+            return known
+        if day == _ANCHOR:
+            return 0
+        step = dt.timedelta(days=1)
+        if day > _ANCHOR:
+            # Walk back to the nearest day already counted (at worst the anchor).
+            back = day - step
+            while back > _ANCHOR and back not in self._counted:
+                back -= step
+            total = self._counted.get(back, 0)
+            while back < day:
+                back += step
+                total += self.is_workday(back)[0]
+                self._counted[back] = total
+        else:
+            ahead = day + step
+            while ahead < _ANCHOR and ahead not in self._counted:
+                ahead += step
+            total = self._counted.get(ahead, 0)
+            while ahead > day:
+                total -= self.is_workday(ahead)[0]
+                ahead -= step
+                self._counted[ahead] = total
+        return self._counted[day]
 
 
 async def stored_calendar() -> WorkCalendar:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot import audit
@@ -35,6 +36,7 @@ ANSWER_ROLES = (Role.editor, Role.reviewer)
 MAX_MESSAGE = 1000  # characters of one 留言 (refused beyond, never cut)
 MAX_ANSWER = 600  # characters: 3 bytes each in UTF-8, well inside a customer message
 WINDOW = dt.timedelta(hours=48)
+REPLY_TARGET = dt.timedelta(hours=48)  # staff answer every 留言 within this
 MAX_PER_PAGE = 100
 
 REASONS = {
@@ -96,10 +98,23 @@ async def leave_feedback(openid: str, text: str) -> Feedback:
 
 
 async def list_feedback(
-    status: FeedbackStatus | None, page: int, per_page: int
+    status: FeedbackStatus | None,
+    page: int,
+    per_page: int,
+    *,
+    text: str = "",
+    created_before: dt.datetime | None = None,
 ) -> tuple[int, list[Feedback]]:
-    """Newest first; ``total`` counts every match, not just this page."""
+    """Newest first; ``total`` counts every match, not just this page.
+
+    ``text`` finds 留言 or answers containing it; ``created_before`` keeps older ones
+    (with ``status=new`` and ``now - REPLY_TARGET``: those overdue).
+    """
     query = Feedback.filter(status=status) if status else Feedback.all()
+    if text:
+        query = query.filter(Q(text__icontains=text) | Q(answer__icontains=text))
+    if created_before is not None:
+        query = query.filter(created_at__lt=created_before)
     total = await query.count()
     items = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
     return total, list(items)

@@ -152,7 +152,7 @@ async def _summary(openid: str) -> Reply:
 @router.register(lambda m: (p := _parse(m)) is not None and p[0] == "地区")
 async def set_region(message: Incoming, ctx: Context) -> Reply:
     _, arg = _parse(message) or ("", "")
-    regions = await known_regions(ctx.settings)
+    regions = await known_regions()
     known = "、".join(r.name for r in regions)
     if not arg:
         hint = f"可选：{known}。" if known else ""
@@ -167,7 +167,7 @@ async def set_region(message: Incoming, ctx: Context) -> Reply:
 @router.register(lambda m: m.kind == "location" and "Location_X" in m.raw)
 async def shared_location(message: Incoming, ctx: Context) -> Reply:
     """A location the resident shared sets their town when it falls in one we know."""
-    regions = await known_regions(ctx.settings)
+    regions = await known_regions()
     region = region_of_place(message.text, message.point, regions)
     if region is None:
         known = "、".join(r.name for r in regions)

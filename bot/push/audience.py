@@ -8,7 +8,7 @@ freezing 100,000 residents into deliveries never holds them all in memory.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
@@ -16,13 +16,23 @@ from tortoise.queryset import QuerySet
 from bot.catalog.models import Topic
 from bot.models import Subscriber, Subscription
 
+if TYPE_CHECKING:
+    from bot.push.regions import Region
+
 
 class AudienceError(ValueError):
     """The audience description is empty or names unknown topics."""
 
 
-async def normalise(audience: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate ``{topics?, regions?, everyone?}``; topics may be ids, names or aliases."""
+async def normalise(
+    audience: dict[str, Any] | None, known_regions: tuple[Region, ...] = ()
+) -> dict[str, Any]:
+    """Validate ``{topics?, regions?, everyone?}``; topics may be ids, names or aliases.
+
+    With ``known_regions`` (the county's ``regions.yaml``), each region must be one of
+    them (a name or an alias, stored by its name): an unknown town would reach no one.
+    """
+    from bot.push.regions import find_region
     from bot.push.subscriptions import find_topic
 
     audience = dict(audience or {})
@@ -37,7 +47,16 @@ async def normalise(audience: dict[str, Any] | None) -> dict[str, Any]:
             raise AudienceError(f"没有这个主题：{ref}")
         if topic.id not in topics:
             topics.append(topic.id)
-    regions = [str(r).strip() for r in audience.get("regions") or [] if str(r).strip()]
+    regions: list[str] = []
+    for ref in audience.get("regions") or []:
+        if not str(ref).strip():
+            continue
+        name = find_region(str(ref), known_regions)
+        if name is None:
+            known = "、".join(r.name for r in known_regions)
+            raise AudienceError(f"没有这个镇街：{ref}（可选：{known}）")
+        if name not in regions:
+            regions.append(name)
     if not (everyone or topics or regions):
         raise AudienceError("推送对象需要 topics、regions 或 everyone 之一")
     if everyone and (topics or regions):

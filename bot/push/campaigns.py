@@ -10,7 +10,7 @@ it to them later with a follow-up run. Every change is audited.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -34,11 +34,13 @@ from bot.push.models import (
     DeliveryState,
     RunState,
 )
+from bot.push.regions import known_regions
 from bot.push.scheduler import cron_trigger
 
 log = logging.getLogger("bot.push")
 
 MAX_TEST_OPENIDS = 20
+PAST_GRACE = timedelta(minutes=1)  # a form filled in a minute ago still means "now"
 MASS_PROTECTION_WARNING = (
     "若公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信确认，否则群发失败。"
 )
@@ -97,7 +99,7 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     if channel == Channel.template and not template_id:
         raise Invalid("invalid", "模板消息需要 template_id（或配置 wechat.template_id）")
     try:
-        aud = await audience.normalise(data.get("audience"))
+        aud = await audience.normalise(data.get("audience"), await known_regions())
     except audience.AudienceError as exc:
         raise Invalid("invalid", str(exc)) from None
     send_at = None
@@ -106,6 +108,9 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
             send_at = parse_when(str(data["send_at"]), settings.server.tz)
         except ValueError:
             raise Invalid("invalid", "send_at 应为 ISO 8601 时间") from None
+        if send_at < utcnow() - PAST_GRACE:
+            local = send_at.astimezone(settings.server.tz).strftime("%Y-%m-%d %H:%M")
+            raise Invalid("invalid", f"send_at 发送时间 {local} 已经过去，请选择将来的时间")
     cron = _str(data, "cron", 128)
     if cron:
         try:
@@ -138,6 +143,11 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
     if actor.name == campaign.author:
         raise Forbidden("forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
     now = utcnow()
+    if campaign.send_at and not campaign.cron and campaign.send_at < now - PAST_GRACE:
+        # Approving late must not turn "Monday 09:00" into "right now".
+        raise Conflict(
+            "send_at_passed", "该推送任务的发送时间已过，请取消后重新创建并选择新的发送时间"
+        )
     async with in_transaction():
         won = await Campaign.filter(id=campaign_id, state=CampaignState.draft).update(
             state=CampaignState.approved,
@@ -311,8 +321,14 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
     return data
 
 
-async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any]:
-    """Counts by state and error code, the failures, the runs, and who joined since."""
+async def report(
+    campaign: Campaign, failures_limit: int = 500, *, with_new_audience: bool = True
+) -> dict[str, Any]:
+    """Counts by state and error code, the failures, the runs, and who joined since.
+
+    Who joined since is a scan of the audience; pages that do not offer the follow-up
+    send leave it out (``with_new_audience=False``; then it is reported as 0).
+    """
     base = Delivery.filter(
         campaign_id=campaign.id, run_id__in=Subquery(runs.real_run_ids(campaign.id))
     )
@@ -345,7 +361,7 @@ async def report(campaign: Campaign, failures_limit: int = 500) -> dict[str, Any
             "failures": failures,
             "runs": [await _run_json(r) for r in run_rows],
             "new_audience": await new_audience_count(campaign)
-            if campaign.state in (CampaignState.done, CampaignState.failed)
+            if with_new_audience and campaign.state in (CampaignState.done, CampaignState.failed)
             else 0,
         }
     )

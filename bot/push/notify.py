@@ -121,4 +121,4 @@ async def _prepare(
 async def _towns_named(policy: Policy, settings: Settings) -> list[str]:
     """The towns the policy names in its title, summary or keywords (all towns when none)."""
     text = " ".join([policy.title, policy.summary, *map(str, policy.keywords or [])])
-    return [r.name for r in await known_regions(settings) if r.name in text]
+    return [r.name for r in await known_regions() if r.name in text]

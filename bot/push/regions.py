@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 from bot.catalog import stored
-from bot.config import Settings
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -29,9 +28,8 @@ class Region:
     radius_km: float = 5.0
 
 
-async def known_regions(settings: Settings) -> tuple[Region, ...]:
+async def known_regions() -> tuple[Region, ...]:
     """The configured regions (empty when none are configured)."""
-    del settings  # kept for callers: the regions are the same in every process
     return tuple(
         Region(doc.name, tuple(doc.aliases), doc.center, doc.radius_km)
         for doc in await stored.regions()

@@ -18,6 +18,7 @@ from tortoise.expressions import Subquery
 from bot.config import Role
 from bot.models import Subscriber, Subscription
 from bot.push import audience, campaigns
+from bot.push.regions import known_regions
 from bot.push.runtime import wake
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
@@ -158,7 +159,9 @@ async def count_audience(request: web.Request) -> web.Response:
     require_role(request, Role.editor, Role.reviewer)
     body = await _body(request)
     try:
-        aud = await audience.normalise(body.get("audience", body))
+        aud = await audience.normalise(
+            body.get("audience", body), await known_regions()
+        )
     except audience.AudienceError as exc:
         raise api_error(422, str(exc)) from None
     return web.json_response({"audience": aud, "audience_count": await audience.count(aud)})

@@ -4,12 +4,13 @@ delivery, late subscribers, cancel, report and retry."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from bot.models import Subscriber
-from bot.push.models import Delivery
+from bot.push.models import Campaign, Delivery
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import EDITOR, EDITOR2, REVIEWER, add_residents, eventually, fake_ids
 
@@ -177,3 +178,31 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_past_send_time_and_unknown_town_are_refused(api: TestClient) -> None:
+    """Issue 9 item 9: neither is accepted quietly (sent at once, or to nobody)."""
+    await add_residents(fake_ids(1, 3), topics=["relief"], region="东山镇")
+    body = {"title": "x", "text": "y", "channel": "template", "audience": {"topics": ["relief"]}}
+    past = await api.post(
+        "/api/v1/admin/campaigns", headers=EDITOR, json={**body, "send_at": "2020-01-01T09:00"}
+    )
+    assert past.status == 422
+    assert "2020-01-01 09:00 已经过去" in (await past.json())["error"]["message"]
+    mars = {"topics": ["relief"], "regions": ["火星镇"]}
+    unknown = await api.post(
+        "/api/v1/admin/campaigns", headers=EDITOR, json={**body, "audience": mars}
+    )
+    assert unknown.status == 422
+    message = (await unknown.json())["error"]["message"]
+    assert "没有这个镇街：火星镇" in message and "东山镇" in message
+    count = await api.post("/api/v1/admin/audience/count", headers=EDITOR, json={"audience": mars})
+    assert count.status == 422
+    # A time that passed while waiting for review is not sent "now" on approval either.
+    late = await _create(api, send_at="2999-01-01T09:00")
+    await Campaign.filter(id=late["id"]).update(send_at=datetime(2020, 1, 1, tzinfo=UTC))
+    refused = await api.post(f"/api/v1/admin/campaigns/{late['id']}/approve", headers=REVIEWER)
+    assert refused.status == 409 and "发送时间已过" in (await refused.json())["error"]["message"]
+    alias = await _create(api, audience={"regions": ["东山"]})  # an alias is stored by its name
+    assert alias["audience_count"] == 3
+    assert (await _state(api, alias["id"]))["audience"]["regions"] == ["东山镇"]

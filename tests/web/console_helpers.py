@@ -29,8 +29,8 @@ def staff_settings(db_url: str, fake_url: str, **sections: Any) -> Settings:
     return make_settings(db_url, fake_url, admin={"api_tokens": TOKENS}, **sections)
 
 
-def _app(settings: Settings) -> web.Application:
-    app = create_app(settings, role="web")
+def _app(settings: Settings, role: str = "web") -> web.Application:
+    app = create_app(settings, role=role)
     if "console" not in app.router.named_resources():  # until routes.py registers them
         from bot.web import console, feedback_api
 
@@ -40,8 +40,9 @@ def _app(settings: Settings) -> web.Application:
 
 
 @asynccontextmanager
-async def staff_client(settings: Settings) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(_app(settings), host="127.0.0.1")) as client:
+async def staff_client(settings: Settings, role: str = "web") -> AsyncIterator[TestClient]:
+    """The app on loopback; ``role="all"`` also runs the push scheduler and workers."""
+    async with TestClient(TestServer(_app(settings, role), host="127.0.0.1")) as client:
         yield client
 
 
@@ -76,3 +77,11 @@ async def log_in(client: TestClient, token: str) -> str:
     page = await client.get("/admin/")
     assert page.status == 200
     return csrf_of(await page.text())
+
+
+async def browser_log_in(page: Any, base_url: str, token: str) -> None:
+    """Log a Playwright page in through the form, as a person would (by its labels)."""
+    await page.goto(f"{base_url}/admin/login")
+    await page.get_by_label("访问令牌").fill(token)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(f"{base_url}/admin/")

@@ -164,16 +164,24 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
 
         csrf = await log_in(client, "tok-editor")
         home = await (await client.get("/admin/")).text()
-        assert 'id="count-campaigns">2<' in home and 'id="count-review">1<' in home
-        page = await (await client.get("/admin/campaigns")).text()
-        assert page.count("API群发保护") == 1  # beside the mass campaign only
-        assert "医保缴费提醒" in page and "/approve" not in page and "取消推送" in page
+        assert 'id="count-review"' not in home  # not the editor's job
+        assert 'href="/admin/review"' not in home  # nor in the navigation
+        listing = await (await client.get("/admin/campaigns")).text()
+        assert (
+            "医保缴费提醒" in listing
+            and "请按时缴费" in listing
+            and "全部关注公众号的居民" in listing
+        )
+        page = await (await client.get(f"/admin/campaigns/{mass.id}")).text()
+        assert page.count("API群发保护") == 2  # the channel's cost and the warning beside it
+        assert "/approve" not in page and "取消推送" in page
+        assert "API群发保护" not in await (await client.get(f"/admin/campaigns/{own.id}")).text()
         approve = f"/admin/campaigns/{mass.id}/approve"
         assert (
             await client.post(approve, data={"csrf": csrf}, allow_redirects=False)
         ).status == 403
         review = await (await client.get("/admin/review")).text()
-        assert "关于测试审核的通知" in review and "审核发布" not in review
+        assert "关于测试审核的通知" in review and '/publish"' not in review
         publish = "/admin/review/test-review/publish"
         assert (
             await client.post(publish, data={"csrf": csrf}, allow_redirects=False)
@@ -181,19 +189,30 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
 
         client.session.cookie_jar.clear()
         csrf = await log_in(client, "tok-reviewer")
-        page = await (await client.get("/admin/campaigns")).text()
+        home = await (await client.get("/admin/")).text()
+        assert 'id="count-campaigns">2<' in home and 'id="count-review">1<' in home
+        page = await (await client.get(f"/admin/campaigns/{mass.id}")).text()
         assert f'action="/admin/campaigns/{mass.id}/approve"' in page
-        assert f'action="/admin/campaigns/{own.id}/approve"' not in page
+        assert "全部关注公众号的居民" in page and "请按时缴费" in page  # the whole thing approved
+        own_page = await (await client.get(f"/admin/campaigns/{own.id}")).text()
+        assert f'action="/admin/campaigns/{own.id}/approve"' not in own_page
+        assert "不能审核自己创建的推送任务" in own_page
         assert (await client.post(approve, allow_redirects=False)).status == 403  # CSRF missing
         ok = await client.post(approve, data={"csrf": csrf})
         assert ok.status == 200 and "已审核通过" in await ok.text()
         assert (await Campaign.get(id=mass.id)).state == CampaignState.scheduled
         again = await client.post(approve, data={"csrf": csrf})
         assert again.status == 409 and "只有草稿可以审核通过" in await again.text()
+        # 取消推送 asks first (issue 9 item 11): the link leads to a confirmation page.
+        confirm = await (await client.get(f"/admin/campaigns/{own.id}/cancel")).text()
+        assert "确认取消推送" in confirm and "不能恢复" in confirm
+        assert (await Campaign.get(id=own.id)).state == CampaignState.draft
         cancelled = await client.post(f"/admin/campaigns/{own.id}/cancel", data={"csrf": csrf})
-        assert cancelled.status == 200
+        assert cancelled.status == 200 and "推送任务已取消" in await cancelled.text()
         assert (await Campaign.get(id=own.id)).state == CampaignState.cancelled
 
+        no_reason = await client.post("/admin/review/test-review/reject", data={"csrf": csrf})
+        assert no_reason.status == 422 and "请填写退回理由" in await no_reason.text()
         done = await client.post(publish, data={"csrf": csrf})
         assert done.status == 200 and "已发布" in await done.text()
         assert (await Policy.get(id="test-review")).status == Status.published

@@ -1,0 +1,60 @@
+"""The staff and editor console at /admin/: one module per screen, one route table here.
+
+Staff log in (``login``), then see what needs them (``dashboard``), write and
+review policies with their interpretations (``policies``, ``review``),
+compose, approve and follow pushes (``campaigns``), answer 留言
+(``feedback``) and look at subscribers (``residents``). Shared plumbing —
+rendering, sessions, CSRF, roles, navigation — is ``frame``. Every screen
+calls the same domain functions as the admin API, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.web import session
+from bot.web.console import campaigns, dashboard, feedback, login, policies, residents, review
+
+
+async def _to_dashboard(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin/")
+
+
+def setup_routes(app: web.Application) -> None:
+    session.setup(app)
+    residents.setup(app)
+    get, post = app.router.add_get, app.router.add_post
+    get("/admin", _to_dashboard, name="console_root")
+    get("/admin/", dashboard.dashboard, name="console")
+    get("/admin/login", login.login_form, name="console_login_form")
+    post("/admin/login", login.login, name="console_login")
+    post("/admin/logout", login.logout, name="console_logout")
+
+    get("/admin/policies", policies.policy_list, name="console_policies")
+    get("/admin/policies/new", policies.new_policy, name="console_policy_new")
+    post("/admin/policies/new", policies.create, name="console_policy_create")
+    post("/admin/preview", policies.preview, name="console_preview")
+    get("/admin/policies/{id}", policies.policy_page, name="console_policy")
+    post("/admin/policies/{id}", policies.update, name="console_policy_update")
+    get("/admin/review", review.review_page, name="console_review")
+    post("/admin/review/{id}/publish", review.publish, name="console_review_publish")
+    post("/admin/review/{id}/reject", review.reject, name="console_review_reject")
+
+    get("/admin/campaigns", campaigns.campaign_list, name="console_campaigns")
+    get("/admin/campaigns/new", campaigns.compose_page, name="console_campaign_new")
+    post("/admin/campaigns/new", campaigns.create, name="console_campaign_create")
+    post("/admin/campaigns/preview", campaigns.preview, name="console_campaign_preview")
+    get(r"/admin/campaigns/{id:\d+}", campaigns.campaign_page, name="console_campaign")
+    get(r"/admin/campaigns/{id:\d+}/progress", campaigns.progress, name="console_campaign_progress")
+    post(r"/admin/campaigns/{id:\d+}/approve", campaigns.approve, name="console_campaign_approve")
+    get(
+        r"/admin/campaigns/{id:\d+}/cancel",
+        campaigns.cancel_confirm,
+        name="console_campaign_cancel_form",
+    )
+    post(r"/admin/campaigns/{id:\d+}/cancel", campaigns.cancel, name="console_campaign_cancel")
+    post(r"/admin/campaigns/{id:\d+}/retry", campaigns.retry, name="console_campaign_retry")
+
+    get("/admin/feedback", feedback.inbox, name="console_feedback")
+    post(r"/admin/feedback/{id:\d+}/answer", feedback.answer, name="console_feedback_answer")
+    get("/admin/residents", residents.residents_page, name="console_residents")
