@@ -159,9 +159,7 @@ async def count_audience(request: web.Request) -> web.Response:
     require_role(request, Role.editor, Role.reviewer)
     body = await _body(request)
     try:
-        aud = await audience.normalise(
-            body.get("audience", body), await known_regions()
-        )
+        aud = await audience.normalise(body.get("audience", body), await known_regions())
     except audience.AudienceError as exc:
         raise api_error(422, str(exc)) from None
     return web.json_response({"audience": aud, "audience_count": await audience.count(aud)})

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.models import Subscriber, Subscription
+from bot.search.models import SearchMiss
 from tests.push.conftest import eventually, fake_ids
 from tests.web.console_helpers import browser_log_in, leave_message, staff_client, staff_settings
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, _need_chromium
@@ -211,6 +212,14 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await editor.check("residents")
             await page.goto(f"{base}/admin/policies")
             await editor.check("policies")
+            await SearchMiss.create(query="老宅拾掇怎么补", count=3)
+            await page.goto(f"{base}/admin/search")
+            await page.get_by_role("link", name="补充检索词").first.click()
+            await page.get_by_label("居民的说法").fill("老宅拾掇")
+            await page.get_by_label("等同于（文件用语，可填多个，用空格分隔）").fill("农村危房改造")
+            await page.get_by_role("button", name="保存").click()
+            await expect(page.get_by_role("status")).to_contain_text("已添加同义词")
+            await editor.check("search")
             await page.goto(f"{base}/admin/policies/qzb-2025-9-heating")
             await editor.check("policy-view")
             await page.goto(f"{base}/admin/campaigns/new")

@@ -3,7 +3,8 @@
 Staff log in (``login``), then see what needs them (``dashboard``), write and
 review policies with their interpretations (``policies``, ``review``),
 compose, approve and follow pushes (``campaigns``), answer 留言
-(``feedback``) and look at subscribers (``residents``). Shared plumbing —
+(``feedback``), look at subscribers (``residents``) and fix what residents
+could not find (``search``). Shared plumbing —
 rendering, sessions, CSRF, roles, navigation — is ``frame``. Every screen
 calls the same domain functions as the admin API, so the two cannot disagree.
 """
@@ -13,7 +14,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web import session
-from bot.web.console import campaigns, dashboard, feedback, login, policies, residents, review
+from bot.web.console import (
+    campaigns,
+    dashboard,
+    feedback,
+    login,
+    policies,
+    residents,
+    review,
+    search,
+)
 
 
 async def _to_dashboard(request: web.Request) -> web.StreamResponse:
@@ -58,3 +68,9 @@ def setup_routes(app: web.Application) -> None:
     get("/admin/feedback", feedback.inbox, name="console_feedback")
     post(r"/admin/feedback/{id:\d+}/answer", feedback.answer, name="console_feedback_answer")
     get("/admin/residents", residents.residents_page, name="console_residents")
+
+    get("/admin/search", search.misses_page, name="console_search")
+    post("/admin/search/rules", search.add_fix, name="console_search_rule")
+    post(
+        r"/admin/search/rules/{id:\d+}/delete", search.delete_fix, name="console_search_rule_delete"
+    )

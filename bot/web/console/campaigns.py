@@ -306,9 +306,7 @@ async def preview(request: web.Request, user: User, form: Any) -> web.Response:
     """The compose form's live preview and audience count (JSON, same rules as saving)."""
     try:
         data = _form_to_data(form, request)
-        aud = await audience.normalise(
-            data["audience"], await known_regions()
-        )
+        aud = await audience.normalise(data["audience"], await known_regions())
     except (DomainError, audience.AudienceError) as exc:
         return json_response({"error": getattr(exc, "message", str(exc))}, status=422)
     draft = Campaign(title=data["title"] or "（标题）", text=data["text"],

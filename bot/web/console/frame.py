@@ -55,6 +55,7 @@ NAV = (
     NavItem("/admin/campaigns", "推送任务"),
     NavItem("/admin/feedback", "居民留言"),
     NavItem("/admin/residents", "订阅居民", (Role.editor, Role.reviewer)),
+    NavItem("/admin/search", "未找到的查询"),
 )
 
 
