@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.config import Settings
+from bot.keys import ROLE, SERVICES, SETTINGS
 from bot.services import open_services
 from bot.web import ops
 from bot.web.errors import json_errors
-from bot.web.keys import ROLE, SERVICES, SETTINGS
 from bot.web.routes import setup_routes
 from bot.wechat.callback import callback_ctx
 

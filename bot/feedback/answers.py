@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -26,8 +26,10 @@ from bot.config import Role
 from bot.errors import Conflict, Invalid, NotFound
 from bot.feedback.masking import mask_personal
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
-from bot.services import Services
 from bot.wechat.errors import DEMO_MODE, NETWORK_ERROR, WeChatError
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("bot.feedback")
 

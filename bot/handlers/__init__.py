@@ -63,7 +63,9 @@ async def handle(services: Services, message: Incoming) -> tuple[str, Reply | No
     try:
         if message.kind in _ACTIVE_KINDS:
             await _touch(services.recently_active, message.openid, now)
-        route, reply = await dispatcher().dispatch(message, Context(services, message, now))
+        routers = dispatcher()
+        context = Context(services, message, now, dispatch=routers.dispatch)
+        route, reply = await routers.dispatch(message, context)
         if route == "none":
             reply = TextReply("暂不支持这类消息。发送“帮助”查看可用功能。")
     except Exception:

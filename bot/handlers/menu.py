@@ -20,8 +20,6 @@ router = Router("menu")
 
 @router.kind("click")
 async def click(message: Incoming, ctx: Context) -> Reply | None:
-    from bot.handlers import dispatcher
-
     reply = (await stored.click_replies()).get(message.text)
     if reply is None:
         log.warning("unknown menu key", extra={"key": message.text[:64]})
@@ -29,6 +27,7 @@ async def click(message: Incoming, ctx: Context) -> Reply | None:
     if isinstance(reply, dict):
         typed = reply.get("command") or reply.get("search") or ""
         as_text = replace(message, kind="text", text=str(typed))
-        _, answer = await dispatcher().dispatch(as_text, replace(ctx, message=as_text))
+        assert ctx.dispatch is not None  # set by bot.handlers.handle
+        _, answer = await ctx.dispatch(as_text, replace(ctx, message=as_text))
         return answer
     return TextReply(str(reply))

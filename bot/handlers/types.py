@@ -7,15 +7,16 @@ handler was too slow for WeChat's 5-second window.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.text import TEXT_REPLY_LIMIT, fit_bytes
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.services import Services
-
-TEXT_REPLY_LIMIT = 2047  # bytes of UTF-8; WeChat cuts or refuses longer text replies
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,6 @@ def reply_from_json(data: dict[str, Any] | None) -> Reply | None:
     return TextReply(data["text"])
 
 
-def fit_bytes(text: str, limit: int, ellipsis: str = "…") -> str:
-    """Cut ``text`` so its UTF-8 form stays within ``limit`` bytes, on a character boundary."""
-    if len(text.encode("utf-8")) <= limit:
-        return text
-    room = limit - len(ellipsis.encode("utf-8"))
-    cut = text.encode("utf-8")[:room].decode("utf-8", "ignore")
-    return cut + ellipsis
-
-
 @dataclass
 class Context:
     """Per-message context: who wrote, when, and the process's services."""
@@ -110,6 +102,8 @@ class Context:
     services: Services
     message: Incoming
     now: datetime
+    #: run a message through the routers as if the resident had typed it (menu clicks)
+    dispatch: Callable[[Incoming, Context], Awaitable[tuple[str, Reply | None]]] | None = None
 
     @property
     def settings(self) -> Settings:

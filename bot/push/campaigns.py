@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.models import Subscriber
 from bot.push import audience, runs
-from bot.push.clock import parse_when, utcnow
+from bot.push.clock import cron_trigger, parse_when, utcnow
 from bot.push.models import (
     Campaign,
     CampaignRun,
@@ -35,7 +35,6 @@ from bot.push.models import (
     RunState,
 )
 from bot.push.regions import known_regions
-from bot.push.scheduler import cron_trigger
 
 log = logging.getLogger("bot.push")
 

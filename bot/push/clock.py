@@ -7,7 +7,10 @@ Times are stored in UTC; the rules residents feel (no messages at night,
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
 
 
 def utcnow() -> datetime:
@@ -55,3 +58,8 @@ def parse_when(value: str, tz: ZoneInfo) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
+
+
+def cron_trigger(rule: str, tz: Any) -> CronTrigger:
+    """A five-field crontab rule in the server's zone (ValueError when malformed)."""
+    return CronTrigger.from_crontab(rule, timezone=tz)

@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.catalog.models import Interpretation, Policy
 from bot.config import Settings
-from bot.handlers.types import fit_bytes
 from bot.push.models import Campaign
+from bot.text import fit_bytes
 
 TEXT_LIMIT = 2000  # bytes; customer and mass text stay well under WeChat's limits
 TEMPLATE_VALUE_LIMIT = 200  # characters per template field

@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from tortoise.exceptions import IntegrityError
 
 from bot.push import runs
-from bot.push.clock import utcnow
+from bot.push.clock import cron_trigger, utcnow
 from bot.push.models import Campaign, CampaignRun, CampaignState, RunState
 
 if TYPE_CHECKING:
@@ -33,11 +32,6 @@ log = logging.getLogger("bot.push")
 RECONCILE_SECONDS = 2.0
 TAG_SYNC_SECONDS = 300.0
 MAX_MISSED_RECORDED = 20  # a long outage of a frequent cron: record the newest, count the rest
-
-
-def cron_trigger(rule: str, tz: Any) -> CronTrigger:
-    """A five-field crontab rule in the server's zone (ValueError when malformed)."""
-    return CronTrigger.from_crontab(rule, timezone=tz)
 
 
 class PushScheduler:

@@ -18,8 +18,8 @@ from typing import Any
 
 import opencc
 
-from bot.handlers.types import TEXT_REPLY_LIMIT, fit_bytes
 from bot.search.hits import Found, Hit
+from bot.text import TEXT_REPLY_LIMIT, fit_bytes
 
 MAX_RESULTS = 3  # default page size (``chat.max_results``)
 MAX_INTERPRETATIONS = 2  # per policy; more would crowd out the next result

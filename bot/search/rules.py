@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
@@ -71,7 +72,7 @@ def _word(value: object, name: str = "word") -> str:
     return text
 
 
-async def _resolve(miss_id: int | None, who: Actor, conn: object) -> None:
+async def _resolve(miss_id: int | None, who: Actor, conn: BaseDBAsyncClient) -> None:
     if miss_id is not None:
         await SearchMiss.filter(id=miss_id).using_db(conn).update(resolved_by=who.name[:64])
 

@@ -19,11 +19,11 @@ from bot.catalog import publishing
 from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, deadline_report, stored_calendar
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Role
+from bot.keys import SERVICES
 from bot.models import AuditEntry
 from bot.search import announce_change
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
-from bot.web.keys import SERVICES
 from bot.web.modes import today
 from bot.web.openapi import document
 from bot.web.responses import json_response

@@ -18,8 +18,8 @@ from tortoise.expressions import Q
 from bot.catalog.kinds import kind
 from bot.catalog.models import Area, Policy, Status, Topic, Validity
 from bot.catalog.validity import current_version, validity_filter
+from bot.keys import SETTINGS
 from bot.web.errors import api_error
-from bot.web.keys import SETTINGS
 from bot.web.modes import today
 from bot.web.openapi import document
 from bot.web.responses import json_response

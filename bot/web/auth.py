@@ -13,8 +13,8 @@ from aiohttp import web
 
 from bot.audit import Actor
 from bot.config import ApiToken, Role, Settings
+from bot.keys import SETTINGS
 from bot.web.errors import api_error
-from bot.web.keys import SETTINGS
 
 
 def require_role(request: web.Request, *roles: Role | str) -> ApiToken:

@@ -16,13 +16,13 @@ from aiohttp import web
 from tortoise.expressions import Subquery
 
 from bot.config import Role
+from bot.keys import SERVICES, SETTINGS
 from bot.models import Subscriber, Subscription
 from bot.push import audience, campaigns
 from bot.push.regions import known_regions
 from bot.push.runtime import wake
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
-from bot.web.keys import SERVICES, SETTINGS
 from bot.web.openapi import document
 
 PREFIX = "/api/v1/admin"

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 from aiohttp import web
 
 from bot.catalog.kinds import FeedEntry, all_kinds
-from bot.web.keys import SETTINGS
+from bot.keys import SETTINGS
 
 ATOM = "http://www.w3.org/2005/Atom"
 LIMIT = 30

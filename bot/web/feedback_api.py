@@ -13,10 +13,10 @@ from bot.feedback.answers import (
     list_feedback,
     to_json,
 )
+from bot.keys import SERVICES
 from bot.models import FeedbackStatus
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
-from bot.web.keys import SERVICES
 from bot.web.openapi import document
 from bot.web.responses import json_response
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.catalog.models import Policy, Status, Topic
-from bot.web.keys import SERVICES
+from bot.keys import SERVICES
 from bot.web.modes import render_page
 
 NEWEST = 5

@@ -26,7 +26,7 @@ import jinja2
 import opencc
 from aiohttp import web
 
-from bot.web.keys import SETTINGS
+from bot.keys import SETTINGS
 
 COOKIE_AGE = 365 * 24 * 3600
 TEMPLATES = Path(__file__).parent / "templates"

@@ -195,7 +195,7 @@ def build_spec(app: web.Application, base_url: str) -> dict[str, Any]:
 
 async def openapi_json(request: web.Request) -> web.Response:
     """This OpenAPI document."""
-    from bot.web.keys import SETTINGS
+    from bot.keys import SETTINGS
 
     spec = build_spec(request.app, request.app[SETTINGS].server.base_url)
     return json_response(spec, headers={"Access-Control-Allow-Origin": "*"})

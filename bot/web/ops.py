@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import db, metrics
-from bot.web.keys import ROLE
+from bot.keys import ROLE
 from bot.web.responses import json_response
 
 log = logging.getLogger("bot.http")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.catalog.kinds import kind
+from bot.keys import SETTINGS
 from bot.web import (
     admin_api,
     api,
@@ -19,7 +20,6 @@ from bot.web import (
     search_admin_api,
     search_api,
 )
-from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
 from bot.wechat import callback
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.keys import SERVICES
 from bot.search import Hit
 from bot.web.errors import json_error
-from bot.web.keys import SERVICES
 from bot.web.openapi import document
 from bot.web.responses import json_response
 

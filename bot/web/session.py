@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from bot.config import ApiToken
-from bot.web.keys import SETTINGS
+from bot.keys import SETTINGS
 
 COOKIE = "policybot_console"
 LOGIN_COOKIE = "policybot_login"  # pre-session nonce: the login form has a CSRF token too

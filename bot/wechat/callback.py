@@ -25,8 +25,8 @@ from wechatpy.utils import check_signature
 from bot import metrics
 from bot.handlers import SORRY, handle
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply, reply_from_json
+from bot.keys import SERVICES
 from bot.services import Services
-from bot.web.keys import SERVICES
 from bot.wechat import messages
 from bot.wechat.dedup import Deduplicator
 from bot.wechat.errors import WeChatError

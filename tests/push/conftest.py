@@ -17,12 +17,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.catalog import stored
 from bot.catalog.models import Topic
 from bot.config import Settings
+from bot.keys import SERVICES, SETTINGS
 from bot.models import Subscriber, Subscription
 from bot.push.runtime import PushRuntime, push_runtime
 from bot.services import Services, open_services
 from bot.web.campaigns_api import setup_routes
 from bot.web.errors import json_errors
-from bot.web.keys import SERVICES, SETTINGS
 from tests.conftest import make_settings
 
 EDITOR = {"Authorization": "Bearer editor-token"}

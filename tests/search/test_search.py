@@ -18,10 +18,11 @@ from redis.asyncio import Redis
 from bot.catalog.sync import sync_content
 from bot.config import Settings
 from bot.handlers import handle
-from bot.handlers.types import TEXT_REPLY_LIMIT, Incoming
+from bot.handlers.types import Incoming
 from bot.search import Hit, SearchIndex, announce_change
 from bot.search.reply import format_results
 from bot.services import Services, open_services
+from bot.text import TEXT_REPLY_LIMIT
 from tests.conftest import CONTENT, ROOT
 
 DIBAO = "qzb-2024-12-dibao-standard"

@@ -17,14 +17,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.audit import Actor
 from bot.config import Settings
 from bot.handlers import handle
-from bot.handlers.types import TEXT_REPLY_LIMIT, Incoming
+from bot.handlers.types import Incoming
+from bot.keys import SERVICES
 from bot.search import SearchIndex, rules
 from bot.search.correct import Corrector, sound
 from bot.search.evaluate import catalog_ids, evaluate, load_gold, passage_outcomes
 from bot.search.models import SearchMiss
 from bot.search.understand import Lexicon, numbers_to_digits
 from bot.services import Services, open_services
-from bot.web.keys import SERVICES
+from bot.text import TEXT_REPLY_LIMIT
 from tests.conftest import ROOT, make_settings
 
 THIRD = ROOT / "tests" / "search" / "third_set"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.keys import SERVICES
 from bot.search.models import MissKind, SearchMiss
-from bot.web.keys import SERVICES
 from tests.web.console_helpers import csrf_of, log_in, staff_client, staff_settings
 
 HOUSING = "qjf-2025-4-rural-housing-safety"

@@ -19,6 +19,7 @@ from bot.catalog.models import Interpretation, Policy, Topic
 from bot.config import Role
 from bot.errors import DomainError, Invalid
 from bot.feedback.answers import WINDOW
+from bot.keys import SERVICES, SETTINGS
 from bot.models import Subscriber
 from bot.push import audience, campaigns, message, repeat
 from bot.push.clock import month_start, utcnow
@@ -46,7 +47,6 @@ from bot.web.console.frame import (
     who,
 )
 from bot.web.errors import status_of
-from bot.web.keys import SERVICES, SETTINGS
 from bot.web.responses import json_response
 
 PER_PAGE = 30

@@ -9,10 +9,10 @@ from aiohttp import web
 
 from bot.errors import DomainError
 from bot.feedback import answers
+from bot.keys import SERVICES
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
 from bot.web.console.frame import User, action, back, page, page_number, record_id, render, who
 from bot.web.errors import status_of
-from bot.web.keys import SERVICES
 
 PER_PAGE = 20
 MAX_QUERY = 50

@@ -21,8 +21,8 @@ from aiohttp import web
 
 from bot.audit import Actor
 from bot.config import Role
+from bot.keys import SETTINGS
 from bot.web import session
-from bot.web.keys import SETTINGS
 from bot.web.modes import TEMPLATES
 
 log = logging.getLogger("bot.console")

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.keys import SETTINGS
 from bot.web import session
 from bot.web.auth import find_token
 from bot.web.console.frame import User, action, back, log, refuse, render, see_other
-from bot.web.keys import SETTINGS
 
 
 def _next(value: str) -> str:

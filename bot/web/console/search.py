@@ -10,10 +10,10 @@ from aiohttp import web
 
 from bot.config import Role
 from bot.errors import DomainError
+from bot.keys import SERVICES
 from bot.search import rules
 from bot.web.console.frame import User, action, back, page, page_number, render, who
 from bot.web.errors import status_of
-from bot.web.keys import SERVICES
 
 FIX_ROLES = (Role.publisher, Role.editor, Role.reviewer)
 PER_PAGE = 30
