@@ -109,6 +109,9 @@ def best_passage(
             first, second = sorted((top, other), key=lambda s: candidates.index(s))
             text = first.text + second.text
             break
+    article = _ARTICLE.match(text)
+    if article and top.section and top.section.endswith(article.group(1)):
+        text = text[article.end() :].lstrip()  # the section already names the article
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS - 1] + "…"
     return Passage(text=text, section=top.section, anchor=top.anchor)
