@@ -84,6 +84,7 @@ class WeChatSettings(Section):
     callback_path: str = "/wechat"  #: callback route
     template_id: str = ""  #: default template for `template` pushes
     use_subscribe_message: bool = False  #: send `template` pushes through 订阅通知 (bizsend)
+    timestamp_window: int = Field(300, ge=1)  #: seconds a callback's time may be off from now
 
     @field_validator("encoding_aes_key")
     @classmethod

@@ -40,9 +40,21 @@ class Claim:
 
 
 class Deduplicator:
-    def __init__(self, redis: Redis | None = None, prefix: str = "policybot:msg:") -> None:
+    def __init__(
+        self, redis: Redis | None = None, prefix: str = "policybot:msg:", keep: timedelta = KEEP
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.keep = keep
+
+    @staticmethod
+    def keep_for(window_seconds: int) -> timedelta:
+        """How long a key must live so that no replay the time window accepts can outlive it.
+
+        A message is taken while its ``CreateTime`` is within the window of now, so it can
+        come back until twice the window after it was first seen.
+        """
+        return max(KEEP, timedelta(seconds=2 * window_seconds + 60))
 
     async def claim(self, key: str, now: datetime | None = None) -> Claim:
         now = now or datetime.now(UTC)
@@ -81,7 +93,7 @@ class Deduplicator:
     async def finish(self, key: str, reply: dict[str, Any] | None) -> None:
         text = json.dumps(reply, ensure_ascii=False)
         if self.redis is not None:
-            await self.redis.set(self.prefix + key, text, ex=int(KEEP.total_seconds()))
+            await self.redis.set(self.prefix + key, text, ex=int(self.keep.total_seconds()))
         else:
             await HandledMessage.filter(key=key).update(reply=text)
 
@@ -103,8 +115,7 @@ class Deduplicator:
         else:
             await HandledMessage.filter(key=key, reply__isnull=True).delete()
 
-    @staticmethod
-    async def purge(now: datetime | None = None) -> int:
-        """Drop database claims older than a day (Redis expires its own)."""
-        cutoff = (now or datetime.now(UTC)) - KEEP
+    async def purge(self, now: datetime | None = None) -> int:
+        """Drop database claims older than ``keep`` (Redis expires its own)."""
+        cutoff = (now or datetime.now(UTC)) - self.keep
         return await HandledMessage.filter(created_at__lt=cutoff).delete()

@@ -9,9 +9,12 @@ not escape (``]]>``) and the control characters XML cannot carry.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -23,6 +26,9 @@ from wechatpy.replies import TextReply as WxTextReply
 
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB; anything larger is not WeChat
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -33,6 +39,38 @@ class BadMessage(ValueError):
 
 class BadSignature(ValueError):
     """The request was not signed with our token (answered with 403)."""
+
+
+class Stale(BadSignature):
+    """Signed, but its time is outside the accepted window: a replay (answered with 403)."""
+
+
+def signature_matches(expected: str, token: str, *parts: str) -> bool:
+    """WeChat's sha1 over the sorted token and parts, compared in constant time."""
+    digest = hashlib.sha1("".join(sorted((token, *parts))).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(digest.encode(), expected.encode("utf-8", "replace"))
+
+
+def check_fresh(unix_time: str | int, window: int, what: str) -> None:
+    """Refuse a time further than ``window`` seconds from now (replays of captured requests)."""
+    try:
+        age = time.time() - int(unix_time)
+    except (TypeError, ValueError):
+        raise BadMessage(f"{what} is not a number") from None
+    if abs(age) > window:
+        raise Stale(f"{what} outside the accepted window")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, however many TCP reads it takes, refusing more than ``MAX_BODY_BYTES``."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise BadMessage("body too large")
+    body = bytearray()
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadMessage("body too large")
+    return bytes(body)
 
 
 def check_xml(body: bytes) -> str:
@@ -55,8 +93,17 @@ def check_xml(body: bytes) -> str:
 def decrypt(
     crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str
 ) -> str:
-    """Decrypt a safe-mode body. wechatpy checks ``msg_signature`` (not ``signature``)."""
-    check_xml(body)
+    """Decrypt a safe-mode body whose ``Encrypt`` checks against ``msg_signature``.
+
+    Only the decrypted message is returned: in compatible mode the plaintext fields
+    beside ``Encrypt`` are covered by no signature and are never read.
+    """
+    root = SafeET.fromstring(check_xml(body))
+    encrypted = root.findtext("Encrypt")
+    if not encrypted:
+        raise BadMessage("safe-mode body without <Encrypt>")
+    if not signature_matches(msg_signature, crypto.token, timestamp, nonce, encrypted):
+        raise BadSignature("invalid msg_signature")
     try:
         plain = crypto.decrypt_message(body, msg_signature, timestamp, nonce)
     except (InvalidSignatureException, InvalidAppIdException) as exc:
@@ -74,7 +121,7 @@ def parse(xml_text: str) -> Incoming:
         msg_type = str(raw["MsgType"]).lower()
         openid = str(raw["FromUserName"])
         created = datetime.fromtimestamp(int(raw["CreateTime"]), UTC)
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError) as exc:
         raise BadMessage(f"not a WeChat message: {type(exc).__name__}") from exc
     if msg_type == "event":
         kind = str(raw.get("Event", "")).lower()
@@ -120,9 +167,13 @@ __all__ = [
     "BadMessage",
     "BadSignature",
     "NewsReply",
+    "Stale",
     "WeChatCrypto",
+    "check_fresh",
     "check_xml",
     "decrypt",
     "parse",
+    "read_body",
     "render",
+    "signature_matches",
 ]
