@@ -23,6 +23,7 @@ QUIET_SECONDS = 60.0
 _PG_OUTAGE = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # e.g. a connection closed under a query
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
     asyncpg.exceptions.InsufficientResourcesError,

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from typing import Any
 
 from bot.cli.common import run, settings_from
-from bot.config import Settings
+from bot.config import Settings, security_warnings
+from bot.db import check_storage
+
+log = logging.getLogger("bot.serve")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    check_storage(settings.database.url)  # one line and exit 1, before anything starts
+    for warning in security_warnings(settings, args.role):
+        log.warning(warning)
     if args.role == "worker":
         return run(_run_worker(settings))
     from aiohttp import web

@@ -32,7 +32,7 @@ from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
 from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
 from bot.push.runtime import wake
-from bot.web import session
+from bot.web import params, session
 from bot.web.admin_api import refresh_search
 from bot.web.auth import find_token
 from bot.web.errors import status_of
@@ -170,15 +170,11 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return params.path_id(request)
 
 
 def _page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return params.integer(request, "page", 1, 1, params.MAX_PAGE)
 
 
 # --- login ---------------------------------------------------------------------------------
