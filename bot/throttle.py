@@ -44,7 +44,9 @@ async def hit(redis: Redis | None, key: str, seconds: int) -> Window:
     slot, ends, retry = _slot(key, seconds, now)
     if redis is not None:
         async with redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(PREFIX + slot).expire(PREFIX + slot, seconds + 1).execute()
+            pipe.incr(PREFIX + slot)
+            pipe.expire(PREFIX + slot, seconds + 1)
+            count, _ = await pipe.execute()
         return Window(int(count), retry)
     conn = connections.get("default")
     ph = ("$1", "$2") if conn.capabilities.dialect == "postgres" else ("?", "?")
