@@ -112,15 +112,15 @@ class Callback:
         if self.crypto is not None:
             if q.get("encrypt_type") != "aes":
                 raise messages.BadSignature("safe mode takes encrypted bodies only")
-            xml = messages.decrypt(self.crypto, body, q.get("msg_signature", ""), timestamp, nonce)
+            root = messages.decrypt(self.crypto, body, q.get("msg_signature", ""), timestamp, nonce)
         elif q.get("encrypt_type") == "aes":
             raise messages.BadMessage("safe mode is not configured (wechat.encoding_aes_key)")
         else:
             if not messages.signature_matches(q.get("signature", ""), self.token, timestamp, nonce):
                 raise messages.BadSignature("invalid signature")
-            xml = messages.check_xml(body)
+            root = messages.checked_root(body)
         messages.check_fresh(timestamp, self.window, "timestamp")
-        message = messages.parse(xml)
+        message = messages.parse(root)
         messages.check_fresh(int(message.created_at.timestamp()), self.window, "CreateTime")
         return message
 

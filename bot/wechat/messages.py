@@ -1,8 +1,10 @@
-"""WeChat XML in and out: defensive parsing, wechatpy's message types, safe
-passive replies, and safe-mode (AES) encryption through wechatpy's crypto.
+"""WeChat XML in and out: defensive parsing, safe passive replies, and
+safe-mode (AES) encryption through wechatpy's crypto.
 
-Parsing refuses any DTD or entity before wechatpy (xmltodict) sees the body,
-so XXE and entity-expansion bombs never get expanded. Replies are rendered
+Each body is parsed once, by defusedxml, which refuses any DTD or entity, so
+XXE and entity-expansion bombs never get expanded; the message's fields are
+read from that tree in the shape wechatpy's parser (xmltodict) would give
+them, rather than parsing the same bytes again. Replies are rendered
 with wechatpy's reply classes after neutralising what its CDATA templates do
 not escape (``]]>``) and the control characters XML cannot carry.
 """
@@ -15,10 +17,10 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import ArticlesReply
@@ -75,6 +77,11 @@ async def read_body(request: web.Request) -> bytes:
 
 def check_xml(body: bytes) -> str:
     """Return the body as text if it is small, UTF-8 and plain XML without DTD or entities."""
+    return _checked(body)[0]
+
+
+def _checked(body: bytes) -> tuple[str, Any]:
+    """The body as text and its parsed root, if it passes ``check_xml``'s rules."""
     if len(body) > MAX_BODY_BYTES:
         raise BadMessage("body too large")
     try:
@@ -87,37 +94,57 @@ def check_xml(body: bytes) -> str:
         raise BadMessage(f"unsafe or malformed XML: {type(exc).__name__}") from exc
     if root.tag != "xml":
         raise BadMessage("root element is not <xml>")
-    return text
+    return text, root
 
 
 def decrypt(
     crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str
-) -> str:
+) -> Element:
     """Decrypt a safe-mode body whose ``Encrypt`` checks against ``msg_signature``.
 
     Only the decrypted message is returned: in compatible mode the plaintext fields
     beside ``Encrypt`` are covered by no signature and are never read.
     """
-    root = SafeET.fromstring(check_xml(body))
-    encrypted = root.findtext("Encrypt")
+    encrypted = _checked(body)[1].findtext("Encrypt")
     if not encrypted:
         raise BadMessage("safe-mode body without <Encrypt>")
     if not signature_matches(msg_signature, crypto.token, timestamp, nonce, encrypted):
         raise BadSignature("invalid msg_signature")
     try:
-        plain = crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+        # A dict spares wechatpy a second parse of the envelope.
+        plain = crypto.decrypt_message({"Encrypt": encrypted}, msg_signature, timestamp, nonce)
     except (InvalidSignatureException, InvalidAppIdException) as exc:
         raise BadSignature(str(exc) or type(exc).__name__) from exc
     except Exception as exc:  # wechatpy raises bare KeyError/ValueError/binascii.Error on garbage
         raise BadMessage(f"cannot decrypt: {type(exc).__name__}") from exc
-    return check_xml(plain.encode("utf-8") if isinstance(plain, str) else plain)
+    return checked_root(plain.encode("utf-8") if isinstance(plain, str) else plain)
 
 
-def parse(xml_text: str) -> Incoming:
-    """Turn checked XML into an ``Incoming`` using wechatpy's message and event types."""
+def checked_root(body: bytes) -> Element:
+    """The parsed root of a body that passes ``check_xml``'s rules."""
+    return _checked(body)[1]
+
+
+def _fields(element: Element) -> Any:
+    """An element's text, or its children as a dict (repeated ones as a list): the shape
+    xmltodict gives wechatpy, read from the tree already parsed for the safety check."""
+    if len(element) == 0:
+        return (element.text or "").strip() or None
+    out: dict[str, Any] = {}
+    for child in element:
+        value = _fields(child)
+        if child.tag in out:
+            previous = out[child.tag]
+            out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[child.tag] = value
+    return out
+
+
+def parse(root: Element) -> Incoming:
+    """Turn a checked message into an ``Incoming``: its fields as WeChat named them."""
     try:
-        message = parse_message(xml_text)
-        raw: dict[str, Any] = dict(message._data)
+        raw: dict[str, Any] = _fields(root)
         msg_type = str(raw["MsgType"]).lower()
         openid = str(raw["FromUserName"])
         created = datetime.fromtimestamp(int(raw["CreateTime"]), UTC)
@@ -125,8 +152,6 @@ def parse(xml_text: str) -> Incoming:
         raise BadMessage(f"not a WeChat message: {type(exc).__name__}") from exc
     if msg_type == "event":
         kind = str(raw.get("Event", "")).lower()
-        if kind == "subscribe_scan":  # wechatpy's name for a follow through a QR code
-            kind = "subscribe"
         text = str(raw.get("EventKey") or "")
     else:
         kind = msg_type
@@ -171,6 +196,7 @@ __all__ = [
     "WeChatCrypto",
     "check_fresh",
     "check_xml",
+    "checked_root",
     "decrypt",
     "parse",
     "read_body",
