@@ -43,6 +43,7 @@ class ServerSettings(Section):
         "", pattern=r"^$|^[^\s]*:\d{1,5}$"
     )  #: host:port serving /metrics alone (internal); empty: none
     metrics_token: SecretStr = SecretStr("")  #: bearer token for /metrics on the public port
+    trusted_proxies: tuple[str, ...] = ()  #: reverse proxies whose X-Forwarded-For is believed
 
     @field_validator("base_url")
     @classmethod

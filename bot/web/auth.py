@@ -4,7 +4,7 @@
 makes: a missing or unknown token is 401, a token whose role is not allowed
 is 403; ``admin`` may do everything. Tokens are compared in constant time.
 
-Guessing is slowed per address: ``admin.auth_failures_per_minute`` wrong
+Guessing is slowed per client address (``client_address``): ``admin.auth_failures_per_minute`` wrong
 tokens from one address and it gets 429 with ``Retry-After`` until the
 minute is over, counted through Redis or the database so every process
 shares the count.
@@ -70,7 +70,7 @@ async def throttle_failed_bearer(
         return await handler(request)
     services = request.app.get(SERVICES)
     redis = services.redis if services is not None else None
-    key = f"bearer-failures:{request.remote or 'unknown'}"
+    key = f"bearer-failures:{client_address(request)}"
     limit = request.app[SETTINGS].admin.auth_failures_per_minute
     window = await throttle.peek(redis, key, FAILURE_WINDOW)
     if window.count >= limit:
@@ -80,6 +80,18 @@ async def throttle_failed_bearer(
     except web.HTTPUnauthorized:
         await throttle.hit(redis, key, FAILURE_WINDOW)
         raise
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted reverse proxy (``server.
+    trusted_proxies``) the nearest ``X-Forwarded-For`` hop that is not a trusted proxy.
+    Anyone else's ``X-Forwarded-For`` is ignored, so it cannot be used to dodge the count."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].server.trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    return next((h for h in reversed(hops) if h and h not in trusted), peer)
 
 
 def _too_many(retry_after: int) -> web.HTTPException:

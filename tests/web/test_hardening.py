@@ -265,6 +265,37 @@ async def test_wrong_bearer_tokens_are_throttled_per_address_across_processes(
         other.stop()
 
 
+async def test_behind_a_trusted_proxy_each_client_is_counted_alone(
+    db_url: str, fake_wechat: Any
+) -> None:
+    wrong = {"Authorization": "Bearer guess-0000000000000000000000"}
+    path = "/api/v1/admin/campaigns"
+
+    async def statuses(trusted: list[str], clients: list[str]) -> list[int]:
+        settings = _settings(
+            db_url,
+            fake_wechat.url,
+            server={"trusted_proxies": trusted},
+            admin={"auth_failures_per_minute": 2},
+        )
+        async with TestClient(
+            TestServer(create_app(settings, role="web"), host="127.0.0.1")
+        ) as client:
+            return [
+                (
+                    await client.get(path, headers={**wrong, "X-Forwarded-For": f"{ip}, 127.0.0.1"})
+                ).status
+                for ip in clients
+            ]
+
+    # The proxy on 127.0.0.1 is trusted: the guesser is stopped, the next resident is not.
+    trusted = await statuses(["127.0.0.1"], ["203.0.113.5"] * 3 + ["203.0.113.9"])
+    assert trusted == [401, 401, 429, 401]
+    # Not trusted: X-Forwarded-For is the caller's own claim and changes nothing.
+    untrusted = await statuses([], ["198.51.100.1", "198.51.100.2", "198.51.100.3"])
+    assert untrusted == [401, 401, 429]
+
+
 async def test_failure_counts_are_shared_through_redis() -> None:
     from bot import throttle
 
