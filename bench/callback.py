@@ -3,6 +3,7 @@
 core) that only decrypts and re-encrypts, measured in the same run.
 
     python bench/callback.py [--messages 3000] [--concurrency 16] [--text 帮助] [--profile FILE]
+                             [--db sqlite|postgres]
 
 Besides messages per second (which depend on whatever else the machine runs) it
 prints replies per CPU-second of each server, read from /proc, and their ratio.
@@ -30,6 +31,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wxbenchappid000001"
+PG = "postgres://postgres@127.0.0.1:5432"
 
 BARE_SERVER = f"""
 import sys
@@ -150,6 +153,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", help="also record a py-spy profile (raw, folded) to FILE")
     parser.add_argument(
         "--text", default="帮助", help="what residents send (帮助, or a query such as 低保怎么申请)"
@@ -159,11 +163,18 @@ async def main() -> None:
         os.sched_setaffinity(0, {1})  # the load generator stays off the servers' core
 
     tmp = tempfile.mkdtemp(prefix="bench-callback-")
+    database = f"sqlite://{tmp}/bench.sqlite3"
+    if args.db == "postgres":
+        pg_name = f"bench_callback_{os.getpid()}"
+        admin = await asyncpg.connect(f"{PG}/postgres")
+        await admin.execute(f"CREATE DATABASE {pg_name}")
+        await admin.close()
+        database = f"{PG}/{pg_name}"
     service_port, bare_port = free_port(), free_port()
     env = dict(
         os.environ,
         POLICYBOT_SERVER_PORT=str(service_port),
-        POLICYBOT_DATABASE_URL=f"sqlite://{tmp}/bench.sqlite3",
+        POLICYBOT_DATABASE_URL=database,
         POLICYBOT_WECHAT_TOKEN=TOKEN,
         POLICYBOT_WECHAT_ENCODING_AES_KEY=AES_KEY,
         POLICYBOT_WECHAT_APPID=APPID,
@@ -183,7 +194,7 @@ async def main() -> None:
         requests = build_requests(args.messages, args.text)
         await load(service_url, build_requests(200, args.text), args.concurrency)  # warm-up
         print(
-            f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core"
+            f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core, {args.db}"
         )
         print(
             f"{'server':<28}{'msg/s':>10}{'msg/CPU-s':>11}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
@@ -230,6 +241,10 @@ async def main() -> None:
         for proc in servers:
             proc.terminate()
             proc.wait(timeout=10)
+        if args.db == "postgres":
+            admin = await asyncpg.connect(f"{PG}/postgres")
+            await admin.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
+            await admin.close()
 
 
 if __name__ == "__main__":
