@@ -2,7 +2,13 @@
 ``policybot serve`` pinned to one core, beside a bare aiohttp handler (same
 core) that only decrypts and re-encrypts, measured in the same run.
 
-    python bench/callback.py [--messages 3000] [--concurrency 16] [--text 帮助]
+    python bench/callback.py [--messages 3000] [--concurrency 16] [--text 帮助] [--profile FILE]
+                             [--db sqlite|postgres]
+
+Besides messages per second (which depend on whatever else the machine runs) it
+prints replies per CPU-second of each server, read from /proc, and their ratio.
+``--profile`` then records a py-spy profile of ``policybot serve`` under the
+same load (folded stacks; ``bench/profile_top.py FILE`` sums them by function).
 
 The load generator runs on the other core. Every message has its own MsgId,
 so the service does its full work (de-duplication row, handler, reply).
@@ -12,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -23,6 +31,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
@@ -30,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wxbenchappid000001"
+PG = "postgres://postgres@127.0.0.1:5432"
 
 BARE_SERVER = f"""
 import sys
@@ -74,7 +84,11 @@ async def wait_up(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
+_msg_ids = itertools.count(8_000_000_000_000_000_000)
+
+
 def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
+    """``n`` signed, encrypted messages, each with a MsgId never used before in this run."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     out = []
     for i in range(n):
@@ -83,7 +97,7 @@ def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
             "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
             f"<FromUserName><![CDATA[o-bench-{i % 500:04d}]]></FromUserName>"
             f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{8_000_000_000_000_000_000 + i}</MsgId></xml>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{next(_msg_ids)}</MsgId></xml>"
         )
         envelope = crypto.encrypt_message(xml, nonce, ts)
         signer = WeChatSigner()
@@ -124,6 +138,12 @@ async def load(
     return elapsed, latencies, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (robust to other load on the machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
@@ -133,6 +153,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--profile", help="also record a py-spy profile (raw, folded) to FILE")
     parser.add_argument(
         "--text", default="帮助", help="what residents send (帮助, or a query such as 低保怎么申请)"
     )
@@ -141,11 +163,18 @@ async def main() -> None:
         os.sched_setaffinity(0, {1})  # the load generator stays off the servers' core
 
     tmp = tempfile.mkdtemp(prefix="bench-callback-")
+    database = f"sqlite://{tmp}/bench.sqlite3"
+    if args.db == "postgres":
+        pg_name = f"bench_callback_{os.getpid()}"
+        admin = await asyncpg.connect(f"{PG}/postgres")
+        await admin.execute(f"CREATE DATABASE {pg_name}")
+        await admin.close()
+        database = f"{PG}/{pg_name}"
     service_port, bare_port = free_port(), free_port()
     env = dict(
         os.environ,
         POLICYBOT_SERVER_PORT=str(service_port),
-        POLICYBOT_DATABASE_URL=f"sqlite://{tmp}/bench.sqlite3",
+        POLICYBOT_DATABASE_URL=database,
         POLICYBOT_WECHAT_TOKEN=TOKEN,
         POLICYBOT_WECHAT_ENCODING_AES_KEY=AES_KEY,
         POLICYBOT_WECHAT_APPID=APPID,
@@ -165,19 +194,57 @@ async def main() -> None:
         requests = build_requests(args.messages, args.text)
         await load(service_url, build_requests(200, args.text), args.concurrency)  # warm-up
         print(
-            f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core"
+            f"{args.messages} encrypted text messages ({args.text!r}), concurrency {args.concurrency}, servers on one core, {args.db}"
         )
-        print(f"{'server':<28}{'msg/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-        for name, url in (("bare decrypt+encrypt", bare_url), ("policybot serve", service_url)):
+        print(
+            f"{'server':<28}{'msg/s':>10}{'msg/CPU-s':>11}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        )
+        per_cpu = {}
+        for name, url, proc in (
+            ("bare decrypt+encrypt", bare_url, servers[1]),
+            ("policybot serve", service_url, servers[0]),
+        ):
+            cpu = cpu_seconds(proc.pid)
             elapsed, lat, errors = await load(url, requests, args.concurrency)
+            per_cpu[name] = len(lat) / (cpu_seconds(proc.pid) - cpu)
             print(
-                f"{name:<28}{len(lat) / elapsed:>10.0f}{pct(lat, 50):>10.1f}{pct(lat, 99):>10.1f}{errors:>8}"
+                f"{name:<28}{len(lat) / elapsed:>10.0f}{per_cpu[name]:>11.0f}"
+                f"{pct(lat, 50):>10.1f}{pct(lat, 99):>10.1f}{errors:>8}"
             )
             print(f"{'':<28}(mean {statistics.mean(lat) * 1000:.1f} ms)")
+        ratio = per_cpu["policybot serve"] / per_cpu["bare decrypt+encrypt"]
+        print(f"policybot serve / bare floor, replies per CPU-second: {ratio:.2f}")
+        if args.profile:
+            print(f"profiling policybot serve with py-spy into {args.profile} …")
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--gil",
+                    "--rate",
+                    "500",
+                    "-p",
+                    str(servers[0].pid),
+                    "-o",
+                    args.profile,
+                    "-f",
+                    "raw",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await asyncio.sleep(1)
+            await load(service_url, build_requests(args.messages, args.text), args.concurrency)
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
     finally:
         for proc in servers:
             proc.terminate()
             proc.wait(timeout=10)
+        if args.db == "postgres":
+            admin = await asyncpg.connect(f"{PG}/postgres")
+            await admin.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
+            await admin.close()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from bot.config import Settings
 from bot.keys import ROLE, SERVICES, SETTINGS
 from bot.services import open_services
 from bot.web import ops
+from bot.web.auth import throttle_failed_bearer
 from bot.web.errors import json_errors
+from bot.web.params import refuse_nul
 from bot.web.routes import setup_routes
 from bot.wechat.callback import callback_ctx
 
@@ -26,7 +28,11 @@ ROLES = ("all", "web", "worker")
 def create_app(settings: Settings, role: str = "all") -> web.Application:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    app = web.Application(middlewares=[ops.observe, json_errors], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[ops.observe, json_errors, throttle_failed_bearer, refuse_nul],
+        client_max_size=1024**2,
+    )
+    app.on_response_prepare.append(ops.security_headers)
     app[SETTINGS] = settings
     app[ROLE] = role
 
@@ -44,6 +50,7 @@ def create_app(settings: Settings, role: str = "all") -> web.Application:
 
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(callback_ctx)
+    app.cleanup_ctx.append(ops.metrics_listener)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(push_ctx)
     setup_routes(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
 import tomllib
@@ -48,6 +49,11 @@ class ServerSettings(Section):
     base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"  #: zone for schedules, quiet hours and dates
     reply_timeout: float = Field(4.0, gt=0, le=4.8)  #: seconds before a slow reply goes async
+    metrics_listen: str = Field(
+        "", pattern=r"^$|^[^\s]*:\d{1,5}$"
+    )  #: host:port serving /metrics alone (internal); empty: none
+    metrics_token: SecretStr = SecretStr("")  #: bearer token for /metrics on the public port
+    trusted_proxies: tuple[str, ...] = ()  #: reverse proxies whose X-Forwarded-For is believed
 
     @model_validator(mode="before")
     @classmethod
@@ -123,6 +129,7 @@ class WeChatSettings(Section):
     callback_path: str = "/wechat"  #: callback route
     template_id: str = ""  #: default template for `template` pushes
     use_subscribe_message: bool = False  #: send `template` pushes through 订阅通知 (bizsend)
+    timestamp_window: int = Field(300, ge=1)  #: seconds a callback's time may be off from now
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -184,6 +191,48 @@ class ApiToken(Section):
 class AdminSettings(Section):
     api_tokens: tuple[ApiToken, ...] = ()  #: bearer tokens for the admin API, each with a role
     session_secret: SecretStr = SecretStr("")  #: signs console sessions; random when empty
+    auth_failures_per_minute: int = Field(10, ge=1)  #: wrong bearer tokens per address, then 429
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _strong_and_distinct(cls, tokens: tuple[ApiToken, ...]) -> tuple[ApiToken, ...]:
+        seen: set[str] = set()
+        for number, token in enumerate(tokens):
+            raw = token.token.get_secret_value()
+            if weakness := token_weakness(raw):
+                raise ValueError(f"token {number} ({token.name or token.role.value}) {weakness}")
+            if raw in seen:
+                raise ValueError(
+                    f"token {number} ({token.name or token.role.value}) is a duplicate"
+                )
+            seen.add(raw)
+        return tokens
+
+
+MIN_TOKEN_CHARS = 24
+MIN_TOKEN_BITS = 96.0  # what `openssl rand -hex 24` or `secrets.token_urlsafe(18)` gives
+
+
+def token_weakness(token: str) -> str:
+    """Why ``token`` is too easy to guess ("" when it is not): too short, a repeated
+    pattern, too few distinct characters, or under ``MIN_TOKEN_BITS`` for its alphabet."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"is shorter than {MIN_TOKEN_CHARS} characters"
+    periodic = (token + token).find(token, 1) < len(token)
+    if periodic or len(set(token)) < 8:
+        return "is too repetitive (use e.g. `openssl rand -hex 24`)"
+    if re.fullmatch(r"[0-9]+", token):
+        alphabet = 10
+    elif re.fullmatch(r"[0-9a-f]+", token):
+        alphabet = 16
+    else:
+        classes = (r"[0-9]", r"[a-z]", r"[A-Z]", r"[^0-9a-zA-Z]")
+        alphabet = sum(
+            n for c, n in zip(classes, (10, 26, 26, 32), strict=True) if re.search(c, token)
+        )
+    if len(token) * math.log2(alphabet) < MIN_TOKEN_BITS:
+        return "is too short for its characters (use e.g. `openssl rand -hex 24`)"
+    return ""
 
 
 class PushSettings(Section):
@@ -234,6 +283,11 @@ class ChatSettings(Section):
         return out
 
 
+class FeedbackSettings(Section):
+    per_minute: int = Field(5, ge=1)  #: 留言 one resident may leave in a minute
+    per_day: int = Field(20, ge=1)  #: 留言 one resident may leave in a day (UTC)
+
+
 class LogSettings(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")  #: log level
     format: str = Field(
@@ -251,6 +305,33 @@ class Settings(Section):
     push: PushSettings = PushSettings()
     chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def security_warnings(settings: Settings, role: str = "all") -> list[str]:
+    """Risky but legal settings, said once at start-up (each line names the key)."""
+    warnings = []
+    if not settings.wechat.demo and settings.wechat.token.get_secret_value() == "policybot-dev":
+        warnings.append(
+            "wechat.token: the default callback token with a real appid lets anyone sign "
+            "callbacks; set the token configured in the WeChat admin console"
+        )
+    base = urlsplit(settings.server.base_url)
+    if base.scheme == "http" and base.hostname not in LOOPBACK_HOSTS:
+        warnings.append(
+            "server.base_url: http:// sends residents' links and console sessions unencrypted; "
+            "use the public https:// address"
+        )
+    several = role != "all" or settings.database.url.startswith(("postgres", "asyncpg"))
+    if several and not settings.admin.session_secret.get_secret_value():
+        warnings.append(
+            "admin.session_secret: empty, so each process signs console sessions with its own "
+            "random key and a session from one process is refused by the others; set one secret"
+        )
+    return warnings
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ applies any pending ones at start-up.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,12 +24,39 @@ log = logging.getLogger("bot.db")
 MODEL_MODULES = ["bot.models", "bot.catalog.models", "bot.push.models", "bot.search.models"]
 
 
+class StorageError(Exception):
+    """The database cannot be opened or written; one line naming the path and the reason."""
+
+
+def check_storage(url: str) -> None:
+    """Fail at once, with one line, when a SQLite file or its folder cannot be written.
+
+    SQLite writes the file and, in WAL mode, ``-wal`` and ``-shm`` files beside it; without
+    this check an unwritable folder surfaces later (or never: the open can hang).
+    """
+    if not url.startswith("sqlite://"):
+        return
+    raw = url[len("sqlite://") :]
+    if not raw or raw == ":memory:":
+        return
+    path = Path(raw).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+        probe = path.with_name(f".{path.name}.probe-{os.getpid()}")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"database.url: cannot write {exc.filename or path}: {exc.strerror or exc}"
+        ) from None
+
+
 def tortoise_url(url: str) -> str:
     """Map the contract's URL forms onto Tortoise's (postgres:// → asyncpg)."""
     if url.startswith("sqlite://"):
-        path = url[len("sqlite://") :]
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        check_storage(url)
         return url
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):

@@ -39,8 +39,25 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class ClientProtocolErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse (a client's bad header or line) as an ERROR
+    with a traceback: one line at INFO instead, so malformed traffic cannot flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            record.msg, record.args = "malformed request refused", ()
+            record.__dict__["status"] = exc.code
+        return record.levelno >= logging.getLogger().getEffectiveLevel()
+
+
 def setup_logging(level: str = "INFO", as_json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ClientProtocolErrors())
     handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

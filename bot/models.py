@@ -140,3 +140,14 @@ class MoreResults(Model):
 
     class Meta:
         table = "more_results"
+
+
+class RateCounter(Model):
+    """Events counted in one fixed time window (failed logins, 留言), shared by every process."""
+
+    key = fields.CharField(max_length=160, primary_key=True)  # what, who and the window's number
+    count = fields.IntField(default=0)
+    expires = fields.BigIntField(db_index=True)  # Unix time after which the row can go
+
+    class Meta:
+        table = "rate_counter"

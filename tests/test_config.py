@@ -3,6 +3,7 @@ and one clear line naming the key when something is wrong."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_toml_then_environment_override(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
         "[server]\nport = 9000\n[push]\nrate_per_second = 50\n"
-        '[admin]\napi_tokens = [{token = "t1", role = "editor", name = "李编辑"}]\n',
+        '[admin]\napi_tokens = [{token = "t1-5d0c8e2b7a9f4136e1c0ab", role = "editor", name = "李编辑"}]\n',
         encoding="utf-8",
     )
     s = load_settings(
@@ -50,7 +51,7 @@ def test_environment_json_values(tmp_path: Path) -> None:
     s = load_settings(
         None,
         environ={
-            "POLICYBOT_ADMIN_API_TOKENS": '[{"token": "x", "role": "reviewer"}]',
+            "POLICYBOT_ADMIN_API_TOKENS": '[{"token": "x-5d0c8e2b7a9f4136e1c0aa", "role": "reviewer"}]',
             "POLICYBOT_PUSH_QUIET_HOURS": "",
         },
     )
@@ -69,7 +70,11 @@ def test_environment_json_values(tmp_path: Path) -> None:
         ("[push]\nquiet_hours = '22-8'\n", {}, "push.quiet_hours:"),
         ("", {"POLICYBOT_WECHAT_ENCODING_AES_KEY": "short"}, "wechat.encoding_aes_key:"),
         ("", {"POLICYBOT_NOPE_X": "1"}, "POLICYBOT_NOPE_X: unknown setting"),
-        ("[admin]\napi_tokens = [{token = 'x', role = 'boss'}]\n", {}, "admin.api_tokens.0.role:"),
+        (
+            "[admin]\napi_tokens = [{token = 'x-5d0c8e2b7a9f4136e1c0aa', role = 'boss'}]\n",
+            {},
+            "admin.api_tokens.0.role:",
+        ),
         ("[server\n", {}, "not valid TOML"),
     ],
 )
@@ -118,3 +123,48 @@ def test_example_config_documents_every_key() -> None:
         assert f"[{section}]" in text
         for key in field.annotation.model_fields:  # type: ignore[union-attr]
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
+
+
+# -- credentials (issue 9 item 28) ----------------------------------------------------------
+
+STRONG = "9c1e5b7f3a2d8e6c4b0a1f9e"
+
+
+@pytest.mark.parametrize(
+    "tokens, reason",
+    [
+        pytest.param([""], "shorter than 24", id="empty"),
+        pytest.param(["x"], "shorter than 24", id="one-character"),
+        pytest.param(["a" * 40], "repetitive", id="one-letter-repeated"),
+        pytest.param(["abc123" * 5], "repetitive", id="pattern-repeated"),
+        pytest.param(["123456789012345678901234"], "too short for its characters", id="digits"),
+        pytest.param([STRONG, STRONG], "duplicate", id="duplicate"),
+    ],
+)
+def test_weak_or_duplicate_admin_tokens_stop_start_up(tokens: list[str], reason: str) -> None:
+    api_tokens = json.dumps([{"token": t, "role": "editor", "name": "李编辑"} for t in tokens])
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"POLICYBOT_ADMIN_API_TOKENS": api_tokens})
+    message = str(err.value)
+    assert message.startswith("admin.api_tokens:") and reason in message
+    assert "李编辑" in message  # which token, by its holder's name…
+    assert all(t not in message for t in tokens if t)  # …never by its value
+
+
+def test_risky_settings_are_warned_about_at_start_up() -> None:
+    from bot.config import security_warnings
+
+    quiet = load_settings(environ={})
+    assert security_warnings(quiet) == []  # the demo on loopback is fine as it is
+    risky = load_settings(
+        environ={
+            "POLICYBOT_WECHAT_APPID": "wx1234567890abcdef",
+            "POLICYBOT_SERVER_BASE_URL": "http://policy.example.gov.cn",
+        }
+    )
+    warned = security_warnings(risky, role="web")
+    assert [w.split(":")[0] for w in warned] == [
+        "wechat.token",
+        "server.base_url",
+        "admin.session_secret",
+    ]

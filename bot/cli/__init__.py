@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.cli import ask, content, fake_wechat, menu, push, serve
 from bot.config import ConfigError
+from bot.db import StorageError
 
 COMMANDS = (serve, ask, content, push, fake_wechat, menu)
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误：{exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"存储错误：{exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

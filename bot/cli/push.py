@@ -1,7 +1,9 @@
 """``policybot push …`` and ``policybot followers sync``.
 
 The push commands are a thin client of the admin API over HTTP, with a
-bearer token (``--token`` or the ``ADMIN_API_TOKEN`` environment variable):
+bearer token from the ``ADMIN_API_TOKEN`` environment variable or a file
+(``--token-file``), never from the command line, where every user of the
+machine can read it (``ps``, shell history):
 the role checks (an editor writes, another person approves), the audit trail
 and the rules stay in one place, and the CLI works against a remote server
 as well as a local one. ``followers sync`` talks to WeChat directly, as the
@@ -28,7 +30,10 @@ DONE_STATES = {"done", "cancelled", "failed"}
 def add_parser(subparsers: Any) -> None:
     push = subparsers.add_parser("push", help="推送任务：创建、查看、审核、取消（通过管理接口）")
     push.add_argument("--url", help="服务地址（默认 server.base_url）")
-    push.add_argument("--token", help=f"管理接口令牌（默认读取环境变量 {TOKEN_ENV}）")
+    push.add_argument(
+        "--token-file",
+        help=f"存放管理接口令牌的文件（默认读取环境变量 {TOKEN_ENV}）；令牌不要写在命令行上",
+    )
     ops = push.add_subparsers(dest="push_command", required=True)
 
     create = ops.add_parser("create", help="创建推送草稿")
@@ -81,12 +86,23 @@ def add_parser(subparsers: Any) -> None:
 
 def cmd_push(args: argparse.Namespace) -> int:
     settings = settings_from(args, quiet=True)
-    token = args.token or os.environ.get(TOKEN_ENV, "")
+    try:
+        token = _token(args.token_file)
+    except OSError as exc:
+        print(f"无法读取令牌文件 {args.token_file}：{exc.strerror}", file=sys.stderr)
+        return 2
     if not token:
-        print(f"缺少管理接口令牌：使用 --token 或设置环境变量 {TOKEN_ENV}", file=sys.stderr)
+        print(f"缺少管理接口令牌：设置环境变量 {TOKEN_ENV} 或使用 --token-file", file=sys.stderr)
         return 2
     base = (args.url or settings.server.base_url).rstrip("/")
     return asyncio.run(_push(args, base, token))
+
+
+def _token(path: str | None) -> str:
+    if path:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
+    return os.environ.get(TOKEN_ENV, "").strip()
 
 
 def _create_body(args: argparse.Namespace) -> dict[str, Any]:

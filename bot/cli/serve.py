@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from typing import Any
 
 from bot.cli.common import run, settings_from
-from bot.config import Settings
+from bot.config import Settings, security_warnings
+from bot.db import check_storage
+
+log = logging.getLogger("bot.serve")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -17,6 +21,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host is not None or args.port is not None:
         server = settings.server.listening_on(args.host, args.port)
         settings = settings.model_copy(update={"server": server})
+    check_storage(settings.database.url)  # one line and exit 1, before anything starts
+    for warning in security_warnings(settings, args.role):
+        log.warning(warning)
     if args.role == "worker":
         return run(_run_worker(settings))
     from aiohttp import web

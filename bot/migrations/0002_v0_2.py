@@ -47,6 +47,16 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='RateCounter',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=160)),
+                ('count', fields.IntField(default=0)),
+                ('expires', fields.BigIntField(db_index=True)),
+            ],
+            options={'table': 'rate_counter', 'app': 'models', 'pk_attr': 'key', 'table_description': 'Events counted in one fixed time window (failed logins, 留言), shared by every process.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='SearchMiss',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -8,7 +8,6 @@ may read drafts, the audit trail and the deadline report.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.config import Role
 from bot.keys import SERVICES
 from bot.models import AuditEntry
 from bot.search import announce_change
+from bot.web import params
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.modes import today
@@ -81,11 +81,8 @@ async def _run(coro: Any, status: int = 200) -> web.Response:
 async def list_drafts(request: web.Request) -> web.Response:
     """Policies by workflow status (default: waiting for review)."""
     require_role(request)
-    try:
-        status = Status(request.query.get("status", Status.review.value))
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        raise api_error(400, "status 或 page 无效") from None
+    status = params.choice(request, "status", Status) or Status.review
+    page = params.integer(request, "page", 1, 1, params.MAX_PAGE)
     query = Policy.filter(status=status)
     rows = await query.order_by("-updated_at").offset((page - 1) * 50).limit(50)
     items = [{"id": p.id, "title": p.title, "status": p.status.value} for p in rows]
@@ -171,11 +168,7 @@ async def withdraw_policy(request: web.Request) -> web.Response:
 async def list_audit(request: web.Request) -> web.Response:
     """The audit trail, newest first: who changed what, when."""
     require_role(request)
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.query.get("per_page", "50"))))
-    except ValueError:
-        raise api_error(400, "page 或 per_page 应为整数") from None
+    page, per_page = params.paging(request, 50, MAX_PER_PAGE)
     query = AuditEntry.all()
     if object_id := request.query.get("object_id"):
         query = query.filter(object_id=object_id)
@@ -208,11 +201,8 @@ async def list_audit(request: web.Request) -> web.Response:
 async def deadlines(request: web.Request) -> web.Response:
     """Proactive-disclosure deadlines (20 working days): late and at-risk policies."""
     require_role(request)
-    try:
-        at_risk = int(request.query.get("at_risk_days", AT_RISK_WORKING_DAYS))
-        since = dt.date.fromisoformat(request.query["since"]) if "since" in request.query else None
-    except ValueError:
-        raise api_error(400, "at_risk_days 应为整数，since 应为日期 YYYY-MM-DD") from None
+    at_risk = params.integer(request, "at_risk_days", AT_RISK_WORKING_DAYS, 0, 366)
+    since = params.date(request, "since")
     day = today(request)
     calendar = await stored_calendar()
     items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since)

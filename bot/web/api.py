@@ -9,7 +9,6 @@ may build on them.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from bot.catalog.kinds import kind
 from bot.catalog.models import Area, Policy, Status, Topic, Validity
 from bot.catalog.validity import current_version, validity_filter
 from bot.keys import SETTINGS
+from bot.web import params
 from bot.web.errors import api_error
 from bot.web.modes import today
 from bot.web.openapi import document
@@ -40,29 +40,6 @@ def _url(request: web.Request, path: str) -> str:
     return _base(request) + path
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise api_error(400, f"{name} 应为整数") from None
-    if not low <= value <= high:
-        raise api_error(400, f"{name} 应在 {low} 到 {high} 之间")
-    return value
-
-
-def _date_param(request: web.Request, name: str) -> dt.date | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise api_error(400, f"{name} 应为日期 YYYY-MM-DD") from None
-
-
 @document(
     params={
         "area": "领域 id 或名称",
@@ -80,8 +57,7 @@ async def list_policies(request: web.Request) -> web.Response:
     """Published policies, newest first, filtered and paginated."""
     q = request.query
     day = today(request)
-    page = _int_param(request, "page", 1, 1, 1_000_000)
-    per_page = _int_param(request, "per_page", 20, 1, MAX_PER_PAGE)
+    page, per_page = params.paging(request, 20, MAX_PER_PAGE)
     query = Policy.filter(status=Status.published)
     if area := q.get("area"):
         found = await Area.filter(Q(id=area) | Q(name=area)).first()
@@ -90,14 +66,11 @@ async def list_policies(request: web.Request) -> web.Response:
         query = query.filter(topics__id=topic)
     if issuer := q.get("issuer"):
         query = query.filter(issuer=issuer)
-    if validity := q.get("validity"):
-        try:
-            query = query.filter(validity_filter(Validity(validity), day))
-        except ValueError:
-            raise api_error(400, "validity 应为 有效、失效 或 废止") from None
-    if start := _date_param(request, "published_from"):
+    if validity := params.choice(request, "validity", Validity):
+        query = query.filter(validity_filter(validity, day))
+    if start := params.date(request, "published_from"):
         query = query.filter(published_on__gte=start)
-    if end := _date_param(request, "published_to"):
+    if end := params.date(request, "published_to"):
         query = query.filter(published_on__lte=end)
     total = await query.count()
     rows = await query.order_by("-written_on", "id").offset((page - 1) * per_page).limit(per_page)

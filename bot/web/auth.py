@@ -3,18 +3,27 @@
 ``require_role(request, "publisher")`` is the one check every admin route
 makes: a missing or unknown token is 401, a token whose role is not allowed
 is 403; ``admin`` may do everything. Tokens are compared in constant time.
+
+Guessing is slowed per client address (``client_address``): ``admin.auth_failures_per_minute`` wrong
+tokens from one address and it gets 429 with ``Retry-After`` until the
+minute is over, counted through Redis or the database so every process
+shares the count.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot import throttle
 from bot.audit import Actor
 from bot.config import ApiToken, Role, Settings
-from bot.keys import SETTINGS
+from bot.keys import SERVICES, SETTINGS
 from bot.web.errors import api_error
+
+FAILURE_WINDOW = 60  # seconds
 
 
 def require_role(request: web.Request, *roles: Role | str) -> ApiToken:
@@ -50,3 +59,44 @@ def find_token(settings: Settings, presented: str) -> ApiToken | None:
         if secrets.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
             found = token
     return found
+
+
+@web.middleware
+async def throttle_failed_bearer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse an address that sent too many wrong bearer tokens this minute (admin API)."""
+    if not request.path.startswith("/api/v1/admin/"):
+        return await handler(request)
+    services = request.app.get(SERVICES)
+    redis = services.redis if services is not None else None
+    key = f"bearer-failures:{client_address(request)}"
+    limit = request.app[SETTINGS].admin.auth_failures_per_minute
+    window = await throttle.peek(redis, key, FAILURE_WINDOW)
+    if window.count >= limit:
+        raise _too_many(window.retry_after)
+    try:
+        return await handler(request)
+    except web.HTTPUnauthorized:
+        await throttle.hit(redis, key, FAILURE_WINDOW)
+        raise
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted reverse proxy (``server.
+    trusted_proxies``) the nearest ``X-Forwarded-For`` hop that is not a trusted proxy.
+    Anyone else's ``X-Forwarded-For`` is ignored, so it cannot be used to dodge the count."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].server.trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    return next((h for h in reversed(hops) if h and h not in trusted), peer)
+
+
+def _too_many(retry_after: int) -> web.HTTPException:
+    return api_error(
+        429,
+        f"错误的访问令牌过多，请 {retry_after} 秒后再试",
+        headers={"Retry-After": str(retry_after)},
+    )

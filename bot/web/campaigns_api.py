@@ -19,8 +19,10 @@ from bot.config import Role
 from bot.keys import SERVICES, SETTINGS
 from bot.models import Subscriber, Subscription
 from bot.push import audience, campaigns
+from bot.push.models import CampaignState
 from bot.push.regions import known_regions
 from bot.push.runtime import wake
+from bot.web import params
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.openapi import document
@@ -40,10 +42,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise api_error(404, "没有这个推送任务") from None
+    return params.path_id(request, what="推送任务")
 
 
 async def _wake_workers(request: web.Request) -> None:
@@ -72,9 +71,9 @@ async def create_campaign(request: web.Request) -> web.Response:
 async def list_campaigns(request: web.Request) -> web.Response:
     """Campaigns, newest first."""
     require_role(request)
-    page, per_page = _paging(request)
+    page, per_page = params.paging(request, 50, MAX_PER_PAGE)
     total, rows = await campaigns.list_campaigns(
-        request.query.get("state") or None, per_page, (page - 1) * per_page
+        params.choice(request, "state", CampaignState), per_page, (page - 1) * per_page
     )
     items = [
         {"id": c.id, "title": c.title, "state": c.state.value, "channel": c.channel.value,
@@ -170,7 +169,7 @@ async def count_audience(request: web.Request) -> web.Response:
 async def list_subscribers(request: web.Request) -> web.Response:
     """Residents who follow, filtered by topic and region, with their topics."""
     require_role(request, Role.editor, Role.reviewer)
-    page, per_page = _paging(request)
+    page, per_page = params.paging(request, 50, MAX_PER_PAGE)
     query = Subscriber.filter(following=True)
     if topic_ref := request.query.get("topic"):
         from bot.push.subscriptions import find_topic
@@ -200,15 +199,6 @@ async def list_subscribers(request: web.Request) -> web.Response:
     return web.json_response(
         {"total": await query.count(), "page": page, "per_page": per_page, "items": items}
     )
-
-
-def _paging(request: web.Request) -> tuple[int, int]:
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.query.get("per_page", "50"))))
-    except ValueError:
-        raise api_error(400, "page 或 per_page 应为整数") from None
-    return page, per_page
 
 
 def setup_routes(app: web.Application) -> None:

@@ -4,7 +4,9 @@ Handlers raise ``api_error(...)`` (an aiohttp HTTP exception whose body is
 already the JSON error) or let a domain refusal (``bot.errors.DomainError``)
 through; this module is the one place that maps refusals to statuses, and the
 middleware turns every other HTTP error and any crash on an /api/ route into
-the same shape.
+the same shape. Pages get the same statuses as an error page. A storage
+outage (``bot.outage``) is a 503, a value the database cannot take a 400, and
+crashes are logged without a traceback storm.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPError
 
+from bot import outage
 from bot.errors import DomainError
 from bot.web.responses import dumps
 
@@ -29,6 +32,7 @@ _CODES = {
     409: "conflict",
     413: "too_large",
     422: "invalid",
+    429: "too_many_requests",
     503: "unavailable",
 }
 STATUS_OF_KIND = {
@@ -71,25 +75,49 @@ def api_error(
     return cls(text=_body(status, message, code), content_type="application/json", headers=headers)
 
 
+UNAVAILABLE = "系统暂时无法访问，请稍后再试"
+
+
+def _failure(exc: Exception) -> tuple[int, str, str]:
+    """Status, message and code for a crash: an outage, a bad value, or a bug."""
+    if outage.is_outage(exc):
+        return 503, UNAVAILABLE, "unavailable"
+    if outage.is_bad_value(exc):
+        return 400, "请求中含有无法处理的值", "bad_request"
+    return 500, "服务器内部错误，请稍后再试", "internal"
+
+
+def _page(request: web.Request, status: int, message: str) -> web.Response:
+    from bot.web.modes import render_page
+
+    title = {404: "未找到", 503: "暂时无法访问"}.get(status, "出错了")
+    return render_page(request, "error.html", status=status, title=title, message=message)
+
+
 @web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn HTTP errors and crashes on /api/ routes into JSON; pages keep their own."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
+    """Turn refusals, HTTP errors and crashes into JSON on /api/ routes, error pages elsewhere."""
+    api = request.path.startswith("/api/")
     try:
         return await handler(request)
     except DomainError as exc:
-        return json_error(status_of(exc), exc.message, exc.code)
+        if api:
+            return json_error(status_of(exc), exc.message, exc.code)
+        return _page(request, status_of(exc), exc.message)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
+        if not api or exc.status < 400 or exc.content_type == "application/json":
             raise
         text = exc.text or ""
         message = _MESSAGES.get(exc.status) or (
             exc.reason if not text or text.startswith(str(exc.status)) else text
         )
         return json_error(exc.status, message)
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        return json_error(500, "服务器内部错误，请稍后再试", "internal")
+    except Exception as exc:
+        status, message, code = _failure(exc)
+        if status >= 500:
+            outage.log_failure(log, "request failed", exc)
+        if api:
+            return json_error(status, message, code)
+        return _page(request, status, message)

@@ -15,22 +15,11 @@ from bot.feedback.answers import (
 )
 from bot.keys import SERVICES
 from bot.models import FeedbackStatus
+from bot.web import params
 from bot.web.auth import actor, require_role
 from bot.web.errors import api_error
 from bot.web.openapi import document
 from bot.web.responses import json_response
-
-
-def _int(value: str | None, default: int, name: str, high: int | None = None) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise api_error(400, f"{name} 应为正整数") from None
-    if number < 1 or (high is not None and number > high):
-        raise api_error(400, f"{name} 应在 1 到 {high or '∞'} 之间")
-    return number
 
 
 @document(params={"status": "new、answered 或 closed", "page": "页码", "per_page": "每页条数（≤100）"},
@@ -39,12 +28,9 @@ async def get_feedback(request: web.Request) -> web.Response:
     """Residents' 留言, newest first (any admin role); ID and phone numbers are masked
     for roles that do not answer 留言."""
     token = require_role(request, *READ_ROLES)
-    raw = request.query.get("status") or None
-    if raw is not None and raw not in FeedbackStatus.__members__:
-        raise api_error(400, "status 应为 new、answered 或 closed")
-    page = _int(request.query.get("page"), 1, "page")
-    per_page = _int(request.query.get("per_page"), 20, "per_page", MAX_PER_PAGE)
-    total, items = await list_feedback(FeedbackStatus(raw) if raw else None, page, per_page)
+    status = params.choice(request, "status", FeedbackStatus)
+    page, per_page = params.paging(request, 20, MAX_PER_PAGE)
+    total, items = await list_feedback(status, page, per_page)
     return json_response(
         {
             "total": total,
@@ -59,8 +45,8 @@ async def get_feedback(request: web.Request) -> web.Response:
 async def post_answer(request: web.Request) -> web.Response:
     """Answer a 留言 (editor, reviewer); says whether WeChat delivered it to the resident."""
     token = require_role(request, *ANSWER_ROLES)
+    feedback_id = params.path_id(request, what="留言")
     try:
-        feedback_id = int(request.match_info["id"])
         body = await request.json()
     except ValueError:
         raise api_error(400, '请求体应为 JSON 对象：{"answer": "…"}') from None

@@ -27,6 +27,7 @@ from bot.catalog.models import (
 )
 from bot.catalog.render import safe_url
 from bot.catalog.validity import effective_validity
+from bot.web import params
 from bot.web.modes import render_page, today
 
 PER_PAGE = 20
@@ -99,10 +100,9 @@ def catalog_title(item: CatalogItem) -> str:
 
 
 async def catalog_item_page(request: web.Request) -> web.Response:
-    raw = request.match_info["id"]
-    # A 32-bit integer column: anything else cannot exist (and must not reach PostgreSQL).
-    item_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
-    item = await CatalogItem.get_or_none(id=item_id, published=True) if item_id else None
+    item = await CatalogItem.get_or_none(
+        id=params.path_id(request, what="公开事项"), published=True
+    )
     if item is None:
         return not_found(request, "没有这个公开事项。")
     # The CSV names the area in words, its own name or one of its aliases.
@@ -124,10 +124,7 @@ async def catalog_item_page(request: web.Request) -> web.Response:
 async def _list(
     request: web.Request, query: QuerySet[Policy], title: str, **extra: Any
 ) -> web.Response:
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = params.integer(request, "page", 1, 1, params.MAX_PAGE)
     total = await query.count()
     rows = await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
     counts: dict[str, int] = {}

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.keys import SERVICES
 from bot.search import Hit
+from bot.web import params
 from bot.web.errors import json_error
 from bot.web.openapi import document
 from bot.web.responses import json_response
@@ -50,12 +51,6 @@ async def search_api(request: web.Request) -> web.Response:
         return json_error(400, "缺少查询参数 q", "missing_query")
     if len(query) > MAX_QUERY_CHARS:
         return json_error(400, f"查询词不能超过 {MAX_QUERY_CHARS} 个字符", "query_too_long")
-    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        return json_error(400, "limit 应为 1 到 50 之间的整数", "bad_limit")
-    if not 1 <= limit <= MAX_LIMIT:
-        return json_error(400, "limit 应为 1 到 50 之间的整数", "bad_limit")
+    limit = params.integer(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     hits = await request.app[SERVICES].search.search(query, limit=limit)
     return json_response({"query": query, "results": _flatten(hits, limit)})

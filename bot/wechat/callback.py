@@ -14,15 +14,13 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.utils import check_signature
 
-from bot import metrics
+from bot import metrics, outage
 from bot.handlers import SORRY, handle
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply, reply_from_json
 from bot.keys import SERVICES
@@ -46,19 +44,17 @@ class Callback:
         self.token = cfg.token.get_secret_value()
         aes = cfg.encoding_aes_key.get_secret_value()
         self.crypto = WeChatCrypto(self.token, aes, cfg.appid) if aes else None
-        self.dedup = Deduplicator(services.redis)
+        self.window = cfg.timestamp_window
+        # A replay is refused by its time or recognised by its key: the key must outlive the window.
+        self.dedup = Deduplicator(services.redis, keep=Deduplicator.keep_for(self.window))
         self.timeout = services.settings.server.reply_timeout
         self.background: set[asyncio.Task[Any]] = set()
 
     def signed(self, request: web.Request) -> bool:
         q = request.query
-        try:
-            check_signature(
-                self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
-            )
-        except InvalidSignatureException:
-            return False
-        return True
+        return messages.signature_matches(
+            q.get("signature", ""), self.token, q.get("timestamp", ""), q.get("nonce", "")
+        )
 
     async def verify(self, request: web.Request) -> web.Response:
         if not self.signed(request):
@@ -67,45 +63,34 @@ class Callback:
         return web.Response(text=request.query.get("echostr", ""))
 
     async def receive(self, request: web.Request) -> web.Response:
+        # WeChat's 5 seconds run from the moment the request reaches us: reading, decrypting,
+        # the de-duplication claim and any queue in front of the database all count.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         started = time.perf_counter()
-        q = request.query
-        encrypted = q.get("encrypt_type") == "aes"
+        encrypted = request.query.get("encrypt_type") == "aes"
         try:
-            body = await request.content.read(messages.MAX_BODY_BYTES + 1)
-            if encrypted:
-                if self.crypto is None:
-                    raise messages.BadMessage(
-                        "safe mode is not configured (wechat.encoding_aes_key)"
-                    )
-                xml = messages.decrypt(
-                    self.crypto,
-                    body,
-                    q.get("msg_signature", ""),
-                    q.get("timestamp", ""),
-                    q.get("nonce", ""),
-                )
-            else:
-                if not self.signed(request):
-                    raise messages.BadSignature("invalid signature")
-                xml = messages.check_xml(body)
-            message = messages.parse(xml)
-        except messages.BadSignature:
-            metrics.CALLBACKS.labels("bad_signature").inc()
+            body = await asyncio.wait_for(messages.read_body(request), self.timeout)
+            message = self.open(request.query, body)
+        except messages.BadSignature as exc:
+            metrics.CALLBACKS.labels(
+                "stale" if isinstance(exc, messages.Stale) else "bad_signature"
+            ).inc()
             raise web.HTTPForbidden(text="invalid signature") from None
-        except messages.BadMessage as exc:
+        except (messages.BadMessage, TimeoutError) as exc:
             metrics.CALLBACKS.labels("bad_request").inc()
-            log.info("rejected callback", extra={"reason": str(exc)})
+            log.info("rejected callback", extra={"reason": str(exc) or type(exc).__name__})
             raise web.HTTPBadRequest(text="bad request") from None
 
+        work = asyncio.create_task(self._answer(message, deadline))
+        self._keep(work)
         try:
-            outcome, reply = await self._answer(message)
-        except Exception as exc:
-            # Typically the database or Redis went away (drivers raise their own error types).
-            # The resident still gets a polite answer; WeChat's retry may find us healthy again.
-            log.error(
-                "callback could not be handled", exc_info=True, extra={"error": type(exc).__name__}
-            )
-            outcome, reply = "unavailable", TextReply(SORRY)
+            outcome, reply = await asyncio.wait_for(asyncio.shield(work), deadline - loop.time())
+        except TimeoutError:
+            # Answer in time whatever holds us up; the message is still handled, and its
+            # reply follows through the customer-service API.
+            work.add_done_callback(lambda t: self._send_later(t, message))
+            outcome, reply = "deferred", None
         metrics.CALLBACKS.labels(outcome).inc()
         metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
         if reply is None:
@@ -113,28 +98,58 @@ class Callback:
         xml_reply = messages.render(reply, message)
         if encrypted and self.crypto is not None:
             xml_reply = self.crypto.encrypt_message(
-                xml_reply, q.get("nonce") or secrets.token_hex(8)
+                xml_reply, request.query.get("nonce") or secrets.token_hex(8)
             )
         return web.Response(text=xml_reply, content_type="application/xml")
 
-    async def _answer(self, message: Incoming) -> tuple[str, Reply | None]:
-        key = message.dedup_key
-        claim = await self.dedup.claim(key)
-        if not claim.first:
-            if not claim.done:
-                claim = await self.dedup.wait(key, self.timeout)
-            if claim.done:
-                return "duplicate", reply_from_json(claim.reply)
-            if not claim.first:
-                return "duplicate", None  # the first handler is still at work and will reply itself
-        task = asyncio.create_task(self._handle(message, key))
+    def open(self, q: Mapping[str, str], body: bytes) -> Incoming:
+        """Check the signature and the times, decrypt, parse: the message, or a refusal.
+
+        With ``encoding_aes_key`` set only safe-mode bodies are taken: a plaintext body is
+        covered by no signature (the URL's ``signature`` signs only timestamp and nonce).
+        """
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        if self.crypto is not None:
+            if q.get("encrypt_type") != "aes":
+                raise messages.BadSignature("safe mode takes encrypted bodies only")
+            root = messages.decrypt(self.crypto, body, q.get("msg_signature", ""), timestamp, nonce)
+        elif q.get("encrypt_type") == "aes":
+            raise messages.BadMessage("safe mode is not configured (wechat.encoding_aes_key)")
+        else:
+            if not messages.signature_matches(q.get("signature", ""), self.token, timestamp, nonce):
+                raise messages.BadSignature("invalid signature")
+            root = messages.checked_root(body)
+        messages.check_fresh(timestamp, self.window, "timestamp")
+        message = messages.parse(root)
+        messages.check_fresh(int(message.created_at.timestamp()), self.window, "CreateTime")
+        return message
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def _answer(self, message: Incoming, deadline: float) -> tuple[str, Reply | None]:
+        """Claim the message and handle it, or get the reply of whoever claimed it first."""
         try:
-            return "replied", await asyncio.wait_for(asyncio.shield(task), self.timeout)
-        except TimeoutError:
-            task.add_done_callback(lambda t: self._send_later(t, message))
-            return "deferred", None
+            key = message.dedup_key
+            claim = await self.dedup.claim(key)
+            if not claim.first:
+                if not claim.done:
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    claim = await self.dedup.wait(key, max(remaining, 0.0))
+                if claim.done:
+                    return "duplicate", reply_from_json(claim.reply)
+                if not claim.first:
+                    return (
+                        "duplicate",
+                        None,
+                    )  # the first handler is still at work and replies itself
+            return "replied", await self._handle(message, key)
+        except Exception as exc:
+            # Typically the database or Redis went away (drivers raise their own error types).
+            # The resident still gets a polite answer; WeChat's retry may find us healthy again.
+            outage.log_failure(log, "callback could not be handled", exc)
+            return "unavailable", TextReply(SORRY)
 
     async def _handle(self, message: Incoming, key: str) -> Reply | None:
         try:
@@ -145,20 +160,13 @@ class Callback:
         await self.dedup.finish(key, reply.to_json() if reply else None)
         return reply
 
-    def _send_later(self, task: asyncio.Task[Reply | None], message: Incoming) -> None:
+    def _send_later(self, task: asyncio.Task[tuple[str, Reply | None]], message: Incoming) -> None:
         if task.cancelled():
             return
-        if (exc := task.exception()) is not None:
-            # Nobody else awaits this task: without this line the failure would vanish.
-            log.error(
-                "deferred reply could not be handled", exc_info=exc, extra={"kind": message.kind}
-            )
-            return
-        if task.result() is None:
-            return
-        later = asyncio.create_task(self._deliver(message.openid, task.result()))
-        self.background.add(later)
-        later.add_done_callback(self.background.discard)
+        outcome, reply = task.result()  # _answer turns every failure into an outcome
+        if outcome != "replied" or reply is None:
+            return  # a duplicate's reply is sent by the handler that claimed the message
+        self._keep(asyncio.create_task(self._deliver(message.openid, reply)))
 
     async def _deliver(self, openid: str, reply: Reply | None) -> None:
         """A slow reply goes out as a customer-service message (the resident just wrote)."""
@@ -198,7 +206,7 @@ async def callback_ctx(app: web.Application) -> AsyncIterator[None]:
     purger = (
         None
         if services.redis is not None
-        else asyncio.create_task(_purge_claims(), name="callback-purge")
+        else asyncio.create_task(_purge_claims(app[CALLBACK].dedup), name="callback-purge")
     )
     yield
     if purger is not None:
@@ -208,10 +216,10 @@ async def callback_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[CALLBACK].drain()
 
 
-async def _purge_claims() -> None:
+async def _purge_claims(dedup: Deduplicator) -> None:
     while True:
         try:
-            removed = await Deduplicator.purge()
+            removed = await dedup.purge()
         except asyncio.CancelledError:
             raise
         except Exception:

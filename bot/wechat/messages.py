@@ -1,28 +1,36 @@
-"""WeChat XML in and out: defensive parsing, wechatpy's message types, safe
-passive replies, and safe-mode (AES) encryption through wechatpy's crypto.
+"""WeChat XML in and out: defensive parsing, safe passive replies, and
+safe-mode (AES) encryption through wechatpy's crypto.
 
-Parsing refuses any DTD or entity before wechatpy (xmltodict) sees the body,
-so XXE and entity-expansion bombs never get expanded. Replies are rendered
+Each body is parsed once, by defusedxml, which refuses any DTD or entity, so
+XXE and entity-expansion bombs never get expanded; the message's fields are
+read from that tree in the shape wechatpy's parser (xmltodict) would give
+them, rather than parsing the same bytes again. Replies are rendered
 with wechatpy's reply classes after neutralising what its CDATA templates do
 not escape (``]]>``) and the control characters XML cannot carry.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import ArticlesReply
 from wechatpy.replies import TextReply as WxTextReply
 
 from bot.handlers.types import Incoming, NewsReply, Reply, TextReply
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB; anything larger is not WeChat
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -36,8 +44,45 @@ class BadSignature(ValueError):
     """The request was not signed with our token (answered with 403)."""
 
 
+class Stale(BadSignature):
+    """Signed, but its time is outside the accepted window: a replay (answered with 403)."""
+
+
+def signature_matches(expected: str, token: str, *parts: str) -> bool:
+    """WeChat's sha1 over the sorted token and parts, compared in constant time."""
+    digest = hashlib.sha1("".join(sorted((token, *parts))).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(digest.encode(), expected.encode("utf-8", "replace"))
+
+
+def check_fresh(unix_time: str | int, window: int, what: str) -> None:
+    """Refuse a time further than ``window`` seconds from now (replays of captured requests)."""
+    try:
+        age = time.time() - int(unix_time)
+    except (TypeError, ValueError):
+        raise BadMessage(f"{what} is not a number") from None
+    if abs(age) > window:
+        raise Stale(f"{what} outside the accepted window")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, however many TCP reads it takes, refusing more than ``MAX_BODY_BYTES``."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise BadMessage("body too large")
+    body = bytearray()
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadMessage("body too large")
+    return bytes(body)
+
+
 def check_xml(body: bytes) -> str:
     """Return the body as text if it is small, UTF-8 and plain XML without DTD or entities."""
+    return _checked(body)[0]
+
+
+def _checked(body: bytes) -> tuple[str, Any]:
+    """The body as text and its parsed root, if it passes ``check_xml``'s rules."""
     if len(body) > MAX_BODY_BYTES:
         raise BadMessage("body too large")
     try:
@@ -50,37 +95,64 @@ def check_xml(body: bytes) -> str:
         raise BadMessage(f"unsafe or malformed XML: {type(exc).__name__}") from exc
     if root.tag != "xml":
         raise BadMessage("root element is not <xml>")
-    return text
+    return text, root
 
 
 def decrypt(
     crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str
-) -> str:
-    """Decrypt a safe-mode body. wechatpy checks ``msg_signature`` (not ``signature``)."""
-    check_xml(body)
+) -> Element:
+    """Decrypt a safe-mode body whose ``Encrypt`` checks against ``msg_signature``.
+
+    Only the decrypted message is returned: in compatible mode the plaintext fields
+    beside ``Encrypt`` are covered by no signature and are never read.
+    """
+    encrypted = _checked(body)[1].findtext("Encrypt")
+    if not encrypted:
+        raise BadMessage("safe-mode body without <Encrypt>")
+    if not signature_matches(msg_signature, crypto.token, timestamp, nonce, encrypted):
+        raise BadSignature("invalid msg_signature")
     try:
-        plain = crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+        # A dict spares wechatpy a second parse of the envelope.
+        plain = crypto.decrypt_message({"Encrypt": encrypted}, msg_signature, timestamp, nonce)
     except (InvalidSignatureException, InvalidAppIdException) as exc:
         raise BadSignature(str(exc) or type(exc).__name__) from exc
     except Exception as exc:  # wechatpy raises bare KeyError/ValueError/binascii.Error on garbage
         raise BadMessage(f"cannot decrypt: {type(exc).__name__}") from exc
-    return check_xml(plain.encode("utf-8") if isinstance(plain, str) else plain)
+    return checked_root(plain.encode("utf-8") if isinstance(plain, str) else plain)
 
 
-def parse(xml_text: str) -> Incoming:
-    """Turn checked XML into an ``Incoming`` using wechatpy's message and event types."""
+def checked_root(body: bytes) -> Element:
+    """The parsed root of a body that passes ``check_xml``'s rules."""
+    return _checked(body)[1]
+
+
+def _fields(element: Element) -> Any:
+    """An element's text, or its children as a dict (repeated ones as a list): the shape
+    xmltodict gives wechatpy, read from the tree already parsed for the safety check."""
+    if len(element) == 0:
+        return (element.text or "").strip() or None
+    out: dict[str, Any] = {}
+    for child in element:
+        value = _fields(child)
+        if child.tag in out:
+            previous = out[child.tag]
+            out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[child.tag] = value
+    return out
+
+
+def parse(root: Element) -> Incoming:
+    """Turn a checked message into an ``Incoming``: its fields as WeChat named them."""
     try:
-        message = parse_message(xml_text)
-        raw: dict[str, Any] = dict(message._data)
+        raw: dict[str, Any] = _fields(root)
         msg_type = str(raw["MsgType"]).lower()
         openid = str(raw["FromUserName"])
         created = datetime.fromtimestamp(int(raw["CreateTime"]), UTC)
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError) as exc:
         raise BadMessage(f"not a WeChat message: {type(exc).__name__}") from exc
     if msg_type == "event":
         kind = str(raw.get("Event", "")).lower()
-        if kind == "subscribe_scan":  # wechatpy's name for a follow through a QR code
-            kind = "subscribe"
         text = str(raw.get("EventKey") or "")
     else:
         kind = msg_type
@@ -131,9 +203,14 @@ __all__ = [
     "BadMessage",
     "BadSignature",
     "NewsReply",
+    "Stale",
     "WeChatCrypto",
+    "check_fresh",
     "check_xml",
+    "checked_root",
     "decrypt",
     "parse",
+    "read_body",
     "render",
+    "signature_matches",
 ]

@@ -25,13 +25,13 @@ from bot.web.campaigns_api import setup_routes
 from bot.web.errors import json_errors
 from tests.conftest import make_settings
 
-EDITOR = {"Authorization": "Bearer editor-token"}
-EDITOR2 = {"Authorization": "Bearer editor2-token"}
-REVIEWER = {"Authorization": "Bearer reviewer-token"}
+EDITOR = {"Authorization": "Bearer editor-token-7f3a9c2e5b8d1f4a"}
+EDITOR2 = {"Authorization": "Bearer editor2-token-7f3a9c2e5b8d1f4a"}
+REVIEWER = {"Authorization": "Bearer reviewer-token-7f3a9c2e5b8d1f4a"}
 TOKENS = [
-    {"token": "editor-token", "role": "editor", "name": "小王"},
-    {"token": "editor2-token", "role": "editor", "name": "小李"},
-    {"token": "reviewer-token", "role": "reviewer", "name": "老张"},
+    {"token": "editor-token-7f3a9c2e5b8d1f4a", "role": "editor", "name": "小王"},
+    {"token": "editor2-token-7f3a9c2e5b8d1f4a", "role": "editor", "name": "小李"},
+    {"token": "reviewer-token-7f3a9c2e5b8d1f4a", "role": "reviewer", "name": "老张"},
 ]
 TOPICS = [
     ("relief", "救助", ["低保", "社会救助"]),

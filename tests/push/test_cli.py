@@ -66,9 +66,13 @@ async def test_push_commands_drive_the_admin_api(
     )
     url = str(api.make_url("")).rstrip("/")
 
-    async def policybot(*args: str, token: str = "editor-token") -> tuple[int, Any]:
+    async def policybot(
+        *args: str, token: str = "editor-token-7f3a9c2e5b8d1f4a"
+    ) -> tuple[int, Any]:
+        token_file = tmp_path / "token"
+        token_file.write_text(token + "\n", encoding="utf-8")
         code = await asyncio.to_thread(
-            main, ["-c", str(config), "push", "--url", url, "--token", token, *args]
+            main, ["-c", str(config), "push", "--url", url, "--token-file", str(token_file), *args]
         )
         out = capsys.readouterr()
         return code, (json.loads(out.out) if code == 0 else out.err)
@@ -88,7 +92,7 @@ async def test_push_commands_drive_the_admin_api(
     cid = created["id"]
     code, err = await policybot("approve", str(cid))  # an editor cannot approve
     assert code == 1 and "HTTP 403" in err and "reviewer" in err
-    code, approved = await policybot("approve", str(cid), token="reviewer-token")
+    code, approved = await policybot("approve", str(cid), token="reviewer-token-7f3a9c2e5b8d1f4a")
     assert code == 0 and approved["state"] == "scheduled"
     code, listing = await policybot("list")
     assert listing["items"][0]["id"] == cid

@@ -16,10 +16,10 @@ from tests.conftest import make_settings
 from tests.wechat.wx import WeChatServer, text_xml
 
 TOKENS = [
-    {"token": "tok-editor", "role": "editor", "name": "李编辑"},
-    {"token": "tok-editor2", "role": "editor", "name": "赵编辑"},
-    {"token": "tok-reviewer", "role": "reviewer", "name": "王审核"},
-    {"token": "tok-publisher", "role": "publisher", "name": "张发布"},
+    {"token": "tok-editor-7f3a9c2e5b8d1f4a", "role": "editor", "name": "李编辑"},
+    {"token": "tok-editor2-7f3a9c2e5b8d1f4a", "role": "editor", "name": "赵编辑"},
+    {"token": "tok-reviewer-7f3a9c2e5b8d1f4a", "role": "reviewer", "name": "王审核"},
+    {"token": "tok-publisher-7f3a9c2e5b8d1f4a", "role": "publisher", "name": "张发布"},
 ]
 RESIDENT = "o-fake-000001"  # a follower the WeChat stand-in knows
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -38,7 +38,7 @@ async def test_login_wrong_then_right_and_logout(db_url: str, fake_wechat: Any) 
         page = await form.text()
         assert "访问令牌" in page and 'type="password"' in page
         no_csrf = await client.post(
-            "/admin/login", data={"token": "tok-editor"}, allow_redirects=False
+            "/admin/login", data={"token": "tok-editor-7f3a9c2e5b8d1f4a"}, allow_redirects=False
         )
         assert no_csrf.status == 403
         wrong = await client.post(
@@ -49,13 +49,17 @@ async def test_login_wrong_then_right_and_logout(db_url: str, fake_wechat: Any) 
 
         right = await client.post(
             "/admin/login",
-            data={"token": "tok-editor", "csrf": csrf_of(page), "next": "/admin/feedback"},
+            data={
+                "token": "tok-editor-7f3a9c2e5b8d1f4a",
+                "csrf": csrf_of(page),
+                "next": "/admin/feedback",
+            },
             allow_redirects=False,
         )
         assert right.status == 303 and right.headers["Location"] == "/admin/feedback"
         cookie = right.cookies["policybot_console"]
         assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
-        assert "tok-editor" not in cookie.value
+        assert "tok-editor-7f3a9c2e5b8d1f4a" not in cookie.value
         home = await client.get("/admin/")
         assert home.status == 200
         text = await home.text()
@@ -82,7 +86,7 @@ async def test_cookies_are_secure_behind_https(db_url: str, fake_wechat: Any) ->
         assert nonce["secure"] and nonce["httponly"]
         _set_cookie(client, "policybot_login", nonce.value)  # the test speaks plain HTTP
         right = await client.post("/admin/login", allow_redirects=False,
-                                  data={"token": "tok-reviewer", "csrf": csrf_of(await form.text())})  # fmt: skip
+                                  data={"token": "tok-reviewer-7f3a9c2e5b8d1f4a", "csrf": csrf_of(await form.text())})  # fmt: skip
         assert right.status == 303
         assert right.cookies["policybot_console"]["secure"]
 
@@ -94,7 +98,7 @@ async def test_feedback_is_escaped_and_answered_from_the_console(
         fake_wechat.mark_active(RESIDENT)
         number = await leave_message(client, "<script>alert('x')</script>路灯坏了")
 
-        csrf = await log_in(client, "tok-publisher")  # may read, not answer
+        csrf = await log_in(client, "tok-publisher-7f3a9c2e5b8d1f4a")  # may read, not answer
         page = await (await client.get("/admin/feedback")).text()
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;路灯坏了" in page
         assert "<script>" not in page
@@ -105,7 +109,7 @@ async def test_feedback_is_escaped_and_answered_from_the_console(
         assert "编辑" in await refused.text()
 
         client.session.cookie_jar.clear()
-        csrf = await log_in(client, "tok-editor")
+        csrf = await log_in(client, "tok-editor-7f3a9c2e5b8d1f4a")
         page = await (await client.get("/admin/feedback")).text()
         assert f'action="/admin/feedback/{number}/answer"' in page
         assert "48 小时内有互动" in page
@@ -130,7 +134,9 @@ async def test_feedback_is_escaped_and_answered_from_the_console(
         )
 
         api = await (
-            await client.get("/api/v1/admin/feedback", headers=bearer("tok-reviewer"))
+            await client.get(
+                "/api/v1/admin/feedback", headers=bearer("tok-reviewer-7f3a9c2e5b8d1f4a")
+            )
         ).json()
         assert api["items"][0]["answered_by"] == "李编辑"
 
@@ -162,7 +168,7 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
         )  # fmt: skip
         await publishing.submit("test-review", publisher)
 
-        csrf = await log_in(client, "tok-editor")
+        csrf = await log_in(client, "tok-editor-7f3a9c2e5b8d1f4a")
         home = await (await client.get("/admin/")).text()
         assert 'id="count-review"' not in home  # not the editor's job
         assert 'href="/admin/review"' not in home  # nor in the navigation
@@ -188,7 +194,7 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
         ).status == 403
 
         client.session.cookie_jar.clear()
-        csrf = await log_in(client, "tok-reviewer")
+        csrf = await log_in(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
         home = await (await client.get("/admin/")).text()
         assert 'id="count-campaigns">2<' in home and 'id="count-review">1<' in home
         page = await (await client.get(f"/admin/campaigns/{mass.id}")).text()

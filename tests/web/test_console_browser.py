@@ -95,7 +95,7 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await Staff(login, "", clicks).check("login")
 
             # 1. A publisher writes a policy with its interpretation and submits it.
-            publisher = await person("tok-publisher", "张发布")
+            publisher = await person("tok-publisher-7f3a9c2e5b8d1f4a", "张发布")
             page = publisher.page
             await publisher.check("dashboard-publisher")
             publisher.task = "起草政策并提交审核"
@@ -127,7 +127,7 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await expect(page.get_by_role("status")).to_contain_text("已提交审核")
 
             # 2. A reviewer sees the whole package and publishes it; residents see both.
-            reviewer = await person("tok-reviewer", "王审核")
+            reviewer = await person("tok-reviewer-7f3a9c2e5b8d1f4a", "王审核")
             page = reviewer.page
             await reviewer.check("dashboard-reviewer")
             reviewer.task = "审核发布政策"
@@ -143,7 +143,7 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             assert (await client.get("/interpretations/qzb-2025-9-heating-jd")).status == 200
 
             # 3. An editor composes a campaign to the topic with the picker and a live count.
-            editor = await person("tok-editor", "李编辑")
+            editor = await person("tok-editor-7f3a9c2e5b8d1f4a", "李编辑")
             page = editor.page
             await editor.check("dashboard-editor")
             editor.task = "新建推送任务并提交审核"

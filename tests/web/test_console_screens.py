@@ -51,7 +51,7 @@ async def test_policy_package_is_written_sent_back_and_published(
 ) -> None:
     async with staff_client(staff_settings(db_url, fake_wechat.url)) as client:
         await _catalog()
-        csrf = await log_in(client, "tok-publisher")
+        csrf = await log_in(client, "tok-publisher-7f3a9c2e5b8d1f4a")
         form = await (await client.get("/admin/policies/new")).text()
         for label in ("文号", "索引号", "发布机构", "成文日期", "有效性", "失效日期", "解读标题"):
             assert f">{label}" in form, label
@@ -93,7 +93,7 @@ async def test_policy_package_is_written_sent_back_and_published(
         assert "已提交审核" in await submitted.text()
         assert (await Policy.get(id=policy.id)).status == Status.review
 
-        csrf = await _switch(client, "tok-reviewer")
+        csrf = await _switch(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
         review = await (await client.get("/admin/review")).text()
         for shown in ("QS-2025-0007", "青民发〔2025〕7号", "社会救助", "救助", "有效", "一图读懂冬季取暖补贴",
                       "qzb-2025-7-heating-jd", "图解", "审核发布（政策与 1 篇解读）"):  # fmt: skip
@@ -103,7 +103,7 @@ async def test_policy_package_is_written_sent_back_and_published(
         )
         assert "已退回修改" in await back.text()
 
-        csrf = await _switch(client, "tok-publisher")
+        csrf = await _switch(client, "tok-publisher-7f3a9c2e5b8d1f4a")
         returned = await (await client.get(f"/admin/policies/{policy.id}")).text()
         assert "王审核" in returned and "退回：补贴标准&lt;请核对&gt;" in returned
         again = await client.post(
@@ -116,7 +116,7 @@ async def test_policy_package_is_written_sent_back_and_published(
             )
         ).status == 403
 
-        csrf = await _switch(client, "tok-reviewer")
+        csrf = await _switch(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
         done = await client.post(f"/admin/review/{policy.id}/publish", data={"csrf": csrf})
         assert "政策及其解读已发布" in await done.text()
         assert (await Interpretation.get(id=interp.id)).status == Status.published
@@ -146,7 +146,7 @@ async def test_campaign_is_composed_checked_and_followed(db_url: str, fake_wecha
         await Subscription.bulk_create(
             [Subscription(subscriber_id=f"o-{i}", topic_id="relief") for i in range(6)]
         )
-        csrf = await log_in(client, "tok-editor")
+        csrf = await log_in(client, "tok-editor-7f3a9c2e5b8d1f4a")
         compose = await (await client.get("/admin/campaigns/new")).text()
         assert "免打扰时段 22:00-08:00" in compose and "本月已群发 0 次" in compose
         assert "当前 5 人" in compose  # customer messages reach those active in 48 h
@@ -180,7 +180,7 @@ async def test_campaign_is_composed_checked_and_followed(db_url: str, fake_wecha
         assert weekly.status == 200 and "每周一 09:30" in await weekly.text()
         assert (await Campaign.get(title="取暖补贴开始申请")).cron == "30 9 * * mon"
 
-        reviewer = await _switch(client, "tok-reviewer")
+        reviewer = await _switch(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
         cid = (await Campaign.get(title="取暖补贴开始申请")).id
         detail = await (await client.get(f"/admin/campaigns/{cid}")).text()
         for shown in ("请于 1 月底前申请。", "订阅“救助”的居民，且在东山镇", 'id="audience-count">2<', "模板 tmpl-1",
@@ -216,7 +216,7 @@ async def test_inbox_shows_the_reply_target_and_who_cannot_be_reached(
             created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=50)
         )
         await Subscriber.filter(openid="o-fake-000002").update(following=False)  # unfollowed since
-        await log_in(client, "tok-editor")
+        await log_in(client, "tok-editor-7f3a9c2e5b8d1f4a")
         home = await (await client.get("/admin/")).text()
         assert 'id="count-overdue">1<' in home and 'href="/admin/feedback?status=overdue"' in home
         overdue = await (await client.get("/admin/feedback?status=overdue")).text()
@@ -245,9 +245,9 @@ async def test_subscribers_by_topic_and_town_and_one_resident(
                        unfollowed_at=now - dt.timedelta(days=1)),
         ])  # fmt: skip
         await Subscription.create(subscriber_id="o-a", topic_id="relief")
-        await log_in(client, "tok-publisher")
+        await log_in(client, "tok-publisher-7f3a9c2e5b8d1f4a")
         assert "只有编辑和审核人" in await (await client.get("/admin/residents")).text()
-        await _switch(client, "tok-editor")
+        await _switch(client, "tok-editor-7f3a9c2e5b8d1f4a")
         page = await (await client.get("/admin/residents")).text()
         assert 'id="following">2<' in page
         assert "<td>救助</td><td>1</td>" in page and "<td>东山镇</td><td>2</td>" in page

@@ -19,7 +19,7 @@ async def test_misses_are_listed_and_fixed_in_one_step(db_url: str, fake_wechat:
         assert await search.search("老宅拾掇") == []
         rare = await SearchMiss.create(query="老宅拾掇", count=2)
         await SearchMiss.create(query="<b>狗证</b>", count=7, kind=MissKind.nothing)
-        csrf = await log_in(client, "tok-publisher")
+        csrf = await log_in(client, "tok-publisher-7f3a9c2e5b8d1f4a")
         page = await (await client.get("/admin/search")).text()
         assert page.index("&lt;b&gt;狗证&lt;/b&gt;") < page.index(
             "老宅拾掇"

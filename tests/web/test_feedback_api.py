@@ -16,7 +16,7 @@ async def test_message_is_listed_and_answer_delivered(db_url: str, fake_wechat: 
         number = await leave_message(client, "村口的路灯坏了一个月了")
 
         resp = await client.get(
-            "/api/v1/admin/feedback?status=new", headers=bearer("tok-publisher")
+            "/api/v1/admin/feedback?status=new", headers=bearer("tok-publisher-7f3a9c2e5b8d1f4a")
         )
         assert resp.status == 200
         data = await resp.json()
@@ -30,12 +30,16 @@ async def test_message_is_listed_and_answer_delivered(db_url: str, fake_wechat: 
         assert item["status"] == "new" and item["answer"] is None
 
         url = f"/api/v1/admin/feedback/{number}/answer"
-        refused = await client.post(url, json={"answer": "好的"}, headers=bearer("tok-publisher"))
+        refused = await client.post(
+            url, json={"answer": "好的"}, headers=bearer("tok-publisher-7f3a9c2e5b8d1f4a")
+        )
         assert refused.status == 403
         assert (await refused.json())["error"]["code"] == "forbidden"
 
         resp = await client.post(
-            url, json={"answer": "已通知镇政府，三天内修复。"}, headers=bearer("tok-editor")
+            url,
+            json={"answer": "已通知镇政府，三天内修复。"},
+            headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"),
         )
         assert resp.status == 200, await resp.text()
         result = await resp.json()
@@ -46,14 +50,16 @@ async def test_message_is_listed_and_answer_delivered(db_url: str, fake_wechat: 
         assert "已通知镇政府，三天内修复。" in sent[0]["payload"]["text"]["content"]
 
         answered = await (await client.get(
-            "/api/v1/admin/feedback?status=answered", headers=bearer("tok-reviewer")
+            "/api/v1/admin/feedback?status=answered", headers=bearer("tok-reviewer-7f3a9c2e5b8d1f4a")
         )).json()  # fmt: skip
         assert [i["id"] for i in answered["items"]] == [number]
         assert answered["items"][0]["answered_at"]
         entry = await AuditEntry.get(action="feedback.answer", object_id=str(number))
         assert (entry.actor, entry.role, entry.detail["delivered"]) == ("李编辑", "editor", True)
 
-        again = await client.post(url, json={"answer": "再说一遍"}, headers=bearer("tok-reviewer"))
+        again = await client.post(
+            url, json={"answer": "再说一遍"}, headers=bearer("tok-reviewer-7f3a9c2e5b8d1f4a")
+        )
         assert again.status == 409
         assert len(fake_wechat.messages(RESIDENT)) == 1
 
@@ -63,7 +69,7 @@ async def test_refusals_are_recorded_never_errors(db_url: str, fake_wechat: Any)
         # WeChat refuses: she wrote, but WeChat's window is closed (45015).
         first = await leave_message(client, "低保怎么申请？")
         resp = await client.post(f"/api/v1/admin/feedback/{first}/answer",
-                                 json={"answer": "请到村委会申请。"}, headers=bearer("tok-editor"))  # fmt: skip
+                                 json={"answer": "请到村委会申请。"}, headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         assert resp.status == 200
         result = await resp.json()
         assert (result["delivered"], result["reason"], result["errcode"]) == (
@@ -78,7 +84,7 @@ async def test_refusals_are_recorded_never_errors(db_url: str, fake_wechat: Any)
         fake_wechat.mark_active(RESIDENT)
         await leave_message(client, "还在吗")
         resend = await client.post(f"/api/v1/admin/feedback/{first}/answer",
-                                   json={"answer": "请到村委会申请。"}, headers=bearer("tok-editor"))  # fmt: skip
+                                   json={"answer": "请到村委会申请。"}, headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         assert (await resend.json())["delivered"] is True
         assert len(fake_wechat.messages(RESIDENT)) == 1
 
@@ -88,7 +94,7 @@ async def test_refusals_are_recorded_never_errors(db_url: str, fake_wechat: Any)
         await Subscriber.filter(openid="o-fake-000002").update(last_active_at=old)
         calls = fake_wechat.calls["message/custom/send"]
         result = await (await client.post(f"/api/v1/admin/feedback/{stale}/answer",
-                                          json={"answer": "答复"}, headers=bearer("tok-editor"))).json()  # fmt: skip
+                                          json={"answer": "答复"}, headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))).json()  # fmt: skip
         assert (result["delivered"], result["reason"]) == (False, "outside_window")
         assert fake_wechat.calls["message/custom/send"] == calls
 
@@ -97,7 +103,7 @@ async def test_refusals_are_recorded_never_errors(db_url: str, fake_wechat: Any)
         fake_wechat.mark_active("o-fake-000003")
         fake_wechat.unfollow("o-fake-000003")
         result = await (await client.post(f"/api/v1/admin/feedback/{gone}/answer",
-                                          json={"answer": "答复"}, headers=bearer("tok-reviewer"))).json()  # fmt: skip
+                                          json={"answer": "答复"}, headers=bearer("tok-reviewer-7f3a9c2e5b8d1f4a"))).json()  # fmt: skip
         assert (result["delivered"], result["reason"]) == (False, "unfollowed")
 
 
@@ -106,7 +112,7 @@ async def test_demo_mode_records_the_answer(db_url: str, fake_wechat: Any) -> No
     async with staff_client(settings) as client:
         number = await leave_message(client, "演示")
         resp = await client.post(f"/api/v1/admin/feedback/{number}/answer",
-                                 json={"answer": "收到"}, headers=bearer("tok-editor"))  # fmt: skip
+                                 json={"answer": "收到"}, headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         result = await resp.json()
         assert (resp.status, result["delivered"], result["reason"]) == (200, False, "demo_mode")
 
@@ -117,18 +123,22 @@ async def test_tokens_and_bad_requests(db_url: str, fake_wechat: Any) -> None:
         wrong = await client.get("/api/v1/admin/feedback", headers=bearer("tok-nobody"))
         assert wrong.status == 401
         assert (await wrong.json())["error"]["code"] == "unauthorized"
-        bad = await client.get("/api/v1/admin/feedback?status=lost", headers=bearer("tok-editor"))
+        bad = await client.get(
+            "/api/v1/admin/feedback?status=lost", headers=bearer("tok-editor-7f3a9c2e5b8d1f4a")
+        )
         assert bad.status == 400
-        bad = await client.get("/api/v1/admin/feedback?per_page=1000", headers=bearer("tok-editor"))
+        bad = await client.get(
+            "/api/v1/admin/feedback?per_page=1000", headers=bearer("tok-editor-7f3a9c2e5b8d1f4a")
+        )
         assert bad.status == 400
         missing = await client.post("/api/v1/admin/feedback/999/answer", json={"answer": "x"},
-                                    headers=bearer("tok-editor"))  # fmt: skip
+                                    headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         assert missing.status == 404
         number = await leave_message(client, "空答复")
         empty = await client.post(f"/api/v1/admin/feedback/{number}/answer", json={"answer": "  "},
-                                  headers=bearer("tok-editor"))  # fmt: skip
+                                  headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         assert empty.status == 422
         junk = await client.post(f"/api/v1/admin/feedback/{number}/answer", data=b"not json",
-                                 headers=bearer("tok-editor"))  # fmt: skip
+                                 headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"))  # fmt: skip
         assert junk.status == 400
         assert "error" in await junk.json()

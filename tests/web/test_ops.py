@@ -4,16 +4,22 @@ and a database that goes away and comes back."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import PG_DSN
+from bot.app import create_app
+from tests.conftest import PG_DSN, make_settings
 from tests.wechat.wx import WeChatServer, text_xml
 
 
-async def test_health_and_metrics_after_a_conversation(client: TestClient) -> None:
+async def test_health_and_metrics_after_a_conversation(db_url: str, fake_wechat: Any) -> None:
+    token = "scraper-5e9a1c7d3b8f2e60a4c1"
+    settings = make_settings(db_url, fake_wechat.url, server={"metrics_token": token})
+    client = TestClient(TestServer(create_app(settings, role="web"), host="127.0.0.1"))
+    await client.start_server()
     health = await client.get("/healthz")
     assert health.status == 200
     assert (await health.json())["database"] == "ok"
@@ -21,7 +27,9 @@ async def test_health_and_metrics_after_a_conversation(client: TestClient) -> No
     reply = await WeChatServer(client).send(text_xml("帮助"))
     assert reply.status == 200
 
-    metrics = await (await client.get("/metrics")).text()
+    scrape = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    metrics = await scrape.text()
+    await client.close()
     assert 'policybot_http_requests_total{method="POST",route="/wechat",status="200"}' in metrics
     assert 'policybot_replies_total{handler="basics.help_"}' in metrics
     assert "policybot_callback_reply_seconds_bucket" in metrics

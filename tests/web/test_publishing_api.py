@@ -14,10 +14,10 @@ from bot.app import create_app
 from tests.conftest import make_settings
 
 TOKENS = {
-    "publisher": "pub-secret",
-    "reviewer": "rev-secret",
-    "editor": "edit-secret",
-    "admin": "adm-secret",
+    "publisher": "pub-secret-7f3a9c2e5b8d1f4a",
+    "reviewer": "rev-secret-7f3a9c2e5b8d1f4a",
+    "editor": "edit-secret-7f3a9c2e5b8d1f4a",
+    "admin": "adm-secret-7f3a9c2e5b8d1f4a",
 }
 HOSTILE = """关于开展示范工作的说明。
 

@@ -42,7 +42,7 @@ async def test_a_message_through_the_stand_in_opens_the_window(
     resp = await service.post(
         f"/api/v1/admin/feedback/{number}/answer",
         json={"answer": "已安排维修，三天内修好。"},
-        headers=bearer("tok-editor"),
+        headers=bearer("tok-editor-7f3a9c2e5b8d1f4a"),
     )
     result = await resp.json()
     assert result["delivered"] is True, result  # not 45015 any more

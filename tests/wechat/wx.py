@@ -28,12 +28,17 @@ def cdata(text: str) -> str:
     return text.replace("]]>", "]]]]><![CDATA[>")
 
 
-def text_xml(content: str, openid: str = "o-resident-1", msg_id: str | None = None) -> str:
+def text_xml(
+    content: str,
+    openid: str = "o-resident-1",
+    msg_id: str | None = None,
+    created: int | None = None,
+) -> str:
     msg_id = msg_id or str(6_000_000_000_000_000_000 + next(_counter))
     return (
         f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName>"
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<CreateTime>{int(time.time()) if created is None else created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
         f"<Content><![CDATA[{cdata(content)}]]></Content><MsgId>{msg_id}</MsgId></xml>"
     )
 
@@ -117,14 +122,20 @@ class WeChatServer:
         resp = await self.client.post(self.path, params=query or self.query(), data=body)
         return Reply(resp.status, await resp.text())
 
-    async def send(self, xml: str) -> Reply:
-        """Plain mode, or safe mode when the server was built with an AES key."""
-        if self.crypto is None:
-            return await self.post_raw(xml.encode("utf-8"))
-        q = self.query()
+    def envelope(self, xml: str, timestamp: str | None = None) -> tuple[str, dict[str, str]]:
+        """The safe-mode body and query WeChat would send for ``xml``."""
+        assert self.crypto is not None
+        q = self.query(timestamp)
         envelope = self.crypto.encrypt_message(xml, q["nonce"], q["timestamp"])
         msg_signature = ET.fromstring(envelope).findtext("MsgSignature") or ""
         q.update(encrypt_type="aes", msg_signature=msg_signature)
+        return envelope, q
+
+    async def send(self, xml: str, timestamp: str | None = None) -> Reply:
+        """Plain mode, or safe mode when the server was built with an AES key."""
+        if self.crypto is None:
+            return await self.post_raw(xml.encode("utf-8"), self.query(timestamp))
+        envelope, q = self.envelope(xml, timestamp)
         reply = await self.post_raw(envelope.encode("utf-8"), q)
         if reply.status == 200 and reply.body != "success":
             root = ET.fromstring(reply.body)

@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.audit import Actor
 from bot.config import Role
 from bot.keys import SETTINGS
-from bot.web import session
+from bot.web import params, session
 from bot.web.modes import TEMPLATES
 
 log = logging.getLogger("bot.console")
@@ -168,12 +168,8 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
 
 
 def record_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return params.path_id(request)
 
 
 def page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    return min(max(1, int(raw)), 100_000) if raw.isdigit() and len(raw) < 7 else 1
+    return params.integer(request, "page", 1, 1, params.MAX_PAGE)
