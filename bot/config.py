@@ -171,6 +171,33 @@ class LogSettings(Section):
     )  #: json: one object per line; text: for people
 
 
+class PrivacySettings(Section):
+    #: Fernet key (urlsafe base64, 32 bytes) sealing ID numbers, phones, addresses and emails
+    #: at rest; it is never stored in the database. Empty: a key file under ./data/ is made
+    #: once and reused (fine for a demo; set the key, from a secret store, in production).
+    key: SecretStr = SecretStr("")
+    key_file: Path = Path("./data/privacy.key")  #: where the generated key is kept when ``key`` is empty
+
+    @field_validator("key")
+    @classmethod
+    def _fernet(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(raw)
+            except ValueError:
+                raise ValueError("must be a Fernet key (Fernet.generate_key())") from None
+        return value
+
+
+class ParticipationSettings(Section):
+    #: WeChat's web authorisation page (snsapi_base); a stand-in's in tests and demos
+    oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    outbox_poll_seconds: float = Field(10.0, gt=0, le=3600)  #: how often the worker looks for replies to deliver
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -180,6 +207,8 @@ class Settings(Section):
     admin: AdminSettings = AdminSettings()
     push: PushSettings = PushSettings()
     log: LogSettings = LogSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    participation: ParticipationSettings = ParticipationSettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -188,6 +188,7 @@ class Content:
     menu: dict[str, Any] | None = None
     holidays: Holidays = field(default_factory=Holidays)
     synonyms: list[list[str]] = field(default_factory=list)
+    consultations: list[Any] = field(default_factory=list)  # bot.participation.content
     problems: list[Problem] = field(default_factory=list)
     # Files present but rejected: the database keeps their previous version.
     failed_paths: set[str] = field(default_factory=set)
@@ -728,8 +729,17 @@ def load_content(root: Path | str, *, display_root: str | None = None) -> Conten
         if (interp := reader.interpretation(rel)) is not None:
             reader.content.interpretations.append(interp)
     _cross_check(reader)
+    _read_consultations(reader)
     reader.content.problems.sort(key=lambda p: (p.path, p.line))
     return reader.content
+
+
+def _read_consultations(reader: _Reader) -> None:
+    # Participation's kind keeps its reader in its own package (registered as a kind at merge).
+    from bot.catalog.deadlines import WorkCalendar
+    from bot.participation.content import read_consultations
+
+    reader.content.consultations = read_consultations(reader, WorkCalendar(reader.content.holidays))
 
 
 def load_holidays(root: Path | str) -> Holidays:

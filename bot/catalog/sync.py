@@ -30,6 +30,8 @@ from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status
 from bot.catalog.render import render_many, render_markdown
 from bot.config import Settings
 from bot.models import AuditEntry
+from bot.participation.consultations import announce_openings
+from bot.participation.content import sync_consultations
 
 log = logging.getLogger("bot.catalog")
 
@@ -481,13 +483,18 @@ async def sync_content(
         withdrawn = await job.policies(rendered)
         await job.interpretations(rendered, withdrawn)
         await job.catalog()
+        consultations = await sync_consultations(content.consultations, content.failed_paths, conn)
         for chunk in _chunks(job.audit):
             await AuditEntry.bulk_create(chunk, using_db=conn)
     report = job.report
+    if settings is not None:
+        await announce_openings(settings)
     if report.changed and redis is not None:
         await _announce(redis)
     report.seconds = time.perf_counter() - started
     for problem in report.errors:
         log.warning("content problem", extra={"problem": str(problem)})
-    log.info("content sync done", extra={"summary": report.summary()})
+    log.info(
+        "content sync done", extra={"summary": report.summary(), "consultations": consultations}
+    )
     return report

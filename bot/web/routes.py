@@ -9,6 +9,8 @@ from bot.web import (
     api,
     campaigns_api,
     console,
+    consultations,
+    disclosure,
     feed,
     feedback_api,
     openapi,
@@ -18,6 +20,7 @@ from bot.web import (
 )
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
+from bot.web.resident import CALLBACK, oauth_callback
 from bot.wechat import callback
 
 
@@ -76,3 +79,8 @@ def setup_routes(app: web.Application) -> None:
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)
+
+    # Public participation: 依申请公开, 征求意见/调研, WeChat web authorisation.
+    app.router.add_get(CALLBACK, oauth_callback, name="wechat_oauth")
+    disclosure.setup_routes(app)
+    consultations.setup_routes(app)
