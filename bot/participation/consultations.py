@@ -265,7 +265,7 @@ async def publish_report(
         )  # fmt: skip
         if not done:
             raise Conflict("conflict", "意见采纳情况已公布")
-        openids = await Comment.filter(consultation_id=c.id).using_db(conn).distinct().values_list("openid", flat=True)  # fmt: skip
+        openids = await Comment.filter(consultation_id=c.id).using_db(conn).values_list("openid", flat=True)  # fmt: skip
         for openid in sorted(set(openids)):
             await Outbox.create(kind="consultation.report", object_id=c.id, channel="wechat", openid=openid,
                                 text=f"您参与的《{c.title}》征求意见，采纳情况已公布：{url}", url=url, using_db=conn)  # fmt: skip

@@ -16,7 +16,11 @@ PHONE = "13812345678"
 
 
 def settings_for(db_url: str, fake_url: str, **sections: Any) -> Settings:
-    return staff_settings(db_url, fake_url, privacy={"key": PRIVACY_KEY}, **sections)
+    """Staff tokens, a privacy key, and WeChat's web authorisation served by the stand-in."""
+    oauth = {"oauth_authorize_url": f"{fake_url}connect/oauth2/authorize"}
+    return staff_settings(
+        db_url, fake_url, privacy={"key": PRIVACY_KEY}, participation=oauth, **sections
+    )
 
 
 async def say(client: TestClient, text: str, openid: str, msg_id: str | None = None) -> str:

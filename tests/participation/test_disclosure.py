@@ -279,6 +279,8 @@ async def test_annual_report_balances(db_url: str, fake_wechat: Any) -> None:
             report["received"]["total"] + report["carried_over"]
             == report["outcomes"]["total"] + report["carried_forward"]
         )
-        assert report["on_time_share"] == round(2 / 3, 4) and report["median_working_days"] == 13  # 13, 11 and 26 working days
+        assert (
+            report["on_time_share"] == round(2 / 3, 4) and report["median_working_days"] == 13
+        )  # 13, 11 and 26 working days
         assert "张三" not in str(report) and ID_NUMBER not in str(report)
         assert (await client.get("/api/v1/disclosure/annual-report?year=x")).status == 400
