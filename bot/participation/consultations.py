@@ -217,7 +217,7 @@ async def decide(consultation_id: str, comment_id: int, data: Any, who: Actor) -
     deciding at the same moment) is refused and audited as refused."""
     body = data if isinstance(data, dict) else {}
     try:
-        decision = Decision(body.get("decision"))
+        decision = Decision(str(body.get("decision")))
     except ValueError:
         raise Invalid("invalid", "decision 应为 采纳、部分采纳 或 未采纳") from None
     reason = body.get("reason")
@@ -248,7 +248,7 @@ async def publish_report(
     """Publish the feedback report: after the period, every visible comment decided.
     Commenters are told (outbox), once each."""
     body = data if isinstance(data, dict) else {}
-    text = body.get("text") if isinstance(body.get("text"), str) else ""
+    text = str(body["text"]) if isinstance(body.get("text"), str) else ""
     c = await get(consultation_id)
     if c.report_published_at:
         raise Conflict("conflict", "意见采纳情况已公布")

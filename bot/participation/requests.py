@@ -78,6 +78,12 @@ def _text(data: dict[str, Any], key: str, limit: int, *, required: bool, label: 
     return value
 
 
+def _need(data: dict[str, Any], key: str, limit: int, label: str) -> str:
+    value = _text(data, key, limit, required=True, label=label)
+    assert value is not None  # _text raised otherwise
+    return value
+
+
 def _resident_id_ok(number: str) -> bool:
     """GB 11643 check digit of an 18-character 居民身份证号码."""
     if not re.fullmatch(r"\d{17}[\dXx]", number):
@@ -332,8 +338,8 @@ async def _notify(req: DisclosureRequest, kind: str, text: str, conn: Any) -> Ou
 async def extend(settings: Settings, number: str, data: Any, who: Actor) -> DisclosureRequest:
     """Once, by up to 20 working days, with the approver named and a reason."""
     body = data if isinstance(data, dict) else {}
-    reason = _text(body, "reason", 500, required=True, label="延期理由")
-    approver = _text(body, "approver", 64, required=True, label="批准人")
+    reason = _need(body, "reason", 500, "延期理由")
+    approver = _need(body, "approver", 64, "批准人")
     days = body.get("days", MAX_EXTENSION_WORKING_DAYS)
     if (
         not isinstance(days, int)
@@ -358,9 +364,7 @@ async def extend(settings: Settings, number: str, data: Any, who: Actor) -> Disc
 
 async def supplement(settings: Settings, number: str, data: Any, who: Actor) -> DisclosureRequest:
     """Ask the applicant to clarify (补正), within 7 working days of receipt; stops the clock."""
-    what = _text(
-        data if isinstance(data, dict) else {}, "what", 1000, required=True, label="需要补正的内容"
-    )
+    what = _need(data if isinstance(data, dict) else {}, "what", 1000, "需要补正的内容")
     now = today(settings)
     cal = calendar(settings)
     async with in_transaction() as conn:
@@ -442,7 +446,7 @@ async def reply(settings: Settings, number: str, data: Any, who: Actor) -> Discl
             )
     elif reason is not None:
         raise Invalid("invalid", f"“{outcome}”不需要 reason")
-    text = _text(body, "text", 4000, required=True, label="答复内容")
+    text = _need(body, "text", 4000, "答复内容")
     attachments = body.get("attachments") or []
     if not isinstance(attachments, list) or not all(
         isinstance(a, dict) and isinstance(a.get("name"), str) and isinstance(a.get("url"), str)

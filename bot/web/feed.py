@@ -1,4 +1,4 @@
-"""/feed.atom: the newest published policies and interpretations (RFC 4287).
+"""/feed.atom: the newest published policies, interpretations and consultations (RFC 4287).
 
 Built with ElementTree so that every title and summary is escaped; entry ids
 are the documents' public URLs, which never change (ids are stable).
@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.catalog.render import plain_text
+from bot.participation.models import Consultation, ConsultationStatus
 from bot.web.keys import SETTINGS
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -29,6 +30,28 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     if text is not None:
         element.text = text
     return element
+
+
+async def _consultation_entries(tz: dt.tzinfo) -> list[tuple[str, str, str, str, str, str]]:
+    """Open consultations, and their feedback report once out (the entry updates then).
+    Comments never appear here: the feed carries nothing a resident wrote."""
+    today = dt.datetime.now(tz).date()
+    rows = (
+        await Consultation.filter(status=ConsultationStatus.published, opens_on__lte=today)
+        .order_by("-updated_at")
+        .limit(LIMIT)
+    )
+    out = []
+    for c in rows:
+        period = f"征求意见期限：{c.opens_on} 至 {c.closes_on}。"
+        if c.report_published_at:
+            updated = _stamp(None, c.report_published_at, tz)
+            summary, category = f"意见采纳情况已公布。{c.report_text or ''}{period}", "意见采纳情况"
+        else:
+            updated = _stamp(c.opens_on, c.updated_at, tz)
+            summary, category = period + plain_text(c.intro_html, 160), c.kind.value
+        out.append((updated, f"/consultations/{c.id}", c.title, c.issuer, summary, category))
+    return out
 
 
 async def atom_feed(request: web.Request) -> web.Response:
@@ -59,6 +82,7 @@ async def atom_feed(request: web.Request) -> web.Response:
         )
         for i in interps
     ]
+    entries += await _consultation_entries(tz)
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
     entries = entries[:LIMIT]
 

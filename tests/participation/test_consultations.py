@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import feedparser
 from aiohttp.test_utils import TestClient
 
 from bot.models import AuditEntry
@@ -208,6 +209,10 @@ async def test_consultation_taken_end_to_end(db_url: str, fake_wechat: Any) -> N
         cells = [cell for row in rows[1:] for cell in row]
         assert "'" + FORMULA in cells and not any(c.startswith(("=", "+", "-", "@")) for c in cells)
         assert RESIDENT not in text
+        feed = feedparser.parse(await (await client.get("/feed.atom")).text())
+        entry = next(e for e in feed.entries if e.link.endswith("/consultations/care"))
+        assert entry.tags[0].term == "意见采纳情况" and "共收到意见 3 条" in entry.summary
+        assert "建议提高" not in str(feed) and "o-fake" not in str(feed)
         open_data = await (await client.get("/api/v1/consultations/care")).json()
         assert open_data["report"]["counts"] == {"采纳": int(decided.decision.value == "采纳"),
                                                  "部分采纳": 1, "未采纳": int(decided.decision.value == "未采纳")}  # fmt: skip
