@@ -154,7 +154,10 @@ async def sync_consultations(
             "body_md": doc.body_md, "source_path": doc.source_path, "content_hash": doc.content_hash,
             "status": ConsultationStatus.published,
         }  # fmt: skip
-        row = existing.pop(doc.id, None) or await Consultation.filter(id=doc.id).using_db(conn).first()
+        row = (
+            existing.pop(doc.id, None)
+            or await Consultation.filter(id=doc.id).using_db(conn).first()
+        )
         if row is None:
             await Consultation.create(id=doc.id, **values, using_db=conn)
             counts["added"] += 1

@@ -9,6 +9,7 @@ from bot.web import (
     api,
     campaigns_api,
     console,
+    console_participation,
     consultations,
     disclosure,
     feed,
@@ -84,3 +85,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(CALLBACK, oauth_callback, name="wechat_oauth")
     disclosure.setup_routes(app)
     consultations.setup_routes(app)
+    console_participation.setup_routes(app)
