@@ -176,9 +176,8 @@ class PrivacySettings(Section):
     #: at rest; it is never stored in the database. Empty: a key file under ./data/ is made
     #: once and reused (fine for a demo; set the key, from a secret store, in production).
     key: SecretStr = SecretStr("")
-    key_file: Path = Path(
-        "./data/privacy.key"
-    )  #: where the generated key is kept when ``key`` is empty
+    #: where the generated key is kept when ``key`` is empty
+    key_file: Path = Path("./data/privacy.key")
 
     @field_validator("key")
     @classmethod
@@ -197,9 +196,8 @@ class PrivacySettings(Section):
 class ParticipationSettings(Section):
     #: WeChat's web authorisation page (snsapi_base); a stand-in's in tests and demos
     oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
-    outbox_poll_seconds: float = Field(
-        10.0, gt=0, le=3600
-    )  #: how often the worker looks for replies to deliver
+    #: how often the worker looks for replies and notices to deliver
+    outbox_poll_seconds: float = Field(10.0, gt=0, le=3600)
 
 
 class Settings(Section):
