@@ -284,3 +284,36 @@ async def test_annual_report_balances(db_url: str, fake_wechat: Any) -> None:
         )  # 13, 11 and 26 working days
         assert "张三" not in str(report) and ID_NUMBER not in str(report)
         assert (await client.get("/api/v1/disclosure/annual-report?year=x")).status == 400
+
+
+async def test_form_page_keeps_input_escaped_and_takes_the_openid_from_wechat(
+    db_url: str, fake_wechat: Any
+) -> None:
+    from tests.participation.test_consultations import sign_in_with_wechat, token_of
+
+    settings = settings_for(db_url, fake_wechat.url)
+    hostile = '"><script>alert(1)</script>'
+    async with staff_client(settings) as client:
+        form = {"type": "公民", "name": hostile, "id_type": "居民身份证", "id_number": "123",
+                "phone": PHONE, "description": hostile, "delivery": "邮寄", "address": "城关镇"}  # fmt: skip
+        resp = await client.post("/disclosure/apply", data=form)
+        html = await resp.text()
+        assert resp.status == 422 and "居民身份证号码不正确" in html
+        assert "<script>alert(1)" not in html and "&lt;script&gt;" in html  # kept, escaped
+        # From WeChat: authorised once, then the reply can come by WeChat.
+        html = await sign_in_with_wechat(client, fake_wechat, "/disclosure/apply", RESIDENT)
+        form.update(id_number=ID_NUMBER, delivery="微信", token=token_of(html))
+        resp = await client.post("/disclosure/apply", data=form)
+        assert resp.status == 201, await resp.text()
+        number = (await resp.text()).split('id="number">')[1].split("<")[0]
+        assert (await DisclosureRequest.get(number=number)).openid == RESIDENT
+        assert number in await say(client, f"查询申请 {number}", RESIDENT)
+        # The JSON route behind the form takes the same WeChat identity, and no other.
+        resp = await client.post(
+            "/api/v1/disclosure-requests", json=application(delivery="微信", openid=RESIDENT)
+        )
+        assert resp.status == 201
+        stolen = await client.post(
+            "/api/v1/disclosure-requests", json=application(delivery="微信", openid="o-fake-000009")
+        )
+        assert stolen.status == 422
