@@ -119,14 +119,14 @@ async def comment_from_chat(settings: Settings, openid: str, argument: str) -> s
     if len(parts) < 2:
         return "请按“意见 序号 您的意见”发送，如“意见 1 建议延长补贴申请时间”。发送“征求意见”查看序号。"
     ref, rest = parts
-    section = None
-    words = rest.split(maxsplit=1)
-    if len(words) == 2 and _SECTION.match(words[0]):
-        section, rest = words
     day = today(settings)
     c = await resolve(ref, day)
     if c is None:
         return f"没有找到序号或编号为“{ref[:20]}”的征求意见。发送“征求意见”查看正在征求意见的文件。"
+    section = None
+    words = rest.split(maxsplit=1)
+    if len(words) == 2 and _names_section(c, words[0]):
+        section, rest = words
     try:
         comment = await add_comment(settings, c, openid, rest, section=section, via="chat")
     except (Invalid, Conflict) as exc:
@@ -136,6 +136,13 @@ async def comment_from_chat(settings: Settings, openid: str, argument: str) -> s
         f"感谢参与！您对《{c.title}》{where}的意见已记录，编号 {comment.id}。\n"
         f"征求意见截至 {c.closes_on}，采纳情况将在截止后公布：{settings.server.base_url}/consultations/{c.id}"
     )
+
+
+def _names_section(c: Consultation, word: str) -> bool:
+    """``第二条``, ``§2``, or the start of one of the draft's headings (``二、票价``)."""
+    if _SECTION.match(word):
+        return True
+    return len(word) >= 2 and any(str(s["heading"]).startswith(word) for s in c.sections)
 
 
 async def add_comment(

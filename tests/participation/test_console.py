@@ -90,9 +90,10 @@ async def test_consultation_screens(db_url: str, fake_wechat: Any) -> None:
         form["shortened_reason"] = "汛期前须完成"
         resp = await client.post("/admin/consultations", data=form, allow_redirects=False)
         assert resp.status == 303
-        reply = await say(client, f"意见 bus {HOSTILE}", RESIDENT)
-        assert "编号" in reply
+        reply = await say(client, f"意见 bus 一、线路 {HOSTILE}", RESIDENT)
+        assert "编号" in reply and "（一、线路）" in reply  # a section named by its heading
         comment = await Comment.get(consultation_id="bus")
+        assert comment.section == "一、线路"
         page = await (await client.get("/admin/consultations/bus")).text()
         assert HOSTILE not in page and "&lt;script&gt;" in page and "汛期前须完成" in page
         resp = await client.post(f"/admin/consultations/bus/comments/{comment.id}/decide",

@@ -112,6 +112,11 @@ async def test_consultation_taken_end_to_end(db_url: str, fake_wechat: Any) -> N
         )
         assert f"编号 {comments[0].id}" in first
         assert "没有找到" in await say(client, "意见 99 有意见", RESIDENT)
+        named = await say(client, "意见 care 第一条 适用范围 应包括外地户籍", RESIDENT)
+        assert "（第一条）" in named
+        await Comment.filter(
+            consultation_id="care", section="第一条"
+        ).delete()  # keep the counts below
 
         # The page: draft by section, days left, the comment form after WeChat authorisation.
         page = await (await client.get("/consultations/care")).text()
