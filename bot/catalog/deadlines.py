@@ -39,9 +39,17 @@ class WorkCalendar:
 
     def __init__(self, holidays: Holidays | None = None) -> None:
         self.holidays = holidays or Holidays()
+        # chinese_calendar takes ~60 µs a call; reports count thousands of days.
+        self._known: dict[dt.date, tuple[bool, bool]] = {}
 
     def is_workday(self, day: dt.date) -> tuple[bool, bool]:
         """(working day?, estimated?)."""
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._lookup(day)
+        return known
+
+    def _lookup(self, day: dt.date) -> tuple[bool, bool]:
         try:
             return bool(chinese_calendar.is_workday(day)), False
         except NotImplementedError:
