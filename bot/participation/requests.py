@@ -235,6 +235,17 @@ async def list_requests(
     return list(await query.order_by("due_on", "id").limit(limit))
 
 
+async def due_counts(settings: Settings, day: dt.date, within: int = 5) -> dict[str, int]:
+    """Open requests past their due date, and due within ``within`` working days (dashboard)."""
+    cal = calendar(settings)
+    horizon = cal.add_working_days(day, within).day
+    running = DisclosureRequest.filter(state=RequestState.received)
+    return {
+        "requests_late": await running.filter(due_on__lt=day).count(),
+        "requests_soon": await running.filter(due_on__gte=day, due_on__lte=horizon).count(),
+    }
+
+
 async def lookup(number: str, openid: str, last4: str | None) -> DisclosureRequest | None:
     """The request, for its applicant only: their own WeChat, or the phone's last four
     digits. Anyone else gets None, exactly as for a number that does not exist."""

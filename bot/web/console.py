@@ -29,6 +29,7 @@ from bot.config import Role
 from bot.errors import DomainError
 from bot.feedback import answers
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
+from bot.participation.requests import due_counts as disclosure_due
 from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
 from bot.push.runtime import wake
@@ -241,6 +242,7 @@ async def dashboard(request: web.Request, user: session.Session) -> web.Response
         "campaigns": await Campaign.filter(state=CampaignState.draft).count(),
         "late": sum(1 for d in deadlines if d.state == "late"),
         "at_risk": sum(1 for d in deadlines if d.state == "at_risk"),
+        **await disclosure_due(settings, today(request)),
     }
     return render(
         request, "dashboard.html", user, title="概览", counts=counts, deadlines=deadlines[:20]

@@ -34,6 +34,11 @@ async def test_disclosure_screens(db_url: str, fake_wechat: Any) -> None:
         csrf = await log_in(client, "tok-editor")
         late = await _register(client, csrf, "2026-02-06")
         fresh = await _register(client, csrf, today.isoformat())
+        dashboard = await (await client.get("/admin/")).text()
+        assert (
+            'id="count-requests-late">1<' in dashboard
+            and 'id="count-requests-soon">0<' in dashboard
+        )
         page = await (await client.get("/admin/disclosure")).text()
         assert 'id="count-late">1<' in page and HOSTILE not in page and "&lt;script&gt;" in page
         assert page.index(late) > page.index('id="group-late"') and page.index(fresh) > page.index(

@@ -272,3 +272,39 @@ async def test_content_folder_consultations_are_synced_and_checked(
     async with staff_client(settings) as client:
         assert (await client.get("/api/v1/consultations/town-bus-routes")).status == 404
         assert await Consultation.exists(id="town-bus-routes")  # unpublished, never deleted
+
+
+async def test_survey_answers_on_the_page(db_url: str, fake_wechat: Any) -> None:
+    settings = settings_for(db_url, fake_wechat.url)
+    today = dt.datetime.now(settings.server.tz).date()
+    body = "请回答。\n\n## 您从哪里查政策？\n\n- [ ] 公众号\n- [ ] 网页\n- [ ] 窗口\n\n## 满意吗？\n\n- ( ) 满意\n- ( ) 不满意\n\n## 建议\n"
+    survey = {"id": "survey", "title": "使用调研", "issuer": "政务服务中心", "kind": "调研",
+              "opens_on": today.isoformat(), "closes_on": today.isoformat(), "body": body}  # fmt: skip
+    async with staff_client(settings) as client:
+        assert (await client.post(ADMIN, json=survey, headers=bearer("tok-editor"))).status == 201
+        html = await sign_in_with_wechat(client, fake_wechat, "/consultations/survey", RESIDENT)
+        assert 'type="checkbox" name="q1" value="网页"' in html and 'type="radio" name="q2"' in html
+        form = aiohttp.FormData(
+            [("token", token_of(html)), ("q1", "公众号"), ("q1", "网页"), ("q2", "不存在")]
+        )
+        assert (await client.post("/consultations/survey/comments", data=form)).status == 422
+        form = aiohttp.FormData([("token", token_of(html)), ("q1", "公众号"), ("q1", "网页"), ("q2", "满意"),
+                                 ("q3", "=1+1 希望增加语音"), ("text", "")])  # fmt: skip
+        resp = await client.post("/consultations/survey/comments", data=form)
+        assert resp.status == 201, await resp.text()
+        items = (
+            await (
+                await client.get(f"{ADMIN}/survey/comments", headers=bearer("tok-editor"))
+            ).json()
+        )["items"]
+        assert items[0]["answers"] == {
+            "1": ["公众号", "网页"],
+            "2": "满意",
+            "3": "=1+1 希望增加语音",
+        }
+        text = await (
+            await client.get(f"{ADMIN}/survey/comments.csv", headers=bearer("tok-editor"))
+        ).text()
+        assert (
+            "1: ['公众号', '网页']" in text and "3: =1+1" in text
+        )  # inside the cell, not at its start
