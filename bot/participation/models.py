@@ -107,6 +107,8 @@ class DisclosureRequest(Model):
     number = fields.CharField(max_length=32, unique=True)  #: 申请编号, e.g. YSQ2026-000012
     via = fields.CharField(max_length=8, default="online")  #: online | staff (post, in person)
     openid = fields.CharField(max_length=64, null=True, db_index=True)  #: the applicant's WeChat
+    #: WeChat's web authorisation (or staff) vouched for ``openid``: chat answers it, replies go to it
+    openid_verified = fields.BooleanField(default=False)
     applicant_type = fields.CharField(max_length=16)  #: 公民 | 法人或其他组织
     org_kind = fields.CharField(
         max_length=16, null=True

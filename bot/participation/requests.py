@@ -33,7 +33,6 @@ from bot.participation.models import DisclosureRequest, Outbox, RequestState
 from bot.participation.outcomes import (
     APPLICANT_TYPES,
     DELIVERY,
-    ID_TYPES,
     ORG_KINDS,
     OUTCOMES,
 )
@@ -50,7 +49,9 @@ STATE_NAMES = {
 }
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Format only: a wrong check digit is for staff to query, not a reason to lose the request.
+_RESIDENT_ID = re.compile(r"\d{17}[\dX]")
+ID_ALIASES = {"身份证": "居民身份证", "二代身份证": "居民身份证", "营业执照": "统一社会信用代码"}
 
 
 def calendar(settings: Settings) -> WorkCalendar:
@@ -84,14 +85,6 @@ def _need(data: dict[str, Any], key: str, limit: int, label: str) -> str:
     return value
 
 
-def _resident_id_ok(number: str) -> bool:
-    """GB 11643 check digit of an 18-character 居民身份证号码."""
-    if not re.fullmatch(r"\d{17}[\dXx]", number):
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == number[17].upper()
-
-
 def _date(value: Any, key: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
@@ -108,13 +101,13 @@ def _applicant(data: Any) -> dict[str, Any]:
     if kind not in APPLICANT_TYPES:
         raise Invalid("invalid", "申请人类型（applicant.type）应为 公民 或 法人或其他组织")
     name = _text(data, "name", 100, required=True, label="申请人姓名或名称")
-    id_type = _text(data, "id_type", 32, required=True, label="证件类型")
-    if id_type not in ID_TYPES[kind]:
-        raise Invalid("invalid", f"证件类型（applicant.id_type）应为：{'、'.join(ID_TYPES[kind])}")
-    id_number = _text(data, "id_number", 40, required=True, label="证件号码") or ""
-    id_number = id_number.replace(" ", "").upper()
-    if id_type == "居民身份证" and not _resident_id_ok(id_number):
-        raise Invalid("invalid", "居民身份证号码不正确，请核对（applicant.id_number）")
+    id_type = _need(data, "id_type", 32, "证件类型")
+    id_type = ID_ALIASES.get(id_type, id_type)  # the form offers ID_TYPES; letters may say more
+    id_number = _need(data, "id_number", 40, "证件号码").replace(" ", "").upper()
+    if id_type == "居民身份证" and not _RESIDENT_ID.fullmatch(id_number):
+        raise Invalid(
+            "invalid", "居民身份证号码应为 18 位（最后一位可为 X），请核对（applicant.id_number）"
+        )
     if id_type == "统一社会信用代码" and not re.fullmatch(r"[0-9A-Z]{18}", id_number):
         raise Invalid("invalid", "统一社会信用代码应为 18 位数字或大写字母（applicant.id_number）")
     phone = (_text(data, "phone", 20, required=True, label="联系电话") or "").replace(" ", "")
@@ -149,10 +142,12 @@ async def receive(
     *,
     who: Actor = RESIDENT,
     openid: str | None = None,
+    openid_verified: bool = False,
     staff: bool = False,
 ) -> DisclosureRequest:
-    """A new request: from the H5 form (``openid`` only when WeChat vouched for it) or
-    registered by staff with the day it was received (``received_on``)."""
+    """A new request: from the H5 form or registered by staff with the day it was received
+    (``received_on``). ``openid_verified``: WeChat's web authorisation (or staff) vouch for
+    the openid; only then does the chat tell it the state, or a reply go to it."""
     if not isinstance(data, dict):
         raise Invalid("invalid", "请求体应为 JSON 对象")
     applicant = _applicant(data.get("applicant"))
@@ -163,6 +158,7 @@ async def receive(
         raise Invalid("invalid", f"获取信息的方式（delivery）应为：{'、'.join(DELIVERY)}")
     if staff:
         openid = _text(data, "openid", 64, required=False, label="openid")
+        openid_verified = openid is not None
     if delivery == "微信" and not openid:
         raise Invalid("invalid", "选择“微信”答复时，请从公众号菜单打开申请表（需要微信身份）")
     if delivery == "电子邮件" and not applicant["email"]:
@@ -186,6 +182,7 @@ async def receive(
             number=f"new-{uuid.uuid4().hex[:24]}",  # replaced by the id-based number below
             via="staff" if staff else "online",
             openid=openid,
+            openid_verified=bool(openid and openid_verified),
             applicant_type=applicant["type"],
             org_kind=applicant["org_kind"],
             name_sealed=seal.seal(applicant["name"]),
@@ -253,7 +250,7 @@ async def lookup(number: str, openid: str, last4: str | None) -> DisclosureReque
     if req is None:
         return None
     if last4 is None:
-        return req if req.openid and req.openid == openid else None
+        return req if req.openid_verified and req.openid == openid else None
     return req  # the caller compares the digits after opening the sealed phone
 
 
@@ -337,13 +334,13 @@ async def _locked(number: str, conn: Any) -> DisclosureRequest:
 
 async def _notify(req: DisclosureRequest, kind: str, text: str, conn: Any) -> Outbox | None:
     """Queue a message to the applicant by the channel they chose (WeChat, email)."""
-    if req.delivery == "微信" and req.openid:
+    if req.delivery == "微信" and req.openid and req.openid_verified:
         return await Outbox.create(kind=kind, object_id=req.number, channel="wechat",
                                    openid=req.openid, text=text, using_db=conn)  # fmt: skip
     if req.email_sealed and req.delivery == "电子邮件":
         return await Outbox.create(kind=kind, object_id=req.number, channel="email",
                                    email_sealed=req.email_sealed, text=text, using_db=conn)  # fmt: skip
-    return None  # 邮寄 / 自行领取: staff hand it over; the audit trail records the reply
+    return None  # 邮寄 / 自行领取, or an openid nobody vouched for: staff hand it over
 
 
 async def extend(settings: Settings, number: str, data: Any, who: Actor) -> DisclosureRequest:

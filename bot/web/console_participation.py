@@ -203,7 +203,7 @@ async def consultations_page(request: web.Request, user: session.Session) -> web
 @action(Role.editor)
 async def create(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
     get = lambda k: str(form.get(k, "")).strip()  # noqa: E731
-    body = {
+    body: dict[str, Any] = {
         k: get(k) or None
         for k in ("id", "title", "issuer", "kind", "opens_on", "closes_on", "shortened_reason")
     }

@@ -40,13 +40,21 @@ async def _json_body(request: web.Request) -> Any:
         raise api_error(400, "请求体应为 JSON 对象") from None
 
 
-def _public_openid(request: web.Request, body: Any) -> str | None:
-    """The openid WeChat vouched for; a different one in the body is refused."""
+def _public_openid(request: web.Request, body: Any) -> tuple[str | None, bool]:
+    """(openid, verified): the one WeChat's web authorisation vouched for; without it, an
+    ``openid`` in the body is kept but not trusted (the chat will not answer it and no
+    reply goes to it, so nobody can point another resident's WeChat at a request)."""
     openid = resident.current_openid(request)
     claimed = body.get("openid") if isinstance(body, dict) else None
+    if claimed is not None and not isinstance(claimed, str):
+        raise api_error(422, "openid 应为文本", "invalid")
+    if openid is None:
+        return (claimed[:64] if claimed else None), False
     if claimed and claimed != openid:
-        raise api_error(422, "openid 须经微信网页授权确认，请从公众号菜单打开申请表", "invalid")
-    return openid
+        raise api_error(
+            422, "openid 与微信网页授权的身份不一致，请从公众号菜单重新打开申请表", "invalid"
+        )
+    return openid, True
 
 
 # --- resident side -------------------------------------------------------------------------
@@ -82,7 +90,9 @@ async def apply_form(request: web.Request) -> web.Response:
         "delivery": values.get("delivery"),
     }  # fmt: skip
     try:
-        req = await requests.receive(request.app[SETTINGS], body, openid=openid)
+        req = await requests.receive(
+            request.app[SETTINGS], body, openid=openid, openid_verified=True
+        )
     except DomainError as exc:
         return _form(request, status=422, error=exc.message, values=values)
     return _form(request, status=201, done=requests.public_json(req))
@@ -92,10 +102,12 @@ async def apply_form(request: web.Request) -> web.Response:
 async def submit(request: web.Request) -> web.Response:
     """A resident's application (the H5 form's JSON route) → {number, received_on, due_on, state}."""
     body = await _json_body(request)
-    openid = _public_openid(request, body)
+    openid, verified = _public_openid(request, body)
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k != "openid"}
-    req = await requests.receive(request.app[SETTINGS], body, openid=openid)
+    req = await requests.receive(
+        request.app[SETTINGS], body, openid=openid, openid_verified=verified
+    )
     return json_response(requests.public_json(req), status=201)
 
 
