@@ -134,6 +134,25 @@ def read_consultations(reader: Any, calendar: WorkCalendar) -> list[Consultation
     return list(docs.values())
 
 
+def to_markdown(c: Any) -> str:
+    """A consultation written in the console, as a ``consultations/*.md`` file (for
+    ``policybot content export``): reading it back gives the same consultation."""
+    import yaml
+
+    meta: dict[str, Any] = {
+        "id": c.id, "title": c.title, "issuer": c.issuer, "kind": c.kind.value,
+        "opens_on": c.opens_on, "closes_on": c.closes_on,
+    }  # fmt: skip
+    if c.shortened_reason:
+        meta["shortened_reason"] = c.shortened_reason
+    if c.topics:
+        meta["topics"] = list(c.topics)
+    if c.areas:
+        meta["areas"] = list(c.areas)
+    head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+    return f"---\n{head}---\n{c.body_md.strip()}\n"
+
+
 async def sync_consultations(
     docs: list[ConsultationDoc], failed: set[str], conn: BaseDBAsyncClient
 ) -> dict[str, int]:
