@@ -17,7 +17,7 @@ from bot.models import AuditEntry
 from bot.participation import consultations as consult
 from bot.participation import requests
 from bot.participation.clock import supplement_deadline
-from bot.participation.models import Comment, Consultation, DisclosureRequest, RequestState
+from bot.participation.models import Comment, Consultation, DisclosureRequest, Outbox, RequestState
 from bot.participation.outbox import wake
 from bot.participation.outcomes import OUTCOMES
 from bot.participation.report import annual_report
@@ -31,6 +31,10 @@ from bot.web.modes import today
 HANDLING = (Role.editor, Role.reviewer)  # also moderate and decide comments
 REPORTING = (Role.publisher, Role.reviewer)
 DUE_SOON = 5  # working days
+OUTBOX_STATES = {
+    "pending": "待发送", "sending": "发送中", "sent": "已通过微信送达",
+    "failed": "未能通过微信送达（请电话、邮寄或现场送达）", "no_channel": "待送达（尚无此渠道，请人工送达）",
+}  # fmt: skip
 DONE = {
     "registered": "申请已登记。", "extend": "已延长答复期限，并通知申请人。",
     "supplement": "已发出补正通知，答复期限暂停计算。", "supplied": "已登记补正，答复期限重新计算。",
@@ -85,10 +89,13 @@ async def _request_view(request: web.Request, user: session.Session, number: str
     history = await AuditEntry.filter(
         object_type="disclosure_request", object_id=req.number
     ).order_by("id")
+    messages = await Outbox.filter(object_id=req.number, kind__startswith="disclosure.").order_by(
+        "id"
+    )
     cal = requests.calendar(settings)
     return render(
         request, "disclosure_request.html", user, status=status, title=f"申请 {req.number}", req=req,
-        data=data, history=history, error=error, notice=DONE.get(request.query.get("done", ""), ""),
+        data=data, history=history, messages=messages, outbox_states=OUTBOX_STATES, error=error, notice=DONE.get(request.query.get("done", ""), ""),
         outcomes=OUTCOMES, handling=HANDLING, state_names=requests.STATE_NAMES,
         supplement_by=supplement_deadline(cal, req.received_on).day, full=full,
     )  # fmt: skip
