@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -71,6 +72,7 @@ class FakeConfig:
     menu_authorized: bool = True  # False → 48001 on menu calls
     fail: dict[str, int] = field(default_factory=dict)  # endpoint → errcode on every call
     user_page_size: int = 10_000  # user/get page size
+    oauth_domain: str = ""  # 网页授权域名: redirect_uri must be on this host ("" accepts any)
 
 
 class Refusal(Exception):
@@ -804,8 +806,10 @@ async def _oauth_authorize(request: web.Request) -> web.Response:
     if q.get("response_type") != "code" or q.get("scope") not in OAUTH_SCOPES:
         return web.Response(status=400, text="scope 参数错误或没有 scope 权限")
     redirect = q.get("redirect_uri", "")
-    if not redirect.startswith(("http://", "https://")):
-        return web.Response(status=400, text="redirect_uri 参数错误")
+    host = urlsplit(redirect).hostname or ""
+    domain = s.config.oauth_domain
+    if not redirect.startswith(("http://", "https://")) or (domain and host != domain):
+        return web.Response(status=400, text="redirect_uri 参数错误（10003）")
     openid = q.get("openid") or next(iter(s.followers), "o-fake-anonymous")
     code = uuid.uuid4().hex
     s.oauth_codes[code] = (openid, q["scope"], time.time() + OAUTH_CODE_TTL)

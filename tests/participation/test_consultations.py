@@ -308,3 +308,41 @@ async def test_survey_answers_on_the_page(db_url: str, fake_wechat: Any) -> None
         assert (
             "1: ['公众号', '网页']" in text and "3: =1+1" in text
         )  # inside the cell, not at its start
+
+
+async def test_stand_in_enforces_the_web_authorisation_rules(fake_wechat: Any) -> None:
+    """The stand-in refuses what WeChat refuses: a foreign redirect domain, a wrong appid or
+    scope, an unknown code, a code used twice."""
+    fake_wechat.configure(oauth_domain="policy.test")
+    base = fake_wechat.url + "connect/oauth2/authorize"
+    good = {"appid": fake_wechat.config.appid, "redirect_uri": "https://policy.test/wechat/oauth",
+            "response_type": "code", "scope": "snsapi_base", "state": "s"}  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        for bad in (
+            {"redirect_uri": "https://evil.example/x"},
+            {"appid": "wx-other"},
+            {"scope": "snsapi_login"},
+        ):
+            resp = await http.get(base, params={**good, **bad}, allow_redirects=False)
+            assert resp.status == 400, bad
+        resp = await http.get(
+            base, params={**good, "openid": "o-fake-000003"}, allow_redirects=False
+        )
+        assert resp.status == 302
+        code = resp.headers["Location"].split("code=")[1].split("&")[0]
+        token = fake_wechat.url + "sns/oauth2/access_token"
+        query = {
+            "appid": fake_wechat.config.appid,
+            "secret": fake_wechat.config.secret,
+            "grant_type": "authorization_code",
+        }
+        assert (await (await http.get(token, params={**query, "code": "nope"})).json())[
+            "errcode"
+        ] == 40029
+        first = await (await http.get(token, params={**query, "code": code})).json()
+        assert first["openid"] == "o-fake-000003" and first["scope"] == "snsapi_base"
+        assert (await (await http.get(token, params={**query, "code": code})).json())[
+            "errcode"
+        ] == 40163
+        wrong = await (await http.get(token, params={**query, "code": code, "secret": "x"})).json()
+        assert wrong["errcode"] == 40125
