@@ -17,9 +17,12 @@ PHONE = "13812345678"
 
 def settings_for(db_url: str, fake_url: str, **sections: Any) -> Settings:
     """Staff tokens, a privacy key, and WeChat's web authorisation served by the stand-in."""
-    oauth = {"oauth_authorize_url": f"{fake_url}connect/oauth2/authorize"}
+    participation = {
+        "oauth_authorize_url": f"{fake_url}connect/oauth2/authorize",
+        **sections.pop("participation", {}),
+    }
     return staff_settings(
-        db_url, fake_url, privacy={"key": PRIVACY_KEY}, participation=oauth, **sections
+        db_url, fake_url, privacy={"key": PRIVACY_KEY}, participation=participation, **sections
     )
 
 
