@@ -22,6 +22,7 @@ from bot import audit
 from bot.audit import Actor
 from bot.catalog.deadlines import calendar_for
 from bot.catalog.fields import convert_fields
+from bot.catalog.models import Area, Topic
 from bot.config import Settings
 from bot.errors import Conflict, Invalid, NotFound
 from bot.participation.clock import period_shortfall
@@ -295,6 +296,12 @@ async def create(settings: Settings, data: Any, who: Actor) -> Consultation:
         raise Invalid("invalid", f"{short}；确需缩短的，请填写缩短理由（shortened_reason）")
     if await Consultation.exists(id=values["id"]):
         raise Conflict("conflict", f"编号 {values['id']} 已被使用")
+    known = set(await Topic.filter(id__in=values["topics"]).values_list("id", flat=True))
+    if unknown := [t for t in values["topics"] if t not in known]:
+        raise Invalid("invalid", f"未知主题：{'、'.join(unknown)}")
+    named = set(await Area.filter(name__in=values["areas"]).values_list("name", flat=True))
+    if unknown := [a for a in values["areas"] if a not in named]:
+        raise Invalid("invalid", f"未知领域：{'、'.join(unknown)}")
     body = str(data.get("body") or "")
     intro, sections = split_sections(body, values["kind"].value)
     if values["kind"] == ConsultationKind.survey and not sections:
@@ -320,9 +327,16 @@ async def announce_openings(settings: Settings) -> list[int]:
         channel = "template" if settings.wechat.template_id else "customer"
         text = f"《{c.title}》正在征求意见（{c.opens_on} 至 {c.closes_on}），欢迎参与：{settings.server.base_url}/consultations/{c.id}"
         when = dt.datetime.combine(max(c.opens_on, day), dt.time(9), settings.server.tz)
-        campaign = await campaigns.create(
-            {"title": f"征求意见：{c.title}"[:128], "text": text, "audience": {"topics": c.topics},
-             "channel": channel, "send_at": when.isoformat()}, SYNC_ACTOR, settings)  # fmt: skip
+        try:
+            campaign = await campaigns.create(
+                {"title": f"征求意见：{c.title}"[:128], "text": text, "audience": {"topics": c.topics},
+                 "channel": channel, "send_at": when.isoformat()}, SYNC_ACTOR, settings)  # fmt: skip
+        except Invalid as exc:  # e.g. a topic removed since: the others are still announced
+            log.warning(
+                "consultation opening not announced",
+                extra={"consultation": c.id, "reason": exc.message},
+            )
+            continue
         await Consultation.filter(id=c.id).update(opening_campaign_id=campaign.id)
         made.append(campaign.id)
     return made

@@ -69,6 +69,10 @@ async def test_consultation_taken_end_to_end(db_url: str, fake_wechat: Any) -> N
         short = draft("short", today, today + dt.timedelta(days=2))
         resp = await client.post(ADMIN, json=short, headers=bearer("tok-editor"))
         assert resp.status == 422 and "7 个工作日" in (await resp.json())["error"]["message"]
+        unknown = await client.post(ADMIN, json={**short, "shortened_reason": "急", "topics": ["nope"]},
+                                    headers=bearer("tok-editor"))  # fmt: skip
+        assert unknown.status == 422 and "未知主题" in (await unknown.json())["error"]["message"]
+        assert not await Consultation.exists(id="short")
         resp = await client.post(ADMIN, json={**short, "shortened_reason": "上级文件要求月底前出台"},
                                  headers=bearer("tok-editor"))  # fmt: skip
         assert resp.status == 201
