@@ -4,10 +4,10 @@ data sealed and masked, the reply delivered once through the outbox, the annual 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
-import asyncpg  # noqa: F401  (the PostgreSQL driver the raw scan below goes through Tortoise)
 from tortoise import connections
 
 from bot.catalog.deadlines import calendar_for
@@ -183,8 +183,6 @@ async def test_reply_recorded_before_a_crash_is_delivered_once_after_restart(
             claimed_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         )
         # Two workers after the restart race for it: one message.
-        import asyncio
-
         results = await asyncio.gather(
             outbox.deliver_pending(services), outbox.deliver_pending(services)
         )
