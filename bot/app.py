@@ -42,9 +42,16 @@ def create_app(settings: Settings, role: str = "all") -> web.Application:
         async with push_runtime(app[SERVICES]):
             yield
 
+    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.participation.outbox import outbox_worker
+
+        async with outbox_worker(app[SERVICES]):
+            yield
+
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(callback_ctx)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(push_ctx)
+        app.cleanup_ctx.append(outbox_ctx)
     setup_routes(app)
     return app

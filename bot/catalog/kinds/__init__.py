@@ -34,12 +34,14 @@ if TYPE_CHECKING:
     from bot.catalog.fields import Spec
     from bot.catalog.loader import Reader
     from bot.catalog.sync import SyncJob
+    from bot.config import Settings
 
 # Imported (so registered) in this order; ``all_kinds`` puts a parent before its children.
 KIND_MODULES = [
     "bot.catalog.kinds.policy",
     "bot.catalog.kinds.interpretation",
     "bot.catalog.kinds.catalog_item",
+    "bot.catalog.kinds.consultation",
 ]
 
 Row = dict[str, Any]
@@ -92,6 +94,8 @@ class Kind:
     after_write: Callable[[BaseDBAsyncClient, list[str], list[Any]], Awaitable[None]] | None = None
     sync: Callable[[SyncJob], Awaitable[None]] | None = None  # for kinds not in Markdown
     announces_publication: bool = False  # newly published rows go to ``catalog.events``
+    # After the sync committed (given the settings): e.g. announce what opened.
+    after_sync: Callable[[Settings], Awaitable[Any]] | None = None
 
     # Search: columns read, values of relations (name → ``relation__column``), what a hit shows.
     search_fields: Sequence[SearchField] = ()
@@ -103,6 +107,9 @@ class Kind:
     # Open data and the feed.
     open_data: Callable[[list[Any], str, dt.date], Awaitable[list[dict[str, Any]]]] | None = None
     feed_entry: Callable[[Any], FeedEntry] | None = None
+    # More conditions, as of today, for a published row to enter the feed (a
+    # consultation is published ahead of its opening day and fed from it).
+    feed_filter: Callable[[dt.date], dict[str, Any]] | None = None
 
     def url(self, base_url: str, doc_id: object) -> str:
         return base_url + self.path.format(id=doc_id)
