@@ -2,7 +2,7 @@
 
 A ``Kind`` says in one place what the rest of the service needs to know about
 one sort of published document (a policy, an interpretation, a catalog item,
-next a consultation): its model and when a row counts as published, its
+a consultation): its model and when a row counts as published, its
 content files and front-matter fields, how ``content sync`` writes it, how it
 is indexed for search (Wagtail-style ``search_fields``), its page URL and
 route name, its open-data JSON and its feed entry. The loader, sync, the
