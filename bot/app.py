@@ -48,10 +48,17 @@ def create_app(settings: Settings, role: str = "all") -> web.Application:
         async with push_runtime(app[SERVICES]):
             yield
 
+    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.participation.outbox import outbox_worker
+
+        async with outbox_worker(app[SERVICES]):
+            yield
+
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(callback_ctx)
     app.cleanup_ctx.append(ops.metrics_listener)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(push_ctx)
+        app.cleanup_ctx.append(outbox_ctx)
     setup_routes(app)
     return app

@@ -295,6 +295,35 @@ class LogSettings(Section):
     )  #: json: one object per line; text: for people
 
 
+class PrivacySettings(Section):
+    #: Fernet key (urlsafe base64, 32 bytes) sealing ID numbers, phones, addresses and emails
+    #: at rest; it is never stored in the database. Empty: a key file under ./data/ is made
+    #: once and reused (fine for a demo; set the key, from a secret store, in production).
+    key: SecretStr = SecretStr("")
+    #: where the generated key is kept when ``key`` is empty
+    key_file: Path = Path("./data/privacy.key")
+
+    @field_validator("key")
+    @classmethod
+    def _fernet(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(raw)
+            except ValueError:
+                raise ValueError("must be a Fernet key (Fernet.generate_key())") from None
+        return value
+
+
+class ParticipationSettings(Section):
+    #: WeChat's web authorisation page (snsapi_base); a stand-in's in tests and demos
+    oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    #: how often the worker looks for replies and notices to deliver
+    outbox_poll_seconds: float = Field(10.0, gt=0, le=3600)
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -306,6 +335,8 @@ class Settings(Section):
     chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    participation: ParticipationSettings = ParticipationSettings()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

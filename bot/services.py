@@ -23,6 +23,7 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from bot.participation.outbox import OutboxWorker
     from bot.push.runtime import PushRuntime
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
@@ -43,6 +44,7 @@ class Services:
         default_factory=OrderedDict
     )  # openid → last write
     push: PushRuntime | None = None  # set by the push runtime in roles all and worker
+    outbox: OutboxWorker | None = None  # participation's delivery worker (roles all and worker)
 
 
 @asynccontextmanager

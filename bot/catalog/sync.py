@@ -280,8 +280,9 @@ async def sync_content(
 ) -> SyncReport:
     """Import a content folder into the (already initialised) database.
 
-    ``settings`` is accepted for symmetry with the other entry points; the
-    database is the one Tortoise is connected to. With ``redis``, a committed
+    The database is the one Tortoise is connected to. With ``settings``, each
+    kind's ``after_sync`` runs once the transaction committed (a consultation
+    now open is announced). With ``redis``, a committed
     change is announced so every process's search index refreshes at once
     (they also poll, so a lost announcement only delays it).
     """
@@ -303,6 +304,10 @@ async def sync_content(
         for chunk in _chunks(job.audit):
             await AuditEntry.bulk_create(chunk, using_db=conn)
     report = job.report
+    if settings is not None:
+        for kind in all_kinds():
+            if kind.after_sync is not None:
+                await kind.after_sync(settings)
     if report.changed and redis is not None:
         await _announce(redis)
     report.seconds = time.perf_counter() - started

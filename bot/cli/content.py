@@ -37,7 +37,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     errors = len(content.errors)
     counts = (
         f"{len(content.policies)} 篇政策、{len(content.interpretations)} 篇解读、"
-        f"{len(content.catalog)} 条目录事项"
+        f"{len(content.catalog)} 条目录事项、{len(content.documents.get('consultation', []))} 项征求意见"
     )
     if errors:
         files = len({p.path for p in content.errors})

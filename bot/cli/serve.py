@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _run_worker(settings: Settings) -> int:
     """The worker role: scheduler and delivery workers, no HTTP server."""
+    from bot.participation.outbox import outbox_worker
     from bot.push.runtime import push_runtime
     from bot.services import open_services
 
@@ -53,7 +54,7 @@ async def _run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_services(settings) as services, push_runtime(services):
+    async with open_services(settings) as services, push_runtime(services), outbox_worker(services):
         print("推送进程已启动（按 Ctrl+C 停止）", file=sys.stderr)
         await stop.wait()
     return 0

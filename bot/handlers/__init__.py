@@ -40,12 +40,13 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, search, smalltalk, subscriptions
+    from bot.handlers import basics, feedback, menu, participation, search, smalltalk, subscriptions
 
     return Dispatcher(
         [
             subscriptions.router,
             feedback.router,
+            participation.router,
             basics.router,
             menu.router,
             smalltalk.router,

@@ -1,8 +1,10 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from bot.participation.models import CommentState, ConsultationKind, ConsultationStatus, Decision, OutboxState, RequestState
 from bot.push.models import NoticeState
 from bot.search.models import MissKind
 from orjson import loads
+from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 
@@ -12,6 +14,54 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.CreateModel(
+            name='Consultation',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=80)),
+                ('title', fields.CharField(description=')  #: [a-z0-9-]+, used in URLs', max_length=200)),
+                ('issuer', fields.CharField(max_length=128)),
+                ('kind', fields.CharEnumField(description='major_decision: 重大行政决策\nnormative: 规范性文件\nsurvey: 调研', enum_type=ConsultationKind, max_length=16)),
+                ('opens_on', fields.DateField(db_index=True)),
+                ('closes_on', fields.DateField(db_index=True)),
+                ('shortened_reason', fields.TextField(null=True, description=')  #: last day comments are taken', unique=False)),
+                ('topics', fields.JSONField(default=list, description=')  #: why the period is below the legal minimum', encoder=JSON_DUMPS, decoder=loads)),
+                ('areas', fields.JSONField(default=list, description=')  #: topic ids', encoder=JSON_DUMPS, decoder=loads)),
+                ('intro_html', fields.TextField(default='', description=')  #: area names', unique=False)),
+                ('sections', fields.JSONField(default=list, description='="")  #: text before the first ## heading', encoder=JSON_DUMPS, decoder=loads)),
+                ('body_md', fields.TextField(default='', description=')  #: [{number, heading, html, questions?}]', unique=False)),
+                ('status', fields.CharEnumField(default=ConsultationStatus.published, description='published: published\nunpublished: unpublished', enum_type=ConsultationStatus, max_length=11)),
+                ('source_path', fields.CharField(null=True, max_length=255)),
+                ('content_hash', fields.CharField(null=True, description=')  #: content file, or null (console)', max_length=64)),
+                ('report_text', fields.TextField(null=True, unique=False)),
+                ('report_published_at', fields.DatetimeField(null=True, description=')  #: 意见采纳情况 summary published with the report', auto_now=False, auto_now_add=False)),
+                ('report_published_by', fields.CharField(null=True, max_length=64)),
+                ('opening_campaign_id', fields.IntField(null=True)),
+                ('created_at', fields.DatetimeField(description=')  #: the campaign draft telling subscribers', auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'consultation', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A draft out for comment (征求意见) or a survey (调研).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Comment',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('consultation', fields.ForeignKeyField('models.Consultation', source_field='consultation_id', description=')  #: the number the resident is told', db_constraint=True, to_field='id', related_name='comments', on_delete=OnDelete.RESTRICT)),
+                ('openid', fields.CharField(db_index=True, max_length=64)),
+                ('via', fields.CharField(default='chat', max_length=8)),
+                ('section', fields.CharField(null=True, description='")  #: chat | page', max_length=80)),
+                ('text', fields.TextField(description=')  #: the section named (e.g. 第二条)', unique=False)),
+                ('answers', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('state', fields.CharEnumField(default=CommentState.visible, db_index=True, description='visible: visible\nhidden: hidden', enum_type=CommentState, max_length=7)),
+                ('decision', fields.CharEnumField(null=True, description='adopted: 采纳\npartly: 部分采纳\nrejected: 未采纳', enum_type=Decision, max_length=8)),
+                ('reason', fields.TextField(null=True, unique=False)),
+                ('decided_by', fields.CharField(null=True, description=')  #: why it was (not) adopted', max_length=64)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'consultation_comment', 'app': 'models', 'pk_attr': 'id', 'table_description': "One resident's comment on a consultation (or answers to a survey)."},
+            bases=['Model'],
+        ),
         ops.CreateModel(
             name='ContentEntry',
             fields=[
@@ -23,6 +73,48 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='DisclosureRequest',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('number', fields.CharField(unique=True, max_length=32)),
+                ('via', fields.CharField(default='online', description=')  #: 申请编号, e.g. YSQ2026-000012', max_length=8)),
+                ('openid', fields.CharField(null=True, db_index=True, description='")  #: online | staff (post, in person)', max_length=64)),
+                ('openid_verified', fields.BooleanField(default=False, description=")  #: the applicant's WeChat")),
+                ('applicant_type', fields.CharField(max_length=16)),
+                ('org_kind', fields.CharField(null=True, description=')  #: 公民 | 法人或其他组织', max_length=16)),
+                ('name_sealed', fields.TextField(description='    )  #: 商业企业 | 科研机构 | … (annual report)', unique=False)),
+                ('id_type', fields.CharField(max_length=32)),
+                ('id_number_sealed', fields.TextField(unique=False)),
+                ('phone_sealed', fields.TextField(unique=False)),
+                ('address_sealed', fields.TextField(null=True, unique=False)),
+                ('email_sealed', fields.TextField(null=True, unique=False)),
+                ('description', fields.TextField(unique=False)),
+                ('purpose', fields.TextField(null=True, description='()  #: the information sought', unique=False)),
+                ('delivery', fields.CharField(max_length=8)),
+                ('state', fields.CharEnumField(default=RequestState.received, db_index=True, description='received: received\nsupplement: supplement\nthird_party: third_party\nanswered: answered', enum_type=RequestState, max_length=11)),
+                ('received_on', fields.DateField(db_index=True)),
+                ('due_on', fields.DateField(db_index=True)),
+                ('due_estimated', fields.BooleanField(default=False, description=')  #: kept current by every step of the clock')),
+                ('extension_days', fields.IntField(default=0, description=')  #: counted partly on holidays.yaml')),
+                ('extension_reason', fields.TextField(null=True, unique=False)),
+                ('extension_approver', fields.CharField(null=True, max_length=64)),
+                ('supplement_what', fields.TextField(null=True, unique=False)),
+                ('supplement_sent_on', fields.DateField(null=True)),
+                ('supplied_on', fields.DateField(null=True)),
+                ('pauses', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('outcome', fields.CharField(null=True, description=')  #: third-party waits [[since, until|null]]', max_length=8)),
+                ('outcome_reason', fields.CharField(null=True, description=')  #: 予以公开 … 其他处理', max_length=64)),
+                ('reply_text', fields.TextField(null=True, description=")  #: the annual report's sub-reason", unique=False)),
+                ('attachments', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('replied_on', fields.DateField(null=True, db_index=True, description=')  #: [{name, url}]')),
+                ('replied_by', fields.CharField(null=True, max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'disclosure_request', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One 政府信息公开申请 (依申请公开), from the H5 form or registered by staff.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='MoreResults',
             fields=[
                 ('openid', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),
@@ -31,6 +123,27 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'more_results', 'app': 'models', 'pk_attr': 'openid', 'table_description': "A resident's last search that had more results than one reply shows, so that"},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Outbox',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('kind', fields.CharField(max_length=32)),
+                ('object_id', fields.CharField(db_index=True, description='    )  #: disclosure.reply | disclosure.extend | consultation.report …', max_length=80)),
+                ('channel', fields.CharField(max_length=8)),
+                ('openid', fields.CharField(null=True, description=')  #: wechat | email', max_length=64)),
+                ('email_sealed', fields.TextField(null=True, unique=False)),
+                ('text', fields.TextField(unique=False)),
+                ('url', fields.CharField(null=True, max_length=512)),
+                ('state', fields.CharEnumField(default=OutboxState.pending, db_index=True, description='pending: pending\nsending: sending\nsent: sent\nfailed: failed\nno_channel: no_channel', enum_type=OutboxState, max_length=10)),
+                ('claimed_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('attempts', fields.IntField(default=0)),
+                ('errcode', fields.IntField(null=True)),
+                ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'participation_outbox', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A message to one resident, written in the transaction that made it necessary, so a'},
             bases=['Model'],
         ),
         ops.CreateModel(

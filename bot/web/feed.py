@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.catalog.kinds import FeedEntry, all_kinds
 from bot.keys import SETTINGS
+from bot.web.modes import today
 
 ATOM = "http://www.w3.org/2005/Atom"
 LIMIT = 30
@@ -33,11 +34,15 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 async def atom_feed(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     base, tz = settings.server.base_url, settings.server.tz
+    day = today(request)
     found: list[tuple[str, FeedEntry]] = []
     for kind in all_kinds():
         if kind.feed_entry is None:
             continue
-        rows = await kind.model.filter(**kind.published).order_by("-updated_at").limit(LIMIT)
+        more = kind.feed_filter(day) if kind.feed_filter else {}
+        rows = (
+            await kind.model.filter(**kind.published, **more).order_by("-updated_at").limit(LIMIT)
+        )
         for row in rows:
             item = kind.feed_entry(row)
             found.append((_stamp(item.day, item.changed, tz), item))

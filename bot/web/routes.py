@@ -11,6 +11,8 @@ from bot.web import (
     api,
     campaigns_api,
     console,
+    consultations,
+    disclosure,
     feed,
     feedback_api,
     home,
@@ -21,6 +23,7 @@ from bot.web import (
     search_api,
 )
 from bot.web.modes import STATIC
+from bot.web.resident import CALLBACK, oauth_callback
 from bot.wechat import callback
 
 
@@ -85,3 +88,8 @@ def setup_routes(app: web.Application) -> None:
 
     # Landing page: what the account offers, search, topics, the console's door.
     app.router.add_get("/", home.home_page, name="home")
+
+    # Public participation: 依申请公开, 征求意见/调研, WeChat web authorisation.
+    app.router.add_get(CALLBACK, oauth_callback, name="wechat_oauth")
+    disclosure.setup_routes(app)
+    consultations.setup_routes(app)

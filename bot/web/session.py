@@ -61,6 +61,18 @@ def _mac(secret: bytes, purpose: str, data: str) -> str:
     return _b64(hmac.new(secret, f"{purpose}:{data}".encode(), hashlib.sha256).digest())
 
 
+def sign(request: web.Request, purpose: str, data: str) -> str:
+    """``data`` signed with the app's secret for one ``purpose`` (e.g. a resident's cookie
+    or form token); a signature made for one purpose never passes for another."""
+    return _mac(request.app[SECRET], purpose, data)
+
+
+def signed_ok(request: web.Request, purpose: str, data: str, presented: str) -> bool:
+    """Whether ``presented`` is ``sign(request, purpose, data)`` (constant time)."""
+    expected = sign(request, purpose, data)
+    return bool(presented) and secrets.compare_digest(presented.encode(), expected.encode())
+
+
 def _fingerprint(secret: bytes, token: ApiToken) -> str:
     return _mac(secret, "token", token.token.get_secret_value())[:22]
 

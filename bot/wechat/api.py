@@ -115,6 +115,23 @@ class WeChatAPI:
             raise WeChatError(NETWORK_ERROR, f"network error: {type(exc).__name__}") from None
         return parse_answer(path, status, raw)
 
+    # --- web authorisation (snsapi_base) ------------------------------------------------
+
+    async def oauth_openid(self, code: str) -> str:
+        """The openid behind a 网页授权 ``code`` (``sns/oauth2/access_token``; no access token)."""
+        if not self.enabled:
+            raise WeChatError(DEMO_MODE, "demo mode: wechat.appid is not configured")
+        query = {"appid": self.settings.appid, "secret": self.settings.secret.get_secret_value(),
+                 "code": code, "grant_type": "authorization_code"}  # fmt: skip
+        try:
+            async with self.http.get(
+                self.base_url + "sns/oauth2/access_token", params=query
+            ) as resp:
+                raw, status = await resp.read(), resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise WeChatError(NETWORK_ERROR, f"network error: {type(exc).__name__}") from None
+        return str(parse_answer("sns/oauth2/access_token", status, raw)["openid"])
+
     # --- customer service (48 h window) -------------------------------------------------
 
     async def send_custom_text(self, openid: str, text: str) -> None:

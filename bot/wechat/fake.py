@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import defusedxml.ElementTree as SafeET
@@ -80,6 +81,7 @@ class FakeConfig:
     user_page_size: int = 10_000  # user/get page size
     callback_url: str = ""  # the service's callback; /_fake/say delivers residents' messages there
     callback_token: str = "policybot-dev"  # the service's wechat.token, to sign them
+    oauth_domain: str = ""  # 网页授权域名: redirect_uri must be on this host ("" accepts any)
 
 
 class Refusal(Exception):
@@ -145,6 +147,7 @@ class FakeWeChat:
         self.template_ids: dict[tuple[str, str], tuple[int, float]] = {}
         self.menu: dict[str, Any] | None = None
         self.next_msg_id = 1_000_000_001
+        self.oauth_codes: dict[str, tuple[str, str, float]] = {}  # code → (openid, scope, expires)
         for name in cfg.tags:
             self._create_tag(name)
         self.add_followers(cfg.followers)
@@ -862,11 +865,67 @@ def _text_of(xml: str) -> str:
     return root.findtext("Content") or ""
 
 
+# --- web authorisation (网页授权, snsapi_base) ----------------------------------------------
+
+OAUTH_CODE_TTL = 300.0  # WeChat: a code is good for 5 minutes, once
+OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo")
+
+
+async def _oauth_authorize(request: web.Request) -> web.Response:
+    """What WeChat's in-app browser does on ``open.weixin.qq.com/connect/oauth2/authorize``:
+    checks the request and sends the resident back to ``redirect_uri`` with a one-time
+    ``code``. WeChat knows who is looking; the stand-in is told with ``openid`` (default:
+    the first follower)."""
+    s = request.app[FAKE_KEY]
+    q = request.query
+    if q.get("appid") != s.config.appid:
+        return web.Response(status=400, text="appid 参数错误")
+    if q.get("response_type") != "code" or q.get("scope") not in OAUTH_SCOPES:
+        return web.Response(status=400, text="scope 参数错误或没有 scope 权限")
+    redirect = q.get("redirect_uri", "")
+    host = urlsplit(redirect).hostname or ""
+    domain = s.config.oauth_domain
+    if not redirect.startswith(("http://", "https://")) or (domain and host != domain):
+        return web.Response(status=400, text="redirect_uri 参数错误（10003）")
+    openid = q.get("openid") or next(iter(s.followers), "o-fake-anonymous")
+    code = uuid.uuid4().hex
+    s.oauth_codes[code] = (openid, q["scope"], time.time() + OAUTH_CODE_TTL)
+    joiner = "&" if "?" in redirect else "?"
+    location = f"{redirect}{joiner}code={code}&state={q.get('state', '')}"
+    return web.Response(status=302, headers={"Location": location})
+
+
+async def _oauth_token(request: web.Request) -> web.Response:
+    """``sns/oauth2/access_token``: the code for the resident's openid (40029 unknown or
+    expired code, 40163 a code used twice)."""
+    s = request.app[FAKE_KEY]
+    q = request.query
+    s.calls["sns/oauth2/access_token"] += 1
+    try:
+        if q.get("grant_type") != "authorization_code":
+            raise Refusal(40002, "invalid grant_type")
+        s.check_credentials(q.get("appid"), q.get("secret"))
+        code = q.get("code", "")
+        found = s.oauth_codes.get(code)
+        if found is not None and found[2] == 0:
+            raise Refusal(40163, "code been used")
+        if found is None or found[2] < time.time():
+            raise Refusal(40029, "invalid code")
+        s.oauth_codes[code] = (found[0], found[1], 0)  # used: a second exchange is refused
+        return _json({"access_token": f"FAKE_SNS_{uuid.uuid4().hex}", "expires_in": 7200,
+                      "refresh_token": f"FAKE_SNS_R_{uuid.uuid4().hex}", "openid": found[0],
+                      "scope": found[1]})  # fmt: skip
+    except Refusal as refusal:
+        return _json(_refused(s, refusal))
+
+
 def create_fake_app(config: FakeConfig | None = None) -> web.Application:
     """The stand-in as an aiohttp app; its state is ``app[FAKE_KEY]`` (``fake_state(app)``)."""
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[FAKE_KEY] = FakeWeChat(config)
     app.router.add_route("*", "/cgi-bin/{name:.+}", _api)
+    app.router.add_get("/connect/oauth2/authorize", _oauth_authorize)
+    app.router.add_get("/sns/oauth2/access_token", _oauth_token)
     app.router.add_get("/_fake/state", _state)
     app.router.add_get("/_fake/messages", _messages)
     app.router.add_post("/_fake/config", _config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from bot.catalog.fields import Spec, date, ident, text
 from bot.catalog.kinds import Kind, all_kinds, register
 from bot.catalog.loader import load_content
 from bot.catalog.models import Policy, Status
+from bot.keys import SETTINGS
 from tests.conftest import CONTENT
 
 
@@ -102,3 +104,24 @@ async def test_each_kind_is_served_at_the_path_it_declares(client: TestClient) -
         page = result["url"].removeprefix("http://policy.test")
         assert page == kinds.kind(result["kind"]).path.format(id=result["id"])
         assert (await client.get(page)).status == 200
+
+
+async def test_consultations_are_a_kind_found_fed_and_listed_from_its_declaration(
+    client: TestClient,
+) -> None:
+    consultation = kinds.kind("consultation")
+    data = await (await client.get("/api/v1/search", params={"q": "城乡公交线路优化"})).json()
+    found = [r for r in data["results"] if r["kind"] == "consultation"]
+    assert [r["id"] for r in found][:1] == ["town-bus-routes"]
+    page = found[0]["url"].removeprefix("http://policy.test")
+    assert page == consultation.path.format(id="town-bus-routes")
+    assert "公交线路" in await (await client.get(page)).text()
+
+    listed = await (await client.get("/api/v1/consultations")).json()
+    assert {c["id"] for c in listed["items"]} == {"elderly-care-subsidy", "town-bus-routes",
+                                                  "service-survey-2026"}  # fmt: skip
+    feed = await (await client.get("/feed.atom")).text()
+    today = dt.datetime.now(client.server.app[SETTINGS].server.tz).date()
+    for item in listed["items"]:
+        fed = f"/consultations/{item['id']}</id>" in feed
+        assert fed == (dt.date.fromisoformat(item["opens_on"]) <= today), item["id"]

@@ -222,6 +222,15 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await editor.check("search")
             await page.goto(f"{base}/admin/policies/qzb-2025-9-heating")
             await editor.check("policy-view")
+            # Participation's screens, in the same frame: its navigation entries lead there.
+            await page.get_by_role("link", name="依申请公开").click()
+            await expect(page.get_by_role("link", name="依申请公开")).to_have_attribute(
+                "aria-current", "page"
+            )
+            await editor.check("disclosure")
+            await page.get_by_role("link", name="征求意见").click()
+            await expect(page.locator("main")).to_contain_text("城乡公交线路优化方案")
+            await editor.check("consultations")
             await page.goto(f"{base}/admin/campaigns/new")
             await page.get_by_label("标题（必填，居民最先看到）").fill("测试取消")
             await page.get_by_label("正文（可选；留空时使用政策摘要）").fill("这条不发")

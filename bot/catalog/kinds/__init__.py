@@ -2,7 +2,7 @@
 
 A ``Kind`` says in one place what the rest of the service needs to know about
 one sort of published document (a policy, an interpretation, a catalog item,
-next a consultation): its model and when a row counts as published, its
+a consultation): its model and when a row counts as published, its
 content files and front-matter fields, how ``content sync`` writes it, how it
 is indexed for search (Wagtail-style ``search_fields``), its page URL and
 route name, its open-data JSON and its feed entry. The loader, sync, the
@@ -34,12 +34,14 @@ if TYPE_CHECKING:
     from bot.catalog.fields import Spec
     from bot.catalog.loader import Reader
     from bot.catalog.sync import SyncJob
+    from bot.config import Settings
 
 # Imported (so registered) in this order; ``all_kinds`` puts a parent before its children.
 KIND_MODULES = [
     "bot.catalog.kinds.policy",
     "bot.catalog.kinds.interpretation",
     "bot.catalog.kinds.catalog_item",
+    "bot.catalog.kinds.consultation",
 ]
 
 Row = dict[str, Any]
@@ -92,6 +94,8 @@ class Kind:
     after_write: Callable[[BaseDBAsyncClient, list[str], list[Any]], Awaitable[None]] | None = None
     sync: Callable[[SyncJob], Awaitable[None]] | None = None  # for kinds not in Markdown
     announces_publication: bool = False  # newly published rows go to ``catalog.events``
+    # After the sync committed (given the settings): e.g. announce what opened.
+    after_sync: Callable[[Settings], Awaitable[Any]] | None = None
 
     # Search: columns read, values of relations (name → ``relation__column``), what a hit shows.
     search_fields: Sequence[SearchField] = ()
@@ -103,6 +107,9 @@ class Kind:
     # Open data and the feed.
     open_data: Callable[[list[Any], str, dt.date], Awaitable[list[dict[str, Any]]]] | None = None
     feed_entry: Callable[[Any], FeedEntry] | None = None
+    # More conditions, as of today, for a published row to enter the feed (a
+    # consultation is published ahead of its opening day and fed from it).
+    feed_filter: Callable[[dt.date], dict[str, Any]] | None = None
 
     def url(self, base_url: str, doc_id: object) -> str:
         return base_url + self.path.format(id=doc_id)

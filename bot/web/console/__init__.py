@@ -3,7 +3,8 @@
 Staff log in (``login``), then see what needs them (``dashboard``), write and
 review policies with their interpretations (``policies``, ``review``),
 compose, approve and follow pushes (``campaigns``), answer 留言
-(``feedback``), look at subscribers (``residents``) and fix what residents
+(``feedback``), look at subscribers (``residents``), handle 依申请公开
+(``disclosure``) and 征求意见 (``consultations``), and fix what residents
 could not find (``search``). Shared plumbing —
 rendering, sessions, CSRF, roles, navigation — is ``frame``. Every screen
 calls the same domain functions as the admin API, so the two cannot disagree.
@@ -16,7 +17,9 @@ from aiohttp import web
 from bot.web import session
 from bot.web.console import (
     campaigns,
+    consultations,
     dashboard,
+    disclosure,
     feedback,
     login,
     policies,
@@ -73,4 +76,37 @@ def setup_routes(app: web.Application) -> None:
     post("/admin/search/rules", search.add_fix, name="console_search_rule")
     post(
         r"/admin/search/rules/{id:\d+}/delete", search.delete_fix, name="console_search_rule_delete"
+    )
+
+    get("/admin/disclosure", disclosure.requests_page, name="console_disclosure")
+    post("/admin/disclosure", disclosure.register, name="console_disclosure_register")
+    get("/admin/disclosure/report", disclosure.report_page, name="console_disclosure_report")
+    get("/admin/disclosure/report.csv", disclosure.report_csv, name="console_disclosure_report_csv")
+    get("/admin/disclosure/{number}", disclosure.request_page, name="console_disclosure_request")
+    for step in disclosure.STEPS:
+        post(
+            f"/admin/disclosure/{{number}}/{step}",
+            disclosure.request_step(step),
+            name=f"console_disclosure_{step}",
+        )
+
+    cons = "/admin/consultations"
+    get(cons, consultations.consultations_page, name="console_consultations")
+    post(cons, consultations.create, name="console_consultation_create")
+    get(cons + "/{id}", consultations.consultation_page, name="console_consultation")
+    get(cons + "/{id}/comments.csv", consultations.comments_csv, name="console_consultation_csv")
+    post(
+        cons + r"/{id}/comments/{comment_id:\d+}/hide",
+        consultations.comment_step("hide", consultations.MODERATING),
+        name="console_consultation_hide",
+    )
+    post(
+        cons + r"/{id}/comments/{comment_id:\d+}/decide",
+        consultations.comment_step("decide", consultations.MODERATING),
+        name="console_consultation_decide",
+    )
+    post(
+        cons + "/{id}/report",
+        consultations.comment_step("report", consultations.REPORTING),
+        name="console_consultation_report",
     )

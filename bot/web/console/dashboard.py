@@ -12,7 +12,9 @@ from bot.catalog.models import Disclosure, Policy, Status
 from bot.config import Role
 from bot.feedback.answers import ANSWER_ROLES, REPLY_TARGET
 from bot.models import Feedback, FeedbackStatus
+from bot.participation.requests import due_counts as disclosure_due
 from bot.push.models import Campaign, CampaignState
+from bot.web.console.disclosure import DUE_SOON, HANDLING
 from bot.web.console.frame import User, can, page, render
 from bot.web.console.policies import WRITE_ROLES
 from bot.web.console.review import PUBLISH_ROLES
@@ -61,6 +63,13 @@ async def dashboard(request: web.Request, user: User) -> web.Response:
     if can(user, Role.editor):
         cards.append(Card("sending", await Campaign.filter(state=CampaignState.sending).count(),
                           "个推送正在发送", "/admin/campaigns?state=sending"))  # fmt: skip
+    if can(user, *HANDLING):
+        due = await disclosure_due(today(request), DUE_SOON)
+        late_requests = due["requests_late"]
+        cards.append(Card("requests-late", late_requests, "件公开申请答复逾期",
+                          "/admin/disclosure#group-late", urgent=late_requests > 0))  # fmt: skip
+        cards.append(Card("requests-soon", due["requests_soon"],
+                          f"件公开申请 {DUE_SOON} 个工作日内到期", "/admin/disclosure#group-soon"))  # fmt: skip
     late = sum(1 for d in at_risk if d.state == "late") + older_late
     cards.append(Card("late", late, "份政策公开逾期", "#deadlines", urgent=late > 0))
     cards.append(

@@ -55,6 +55,8 @@ NAV = (
     NavItem("/admin/campaigns", "推送任务"),
     NavItem("/admin/feedback", "居民留言"),
     NavItem("/admin/residents", "订阅居民", (Role.editor, Role.reviewer)),
+    NavItem("/admin/disclosure", "依申请公开"),  # publishers see applicants masked
+    NavItem("/admin/consultations", "征求意见"),
     NavItem("/admin/search", "未找到的查询"),
 )
 
