@@ -173,3 +173,17 @@ def convert_fields(
             report(key, f"{key}: {exc}")
             ok = False
     return values if ok else None
+
+
+# --- publishing (bot.catalog.publishing): checks across fields -----------------------------
+
+
+def date_order_problems(values: dict[str, Any]) -> list[str]:
+    """Dates that cannot be: published or expiring before the document was written."""
+    written = values.get("written_on")
+    problems = []
+    for key, what in (("published_on", "发布日期"), ("expires_on", "失效日期")):
+        day = values.get(key)
+        if written and day and day < written:
+            problems.append(f"{key}: {what} {day.isoformat()} 早于成文日期 {written.isoformat()}")
+    return problems

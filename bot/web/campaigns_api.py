@@ -101,9 +101,12 @@ async def campaign_report(request: web.Request) -> web.Response:
 
 @document(response="Object")
 async def approve_campaign(request: web.Request) -> web.Response:
-    """Approve and schedule a draft (reviewer, not its author)."""
+    """Approve and schedule a draft (reviewer, not its author), as seen: ``version_hash``."""
     token = require_role(request, Role.reviewer)
-    campaign = await campaigns.approve(_id(request), actor(token))
+    seen = (await _body(request)).get("version_hash")
+    campaign = await campaigns.approve(
+        _id(request), actor(token), seen if isinstance(seen, str) else None
+    )
     await _wake_workers(request)
     return web.json_response({"id": campaign.id, "state": campaign.state.value})
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from bot.audit import Actor
 from bot.catalog import publishing
 from bot.catalog.deadlines import calendar_for, deadline_report
-from bot.catalog.models import Interpretation, Policy, Status
+from bot.catalog.models import Interpretation, Status
 from bot.config import Role
 from bot.errors import DomainError
 from bot.feedback import answers
@@ -234,10 +234,12 @@ async def logout(request: web.Request, user: session.Session, form: Any) -> web.
 @page
 async def dashboard(request: web.Request, user: session.Session) -> web.Response:
     settings = request.app[SETTINGS]
-    deadlines = await deadline_report(calendar_for(settings.content.dir), today(request))
+    deadlines = await deadline_report(
+        calendar_for(settings.content.dir), today(request), tz=settings.server.tz
+    )
     counts = {
         "feedback": await Feedback.filter(status=FeedbackStatus.new).count(),
-        "review": await Policy.filter(status=Status.review).count(),
+        "review": (await publishing.list_by_state(Status.review, 1, 0))[0],
         "campaigns": await Campaign.filter(state=CampaignState.draft).count(),
         "late": sum(1 for d in deadlines if d.state == "late"),
         "at_risk": sum(1 for d in deadlines if d.state == "at_risk"),
@@ -317,7 +319,7 @@ async def _campaigns_view(
     _, rows = await campaigns.list_campaigns(limit=CAMPAIGNS_SHOWN)
     items = [
         {"c": c, "counts": await campaigns.counts(c), "audience": await campaigns.live_audience(c),
-         "cancellable": c.state in campaigns.CANCELLABLE}
+         "cancellable": c.state in campaigns.CANCELLABLE, "hash": campaigns.campaign_hash(c)}
         for c in rows
     ]  # fmt: skip
     return render(
@@ -342,7 +344,12 @@ async def _campaign_step(
 
 @action(*APPROVE_ROLES)
 async def approve(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
-    return await _campaign_step(request, user, campaigns.approve, "approved")
+    seen = str(form.get("version_hash", "")) or None
+
+    async def step(campaign_id: int, who: Actor) -> Campaign:
+        return await campaigns.approve(campaign_id, who, seen)
+
+    return await _campaign_step(request, user, step, "approved")
 
 
 @action(*CANCEL_ROLES)
@@ -361,7 +368,13 @@ async def review_page(request: web.Request, user: session.Session) -> web.Respon
 async def _review_view(
     request: web.Request, user: session.Session, error: str = "", status: int = 200
 ) -> web.Response:
-    policies = await Policy.filter(status=Status.review).order_by("written_on", "id")
+    _, policies = await publishing.list_by_state(Status.review, 100, 0)
+    versions = {p.id: await publishing.working_version(p.id) for p in policies}
+    diffs = {  # a correction: the rows are what residents see, the change is the diff
+        p.id: await publishing.diff_against_published(p.id)
+        for p in policies
+        if p.status == Status.published
+    }
     ids = [p.id for p in policies]
     interps: dict[str, list[Interpretation]] = {i: [] for i in ids}
     for interp in await Interpretation.filter(policy_id__in=ids).order_by("id"):
@@ -374,7 +387,7 @@ async def _review_view(
     }
     return render(
         request, "review.html", user, status=status, title="待审核政策", policies=policies,
-        interps=interps, submitted=submitted, error=error,
+        interps=interps, submitted=submitted, error=error, versions=versions, diffs=diffs,
         notice=DONE.get(request.query.get("done", ""), ""), publish_roles=PUBLISH_ROLES,
     )  # fmt: skip
 
@@ -394,9 +407,13 @@ async def _review_step(
 
 @action(*PUBLISH_ROLES)
 async def publish(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
-    policy_id, day = request.match_info["id"], today(request)
+    policy_id, day, seen = (
+        request.match_info["id"],
+        today(request),
+        str(form.get("version_hash", "")),
+    )
     return await _review_step(
-        request, user, lambda who: publishing.publish(policy_id, who, day), "published"
+        request, user, lambda who: publishing.publish(policy_id, who, day, seen), "published"
     )
 
 
@@ -404,7 +421,7 @@ async def publish(request: web.Request, user: session.Session, form: Any) -> web
 async def reject(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
     policy_id, reason = request.match_info["id"], str(form.get("reason", "")).strip()[:500]
     return await _review_step(
-        request, user, lambda who: publishing.reject(policy_id, who, reason), "rejected"
+        request, user, lambda who: publishing.send_back(policy_id, who, reason), "rejected"
     )
 
 

@@ -65,6 +65,14 @@ def setup_routes(app: web.Application) -> None:
         admin_api.withdraw_policy,
         name="admin_policy_withdraw",
     )
+    app.router.add_get(
+        "/api/v1/admin/policies/{id}/versions",
+        admin_api.list_versions,
+        name="admin_policy_versions",
+    )
+    app.router.add_get(
+        "/api/v1/admin/policies/{id}/diff", admin_api.get_diff, name="admin_policy_diff"
+    )
     app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
     app.router.add_get(
         "/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines"

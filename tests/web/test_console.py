@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -194,7 +195,10 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
         assert cancelled.status == 200
         assert (await Campaign.get(id=own.id)).state == CampaignState.cancelled
 
-        done = await client.post(publish, data={"csrf": csrf})
+        review = await (await client.get("/admin/review")).text()
+        seen = re.search(r'name="version_hash" value="([0-9a-f]{64})"', review)
+        assert seen is not None  # the form carries the hash of the version shown
+        done = await client.post(publish, data={"csrf": csrf, "version_hash": seen[1]})
         assert done.status == 200 and "已发布" in await done.text()
         assert (await Policy.get(id="test-review")).status == Status.published
         assert (await client.get("/policies/test-review")).status == 200
