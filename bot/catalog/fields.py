@@ -51,6 +51,7 @@ def text(max_len: int | None = None) -> Converter:
             raise FieldError(f"过长（最多 {max_len} 个字符）")
         return value
 
+    convert.json_schema = {"type": "string", **({"maxLength": max_len} if max_len else {})}  # type: ignore[attr-defined]
     return convert
 
 
@@ -82,6 +83,7 @@ def str_list(max_len: int = 64) -> Converter:
         out = [text(max_len)(item) for item in items]
         return [item for item in out if item]
 
+    convert.json_schema = {"type": "array", "items": {"type": "string", "maxLength": max_len}}  # type: ignore[attr-defined]
     return convert
 
 
@@ -93,6 +95,7 @@ def choice(enum: type[StrEnum]) -> Converter:
             options = "、".join(e.value for e in enum)
             raise FieldError(f"'{value}' 不是可选值（{options}）") from None
 
+    convert.json_schema = {"type": "string", "enum": [e.value for e in enum]}  # type: ignore[attr-defined]
     return convert
 
 
@@ -187,3 +190,26 @@ def date_order_problems(values: dict[str, Any]) -> list[str]:
         if written and day and day < written:
             problems.append(f"{key}: {what} {day.isoformat()} 早于成文日期 {written.isoformat()}")
     return problems
+
+
+# --- the admin API's request bodies (bot.web.openapi): described by the same converters ---
+
+ident.json_schema = {"type": "string", "pattern": ID_RE.pattern, "maxLength": 80}  # type: ignore[attr-defined]
+date.json_schema = {"type": "string", "format": "date"}  # type: ignore[attr-defined]
+boolean.json_schema = {"type": "boolean"}  # type: ignore[attr-defined]
+http_url.json_schema = {"type": "string", "format": "uri", "maxLength": 512}  # type: ignore[attr-defined]
+
+
+def json_schema(specs: dict[str, Spec], **extra: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema object for a table of fields (plus ``extra`` properties)."""
+    properties = {key: dict(spec.convert.json_schema) for key, spec in specs.items()}  # type: ignore[attr-defined]
+    for key, spec in specs.items():
+        if spec.default not in (None, [], ""):
+            default = spec.default
+            properties[key]["default"] = default.value if isinstance(default, StrEnum) else default
+    return {
+        "type": "object",
+        "properties": {**properties, **extra},
+        "required": [key for key, spec in specs.items() if spec.required],
+        "additionalProperties": False,
+    }

@@ -115,7 +115,7 @@ async def list_drafts(request: web.Request) -> web.Response:
     return json_response({"total": total, "page": page, "items": items})
 
 
-@document(body="Object", response="Object")
+@document(body="PolicyBody", response="Object")
 async def create_policy(request: web.Request) -> web.Response:
     """Create a policy draft, with its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
@@ -132,7 +132,7 @@ async def get_draft(request: web.Request) -> web.Response:
     return json_response(await _draft_json(policy))
 
 
-@document(body="Object", response="Object")
+@document(body="PolicyBody", response="Object")
 async def update_policy(request: web.Request) -> web.Response:
     """Replace a draft's fields and, if given, its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
@@ -147,7 +147,7 @@ async def submit_policy(request: web.Request) -> web.Response:
     return await _run(publishing.submit(request.match_info["id"], actor(token)))
 
 
-@document(response="Object")
+@document(body="PublishBody", response="Object")
 async def publish_policy(request: web.Request) -> web.Response:
     """Publish the reviewed version with its interpretations (reviewer, not an author).
 
@@ -197,7 +197,7 @@ async def _reason(request: web.Request) -> str:
     return str(reason)[:500]
 
 
-@document(body="Object", response="Object")
+@document(body="ReasonBody", response="Object")
 async def reject_policy(request: web.Request) -> web.Response:
     """Send a submitted policy back to draft, with a reason (reviewer)."""
     token = require_role(request, Role.reviewer)
@@ -205,7 +205,7 @@ async def reject_policy(request: web.Request) -> web.Response:
     return await _run(publishing.send_back(request.match_info["id"], actor(token), reason))
 
 
-@document(body="Object", response="Object")
+@document(body="ReasonBody", response="Object")
 async def withdraw_policy(request: web.Request) -> web.Response:
     """Withdraw a published policy and its interpretations (reviewer)."""
     token = require_role(request, Role.reviewer)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import frontmatter
+import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import CONTENT, make_settings
 
 TOKENS = {
     "publisher": "pub-secret",
@@ -287,3 +291,51 @@ async def test_publication_dates_cannot_be_backdated(admin: TestClient) -> None:
     report = await call(admin, "GET", "/api/v1/admin/reports/deadlines", "reviewer", 200)
     late = {i["policy_id"]: i for i in report["late"]}
     assert late["dt-2"]["published_on"] == today  # counted from the real publication
+
+
+def _front_matter(path: Path, **changes: Any) -> dict[str, Any]:
+    post = frontmatter.load(str(path))
+    meta = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in post.metadata.items()}
+    return {**meta, "body": post.content, **changes}
+
+
+async def test_the_api_takes_content_files_as_they_are_and_documents_every_body(
+    admin: TestClient,
+) -> None:
+    spec = await call(admin, "GET", "/api/v1/openapi.json", None, 200)
+    schemas = spec["components"]["schemas"]
+    # a policy file and its interpretation file, field for field, under new ids
+    interp = _front_matter(
+        CONTENT / "interpretations/jd-qmf-2023-9-dibao-procedure.md",
+        id="jd-copy-1", policy="copy-1",
+    )  # fmt: skip
+    body = _front_matter(
+        CONTENT / "policies/qmf-2023-9-dibao-procedure.md", id="copy-1", interpretations=[interp]
+    )
+    body.pop("published_on", None)
+    resolver = {"$defs": schemas}
+    schema = json.loads(
+        json.dumps(schemas["PolicyBody"]).replace("#/components/schemas/", "#/$defs/")
+    )
+    jsonschema.validate(body, {**schema, **resolver})
+    saved = await call(admin, "POST", "/api/v1/admin/policies", "publisher", 201, json=body)
+    assert [i["id"] for i in saved["interpretations"]] == ["jd-copy-1"]
+    wrong = {**interp, "id": "jd-copy-2", "policy": "qmf-2023-9-dibao-procedure"}
+    refused = await call(admin, "POST", "/api/v1/admin/policies", "publisher", 422,
+                         json={**body, "id": "copy-2", "interpretations": [wrong]})  # fmt: skip
+    assert "policy" in refused["error"]["message"]
+
+    assert set(schemas["PolicyBody"]["properties"]) >= {"id", "title", "doc_number", "body",
+                                                       "interpretations", "validity"}  # fmt: skip
+    assert "policy" in schemas["InterpretationBody"]["properties"]
+    takes_body = {("post", "/api/v1/admin/policies"), ("put", "/api/v1/admin/policies/{id}"),
+                  ("post", "/api/v1/admin/policies/{id}/publish"),
+                  ("post", "/api/v1/admin/campaigns"), ("post", "/api/v1/admin/feedback/{id}/answer")}  # fmt: skip
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" not in operation:
+                assert (method, path) not in takes_body, (method, path)
+                continue
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            described = schemas[ref.rsplit("/", 1)[1]]
+            assert described.get("properties"), (method, path, ref)  # never a bare Object
