@@ -171,6 +171,11 @@ class LogSettings(Section):
     )  #: json: one object per line; text: for people
 
 
+class AttachmentSettings(Section):
+    dir: Path = Path("./data/attachments")  #: where files uploaded in the console are kept
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)  #: largest file accepted, in bytes
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -180,6 +185,7 @@ class Settings(Section):
     admin: AdminSettings = AdminSettings()
     push: PushSettings = PushSettings()
     log: LogSettings = LogSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

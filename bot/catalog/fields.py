@@ -213,3 +213,33 @@ def json_schema(specs: dict[str, Spec], **extra: dict[str, Any]) -> dict[str, An
         "required": [key for key, spec in specs.items() if spec.required],
         "additionalProperties": False,
     }
+
+
+def attachment_list(value: Any) -> list[dict[str, str]]:
+    """``attachments:``: file names under ``content/attachments/`` (or console uploads),
+    each a name or ``{file, title}``; the type is checked from the file's bytes."""
+    from bot.catalog.attachments import valid_name
+
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        raw = item if isinstance(item, dict) else {"file": item}
+        name = text(128)(raw.get("file", ""))
+        if not valid_name(name):
+            raise FieldError(f"'{name}' 不是有效的附件文件名（字母、数字、. _ -，不含目录）")
+        if set(raw) - {"file", "title"}:
+            raise FieldError("附件只能有 file 和 title 两项")
+        out.append({"file": name, "title": text(100)(raw.get("title") or name)})
+    return out
+
+
+attachment_list.json_schema = {  # type: ignore[attr-defined]
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                       "title": {"type": "string", "maxLength": 100}},
+        "required": ["file"],
+    },
+}  # fmt: skip
+POLICY_FIELDS["attachments"] = Spec(attachment_list, default=[])

@@ -24,6 +24,8 @@ from typing import Any
 import frontmatter
 import yaml
 
+from bot.catalog.attachments import CONTENT_FOLDER as ATTACHMENTS
+from bot.catalog.attachments import read_type
 from bot.catalog.fields import (
     INTERPRETATION_FIELDS,
     POLICY_FIELDS,
@@ -104,6 +106,7 @@ class PolicyDoc:
     replaced_by: str | None
     disclosure: Disclosure
     requires_interpretation: bool
+    attachments: list[dict[str, str]]  # [{file, title}] under content/attachments/
     body_md: str
     source_path: str  # relative to the content folder, with forward slashes
     content_hash: str
@@ -294,6 +297,12 @@ class _Reader:
         if doc.expires_on and doc.expires_on < doc.written_on:
             self.fail(rel, lines.get("expires_on", 1), "expires_on: 失效日期早于成文日期")
             return None
+        for item in doc.attachments:  # the file must be there and of a type we serve
+            path = self.root / ATTACHMENTS / item["file"]
+            if not path.is_file() or read_type(path) is None:
+                self.fail(rel, lines.get("attachments", 1),
+                          f"attachments: {ATTACHMENTS}/{item['file']} 不存在或不是 PDF、图片、MP4")  # fmt: skip
+                return None
         if doc.replaced_by == doc.id:
             self.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
             return None

@@ -245,7 +245,17 @@ def _operation(method: str, path: str, handler: Handler) -> dict[str, Any]:
             },
         },
     }
-    if info.get("body"):
+    if info.get("body") == "Upload":
+        binary = {
+            "type": "string",
+            "format": "binary",
+            "description": "文件内容（PDF、图片或 MP4）",
+        }
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": binary}},
+        }
+    elif info.get("body"):
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _schema_ref(info.get("body"))}},

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.queryset import QuerySet
 
+from bot.catalog import attachments
 from bot.catalog.models import (
     Area,
     CatalogItem,
@@ -25,9 +26,12 @@ from bot.catalog.models import (
 )
 from bot.catalog.render import safe_url
 from bot.catalog.validity import effective_validity
+from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import render_page, today
 
 PER_PAGE = 20
+RELATED = 5
+SEARCH_LIMIT = 200
 
 
 def not_found(request: web.Request, message: str = "您要找的文件不存在或已撤回。") -> web.Response:
@@ -50,6 +54,7 @@ async def policy_page(request: web.Request) -> web.Response:
     replacement = None
     if policy.replaced_by:
         replacement = await Policy.get_or_none(id=policy.replaced_by, status=Status.published)
+    settings = request.app[SETTINGS]
     return render_page(
         request,
         "policy.html",
@@ -60,7 +65,37 @@ async def policy_page(request: web.Request) -> web.Response:
         topics=list(policy.topics),
         groups=groups,
         replacement=replacement,
+        files=_files(request, policy),
+        related=await _related(policy),
+        share_url=f"{settings.server.base_url.rstrip('/')}/policies/{policy.id}",
     )
+
+
+def _files(request: web.Request, policy: Policy) -> list[dict[str, str]]:
+    """The policy's attachments that exist, each with the kind its bytes say it is."""
+    settings = request.app[SETTINGS]
+    out = []
+    for item in policy.attachments or []:
+        path = attachments.locate(item["file"], settings.content.dir, settings.attachments.dir)
+        kind = attachments.read_type(path) if path else None
+        if kind:
+            out.append({**item, "kind": kind.kind, "url": f"/attachments/{item['file']}"})
+    return out
+
+
+async def _related(policy: Policy) -> list[Policy]:
+    """Published policies sharing a topic or an area, those sharing most first."""
+    published = Policy.filter(status=Status.published).exclude(id=policy.id)
+    shared: dict[str, int] = {}
+    for query in (
+        published.filter(topics__id__in=[t.id for t in policy.topics]),
+        published.filter(areas__id__in=[a.id for a in policy.areas]),
+    ):
+        for pid in await query.values_list("id", flat=True):
+            shared[str(pid)] = shared.get(str(pid), 0) + 1
+    rows = await Policy.filter(id__in=list(shared)) if shared else []
+    rows.sort(key=lambda p: (-shared[p.id], -p.written_on.toordinal(), p.id))
+    return rows[:RELATED]
 
 
 async def interpretation_page(request: web.Request) -> web.Response:
@@ -123,14 +158,26 @@ async def catalog_item_page(request: web.Request) -> web.Response:
 
 
 async def _list(
-    request: web.Request, query: QuerySet[Policy], title: str, **extra: Any
+    request: web.Request,
+    query: QuerySet[Policy],
+    title: str,
+    ranked: list[str] | None = None,
+    **extra: Any,
 ) -> web.Response:
+    """A page of ``query``, newest first, or in the order of ``ranked`` ids (search hits)."""
     try:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError:
         page = 1
-    total = await query.count()
-    rows = await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    if ranked is None:
+        total = await query.count()
+        rows = (
+            await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        )
+    else:
+        found = {p.id: p for p in await query.filter(id__in=ranked)}
+        ordered = [found[i] for i in ranked if i in found]
+        total, rows = len(ordered), ordered[(page - 1) * PER_PAGE : page * PER_PAGE]
     counts: dict[str, int] = {}
     for pid in await Interpretation.filter(
         policy_id__in=[p.id for p in rows], status=Status.published
@@ -156,6 +203,7 @@ async def _list(
         items=items,
         page=page,
         pages=max(1, math.ceil(total / PER_PAGE)),
+        total=total,
         path=request.path,
         **extra,
     )
@@ -164,14 +212,32 @@ async def _list(
 async def policies_page(request: web.Request) -> web.Response:
     published = Policy.filter(status=Status.published)
     areas = await Area.filter(policies__status=Status.published).distinct().order_by("position")
+    q = request.query.get("q", "").strip()
+    ranked = await _search(request, q) if q else None
     return await _list(
         request,
         published,
-        "政策文件",
-        intro="青山县最新发布的政策文件及其解读。",
+        f"“{q}”的搜索结果" if q else "政策文件",
+        ranked=ranked,
+        intro="" if q else "青山县最新发布的政策文件及其解读。",
         topics=await Topic.all(),
         areas=areas,
+        q=q,
     )
+
+
+async def _search(request: web.Request, q: str) -> list[str]:
+    """Policy ids for ``q`` through the search index, best first; an interpretation
+    or a catalog hit stands for nothing, its policy is listed in its place."""
+    hits = await request.app[SERVICES].search.search(q, limit=SEARCH_LIMIT)
+    interp_ids = [h.id for h in hits if h.kind == "interpretation"]
+    owners = dict(await Interpretation.filter(id__in=interp_ids).values_list("id", "policy_id"))
+    ranked: list[str] = []
+    for hit in hits:
+        pid = hit.id if hit.kind == "policy" else owners.get(hit.id)
+        if pid and str(pid) not in ranked:
+            ranked.append(str(pid))
+    return ranked
 
 
 async def area_page(request: web.Request) -> web.Response:

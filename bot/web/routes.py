@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.web import (
     admin_api,
     api,
+    attachments,
     campaigns_api,
     console,
     feed,
@@ -76,6 +77,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
     app.router.add_get(
         "/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines"
+    )
+
+    # Publishing: attachment files (served by content type) and their upload.
+    app.router.add_get("/attachments/{name}", attachments.serve, name="attachment")
+    app.router.add_post(
+        "/api/v1/admin/attachments", attachments.upload, name="admin_attachment_upload"
     )
 
     # Staff: feedback admin API and the console.

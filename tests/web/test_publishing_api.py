@@ -336,6 +336,9 @@ async def test_the_api_takes_content_files_as_they_are_and_documents_every_body(
             if "requestBody" not in operation:
                 assert (method, path) not in takes_body, (method, path)
                 continue
-            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            content = operation["requestBody"]["content"]
+            if "application/octet-stream" in content:  # a file upload: bytes, not fields
+                continue
+            ref = content["application/json"]["schema"]["$ref"]
             described = schemas[ref.rsplit("/", 1)[1]]
             assert described.get("properties"), (method, path, ref)  # never a bare Object
