@@ -194,6 +194,8 @@ async def test_a_published_policy_is_corrected_as_a_new_version(admin: TestClien
     diff = await call(admin, "GET", f"{base}/diff", "reviewer", 200)
     assert "100元" in diff["html"] and "120元" in diff["html"] and 'class="del"' in diff["html"]
     await call(admin, "POST", f"{base}/submit", "publisher", 200)
+    waiting = await call(admin, "GET", "/api/v1/admin/policies?status=review", "reviewer", 200)
+    assert "fix-1" in {p["id"] for p in waiting["items"]}  # a correction waits for review too
     await publish(admin, "fix-1", "reviewer", 200)
 
     assert (await admin.get("/policies/fix-1")).status == 200
