@@ -77,7 +77,7 @@ async def test_policy_page_at_phone_and_desktop_width(client: TestClient) -> Non
             first = await page.locator("ol.policies a.title").first.inner_text()
             assert "最低生活保障" in first
             assert await page.evaluate(NO_SIDEWAYS_SCROLL)
-            await page.screenshot(path=str(ARTIFACTS / "policies-search-phone.png"), full_page=True)
+            await page.screenshot(path=str(ARTIFACTS / "policies-search-phone.png"))
             await phone.close()
 
             desktop = await browser.new_context(viewport=DESKTOP)
