@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.catalog.attachments import CONTENT_FOLDER, locate
 from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS
+from bot.catalog.loader import InterpretationDoc, PolicyDoc
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 
 
@@ -65,10 +67,7 @@ async def export_content(directory: Path, content_dir: Path, uploads: Path) -> E
     report = ExportReport()
     policies = await Policy.filter(source_path__isnull=True, status=Status.published).order_by("id")
     for policy in policies:
-        await policy.fetch_related("areas", "topics")
-        values: dict[str, Any] = {key: getattr(policy, key, None) for key in POLICY_FIELDS}
-        values["areas"] = [a.name for a in policy.areas]
-        values["topics"] = [t.id for t in policy.topics]
+        values = await _policy_fields(policy)
         _write(
             root / "policies" / f"{policy.id}.md",
             _front_matter(values, POLICY_FIELDS, policy.body_md),
@@ -88,8 +87,7 @@ async def export_content(directory: Path, content_dir: Path, uploads: Path) -> E
         policy_id__in=report.policies, status=Status.published
     ).order_by("id")
     for interp in interps:
-        values = {key: getattr(interp, key, None) for key in INTERPRETATION_FIELDS}
-        values["policy"] = interp.policy_id  # type: ignore[attr-defined]
+        values = _interp_fields(interp)
         _write(
             root / "interpretations" / f"{interp.id}.md",
             _front_matter(values, INTERPRETATION_FIELDS, interp.body_md),
@@ -97,6 +95,50 @@ async def export_content(directory: Path, content_dir: Path, uploads: Path) -> E
         report.interpretations.append(interp.id)
     await _lists(root, report)
     return report
+
+
+async def _policy_fields(policy: Policy, conn: BaseDBAsyncClient | None = None) -> dict[str, Any]:
+    await policy.fetch_related("areas", "topics", using_db=conn)
+    values: dict[str, Any] = {key: getattr(policy, key, None) for key in POLICY_FIELDS}
+    values["areas"] = [a.name for a in policy.areas]
+    values["topics"] = [t.id for t in policy.topics]
+    return values
+
+
+def _interp_fields(interp: Interpretation) -> dict[str, Any]:
+    values = {key: getattr(interp, key, None) for key in INTERPRETATION_FIELDS}
+    values["policy"] = interp.policy_id  # type: ignore[attr-defined]
+    return values
+
+
+def _same(values: dict[str, Any], body: str, doc: Any) -> bool:
+    return body.strip() == doc.body_md.strip() and all(
+        _plain(values[key]) == _plain(getattr(doc, key)) for key in values
+    )
+
+
+async def adoptable(
+    conn: BaseDBAsyncClient, policies: list[PolicyDoc], interps: list[InterpretationDoc]
+) -> set[str]:
+    """Ids of console-made documents that files now hold exactly as published (an
+    export synced back): ``content sync`` takes them over instead of refusing them.
+
+    A policy is taken over only with every published interpretation of it."""
+    docs = {d.id: d for d in policies}
+    rows = await Policy.filter(
+        id__in=list(docs), source_path__isnull=True, status=Status.published
+    ).using_db(conn)
+    files = {d.id: d for d in interps}
+    taken: set[str] = set()
+    for policy in rows:
+        if not _same(await _policy_fields(policy, conn), policy.body_md, docs[policy.id]):
+            continue
+        own = await Interpretation.filter(policy_id=policy.id, status=Status.published).using_db(
+            conn
+        )
+        if all(i.id in files and _same(_interp_fields(i), i.body_md, files[i.id]) for i in own):
+            taken |= {policy.id, *(i.id for i in own)}
+    return taken
 
 
 async def _lists(root: Path, report: ExportReport) -> None:

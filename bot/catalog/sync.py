@@ -24,6 +24,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.catalog.export import adoptable
 from bot.catalog.fields import Problem
 from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, load_content
 from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status, Topic
@@ -144,6 +145,7 @@ class _Sync:
         self.report = SyncReport(problems=list(content.problems))
         self.now = datetime.now(UTC)
         self.audit: list[AuditEntry] = []
+        self.adopted: set[str] = set()  # console-made documents the files now hold (export)
 
     def record(self, action: str, kind: str, object_id: str, **detail: Any) -> None:
         self.audit.append(
@@ -203,9 +205,10 @@ class _Sync:
         }
         create: list[Policy] = []
         update: list[Policy] = []
+        self.adopted = await adoptable(self.conn, docs, self.content.interpretations)
         for doc in docs:
             old = existing.get(doc.id)
-            if old is not None and old[2] is None:
+            if old is not None and old[2] is None and doc.id not in self.adopted:
                 self.problem(
                     doc.source_path, f"id '{doc.id}' 已被管理后台创建的政策占用，本文件未导入"
                 )
@@ -265,7 +268,7 @@ class _Sync:
         update: list[Interpretation] = []
         for doc in docs:
             old = existing.get(doc.id)
-            if old is not None and old[2] is None:
+            if old is not None and old[2] is None and doc.id not in self.adopted:
                 self.problem(
                     doc.source_path, f"id '{doc.id}' 已被管理后台创建的解读占用，本文件未导入"
                 )

@@ -18,7 +18,7 @@ from bot.catalog import attachments, publishing
 from bot.catalog.loader import load_content
 from bot.catalog.models import Policy
 from bot.config import Settings
-from bot.errors import NotFound
+from bot.errors import Conflict, NotFound
 from bot.services import Services, open_services
 from tests.conftest import make_settings
 from tests.processes import settings_env
@@ -118,3 +118,35 @@ async def test_the_draft_diff_shows_what_a_correction_changes(catalog: Services)
     assert "每人每月120元。&lt;script&gt;" in html and "<script>" not in html
     assert '<tr class="add"><th>+</th><td>title: 关于调整补贴标准的通知（更正）</td></tr>' in html
     assert '<tr class="same"><th> </th><td>第二段不变。</td></tr>' in html
+
+
+async def test_an_export_synced_back_is_taken_over_by_the_files(
+    catalog: Services, export_settings: Settings, tmp_path: Path
+) -> None:
+    made = {"id": "console-2", "title": "青山县关于印发临时救助操作规程的通知",
+            "issuer": "青山县民政局", "written_on": TODAY.isoformat(), "topics": ["relief"],
+            "body": "第一条 为规范临时救助……",
+            "interpretations": [{"id": "jd-console-2", "title": "临时救助解读", "body": "怎么申请？"}]}  # fmt: skip
+    await _publish(made)
+    changed = {**made, "id": "console-3", "interpretations": []}
+    await _publish(changed)
+    content = tmp_path / "content"  # the county's own folder, files and console in step
+    shutil.copytree(export_settings.content.dir, content)
+    result = policybot(export_settings, "content", "export", str(content))
+    assert result.returncode == 0, result.stderr
+    assert not (content / "areas.yaml").read_text(encoding="utf-8").startswith("- id:")  # kept
+    edited = content / "policies" / "console-3.md"
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("第一条", "第1条"), encoding="utf-8"
+    )
+
+    synced = policybot(export_settings, "content", "sync", str(content))
+    assert "console-3.md" in synced.stdout and "已被管理后台创建的政策占用" in synced.stdout
+    assert "console-2" not in synced.stdout  # as published: the file takes it over
+    adopted = await Policy.get(id="console-2")
+    assert (
+        adopted.source_path == "policies/console-2.md" and adopted.body_md.strip() == made["body"]
+    )
+    assert (await Policy.get(id="console-3")).source_path is None  # differs: console keeps it
+    with pytest.raises(Conflict):  # from now on the file is where it is changed
+        await publishing.save_draft({**made, "body": "改"}, WRITER)
