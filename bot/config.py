@@ -241,6 +241,11 @@ class LogSettings(Section):
     )  #: json: one object per line; text: for people
 
 
+class AttachmentSettings(Section):
+    dir: Path = Path("./data/attachments")  #: where files uploaded in the console are kept
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)  #: largest file accepted, in bytes
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -251,6 +256,7 @@ class Settings(Section):
     push: PushSettings = PushSettings()
     chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -92,6 +92,11 @@ class Kind:
     after_write: Callable[[BaseDBAsyncClient, list[str], list[Any]], Awaitable[None]] | None = None
     sync: Callable[[SyncJob], Awaitable[None]] | None = None  # for kinds not in Markdown
     announces_publication: bool = False  # newly published rows go to ``catalog.events``
+    # Console-made rows (of this kind and its children) whose files now say exactly what
+    # was published: sync takes them over instead of refusing them ({kind: ids}).
+    adopt: (
+        Callable[[BaseDBAsyncClient, dict[str, list[Any]]], Awaitable[dict[str, set[str]]]] | None
+    ) = None
 
     # Search: columns read, values of relations (name → ``relation__column``), what a hit shows.
     search_fields: Sequence[SearchField] = ()
