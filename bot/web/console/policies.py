@@ -20,6 +20,7 @@ from aiohttp import web
 from tortoise.functions import Count
 
 from bot.catalog import attachments, publishing
+from bot.catalog.fields import POLICY_FIELDS
 from bot.catalog.models import (
     Area,
     Disclosure,
@@ -149,7 +150,7 @@ def _values_of(policy: Policy, areas: list[str], topics: list[str]) -> dict[str,
 
 def _snapshot_values(snap: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A working version's snapshot (plain JSON) as the editor's fields."""
-    values = {key: "" if snap.get(key) is None else snap[key] for key in LABELS if key in snap}
+    values = {key: "" if snap[key] is None else snap[key] for key in POLICY_FIELDS if key in snap}
     values["keywords"] = "，".join(snap.get("keywords") or [])
     values["body"] = snap.get("body_md", "")
     interps = [
