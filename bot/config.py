@@ -324,6 +324,11 @@ class ParticipationSettings(Section):
     outbox_poll_seconds: float = Field(10.0, gt=0, le=3600)
 
 
+class AttachmentSettings(Section):
+    dir: Path = Path("./data/attachments")  #: where files uploaded in the console are kept
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)  #: largest file accepted, in bytes
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -337,6 +342,7 @@ class Settings(Section):
     feedback: FeedbackSettings = FeedbackSettings()
     privacy: PrivacySettings = PrivacySettings()
     participation: ParticipationSettings = ParticipationSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
@@ -24,6 +25,7 @@ log = logging.getLogger("bot.catalog")
 
 DISCLOSURE_WORKING_DAYS = 20
 AT_RISK_WORKING_DAYS = 5
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 _warned_years: set[int] = set()
 
 
@@ -154,25 +156,34 @@ class DeadlineItem:
         }
 
 
+def disclosed_on(
+    published_on: dt.date | None, published_at: dt.datetime | None, tz: dt.tzinfo
+) -> dt.date | None:
+    """The day a document was really disclosed: when the service published it, whatever
+    date was typed; a content file's own 发布日期 where the service never saw it go out."""
+    return published_at.astimezone(tz).date() if published_at else published_on
+
+
 async def deadline_report(
     calendar: WorkCalendar,
     today: dt.date,
     *,
     at_risk_days: int = AT_RISK_WORKING_DAYS,
     since: dt.date | None = None,
+    tz: dt.tzinfo = SHANGHAI,
 ) -> list[DeadlineItem]:
     """Proactive-disclosure policies published late, overdue, or due within ``at_risk_days``."""
     query = Policy.filter(disclosure=Disclosure.proactive).exclude(status=Status.unpublished)
     if since:
         query = query.filter(written_on__gte=since)
     rows = await query.order_by("written_on").values_list(
-        "id", "title", "status", "written_on", "published_on"
+        "id", "title", "status", "written_on", "published_on", "published_at"
     )
     items = []
-    for policy_id, title, status, written_on, published_on in rows:
+    for policy_id, title, status, written_on, published_on, published_at in rows:
         due = disclosure_deadline(calendar, written_on)
         published = status == Status.published
-        done_on = published_on if published else None
+        done_on = disclosed_on(published_on, published_at, tz) if published else None
         if done_on is not None:
             if done_on <= due.day:
                 continue
@@ -194,7 +205,7 @@ async def deadline_report(
                 written_on,
                 due.day,
                 due.estimated,
-                published_on,
+                done_on or published_on,
                 state,
                 left,
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from bot.catalog.attachments import valid_name
 from bot.catalog.models import Disclosure, InterpretationForm, Validity
 
 ID_RE = re.compile(r"^[a-z0-9-]+$")
@@ -51,6 +52,7 @@ def text(max_len: int | None = None) -> Converter:
             raise FieldError(f"过长（最多 {max_len} 个字符）")
         return value
 
+    convert.json_schema = {"type": "string", **({"maxLength": max_len} if max_len else {})}  # type: ignore[attr-defined]
     return convert
 
 
@@ -82,6 +84,7 @@ def str_list(max_len: int = 64) -> Converter:
         out = [text(max_len)(item) for item in items]
         return [item for item in out if item]
 
+    convert.json_schema = {"type": "array", "items": {"type": "string", "maxLength": max_len}}  # type: ignore[attr-defined]
     return convert
 
 
@@ -110,6 +113,7 @@ def choice(enum: type[StrEnum]) -> Converter:
             options = "、".join(e.value for e in enum)
             raise FieldError(f"'{value}' 不是可选值（{options}）") from None
 
+    convert.json_schema = {"type": "string", "enum": [e.value for e in enum]}  # type: ignore[attr-defined]
     return convert
 
 
@@ -145,6 +149,33 @@ def positive_number(value: Any) -> float:
     return float(value)
 
 
+def attachment_list(value: Any) -> list[dict[str, str]]:
+    """``attachments:``: file names under ``content/attachments/`` (or console uploads),
+    each a name or ``{file, title}``; the type is checked from the file's bytes."""
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        raw = item if isinstance(item, dict) else {"file": item}
+        name = text(128)(raw.get("file", ""))
+        if not valid_name(name):
+            raise FieldError(f"'{name}' 不是有效的附件文件名（字母、数字、. _ -，不含目录）")
+        if set(raw) - {"file", "title"}:
+            raise FieldError("附件只能有 file 和 title 两项")
+        out.append({"file": name, "title": text(100)(raw.get("title") or name)})
+    return out
+
+
+attachment_list.json_schema = {  # type: ignore[attr-defined]
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                       "title": {"type": "string", "maxLength": 100}},
+        "required": ["file"],
+    },
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Spec:
     convert: Converter
@@ -169,6 +200,7 @@ POLICY_FIELDS: dict[str, Spec] = {
     "replaced_by": Spec(ident),
     "disclosure": Spec(choice(Disclosure), default=Disclosure.proactive),
     "requires_interpretation": Spec(boolean, default=False),
+    "attachments": Spec(attachment_list, default=[]),
 }
 
 INTERPRETATION_FIELDS: dict[str, Spec] = {
@@ -217,3 +249,40 @@ def convert_fields(
             report(key, f"{key}: {exc}")
             ok = False
     return values if ok else None
+
+
+# --- publishing (bot.catalog.publishing): checks across fields -----------------------------
+
+
+def date_order_problems(values: dict[str, Any]) -> list[str]:
+    """Dates that cannot be: published or expiring before the document was written."""
+    written = values.get("written_on")
+    problems = []
+    for key, what in (("published_on", "发布日期"), ("expires_on", "失效日期")):
+        day = values.get(key)
+        if written and day and day < written:
+            problems.append(f"{key}: {what} {day.isoformat()} 早于成文日期 {written.isoformat()}")
+    return problems
+
+
+# --- the admin API's request bodies (bot.web.openapi): described by the same converters ---
+
+ident.json_schema = {"type": "string", "pattern": ID_RE.pattern, "maxLength": 80}  # type: ignore[attr-defined]
+date.json_schema = {"type": "string", "format": "date"}  # type: ignore[attr-defined]
+boolean.json_schema = {"type": "boolean"}  # type: ignore[attr-defined]
+http_url.json_schema = {"type": "string", "format": "uri", "maxLength": 512}  # type: ignore[attr-defined]
+
+
+def json_schema(specs: dict[str, Spec], **extra: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema object for a table of fields (plus ``extra`` properties)."""
+    properties = {key: dict(spec.convert.json_schema) for key, spec in specs.items()}  # type: ignore[attr-defined]
+    for key, spec in specs.items():
+        if spec.default not in (None, [], ""):
+            default = spec.default
+            properties[key]["default"] = default.value if isinstance(default, StrEnum) else default
+    return {
+        "type": "object",
+        "properties": {**properties, **extra},
+        "required": [key for key, spec in specs.items() if spec.required],
+        "additionalProperties": False,
+    }

@@ -114,6 +114,7 @@ class PolicyDoc:
     replaced_by: str | None
     disclosure: Disclosure
     requires_interpretation: bool
+    attachments: list[dict[str, str]]  # [{file, title}] under content/attachments/
     body_md: str
     source_path: str  # relative to the content folder, with forward slashes
     content_hash: str

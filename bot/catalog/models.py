@@ -89,6 +89,12 @@ class Policy(Model):
     status = fields.CharEnumField(Status, default=Status.draft, db_index=True)
     source_path = fields.CharField(max_length=255, null=True)  # content file it came from
     content_hash = fields.CharField(max_length=64, default="")
+    #: number of the version residents see (0: never published by the service)
+    version = fields.IntField(default=0)
+    #: when the service first published it (disclosure lateness counts from here)
+    published_at = fields.DatetimeField(null=True)
+    #: files shown on the page: [{"file", "title"}] (see ``bot.catalog.attachments``)
+    attachments = fields.JSONField[list[Any]](default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)
 
@@ -99,9 +105,53 @@ class Policy(Model):
         "models.Topic", related_name="policies", through="policy_topic"
     )
     interpretations: fields.ReverseRelation[Interpretation]
+    versions: fields.ReverseRelation[PolicyVersion]
 
     class Meta:
         table = "policy"
+
+
+class VersionState(StrEnum):
+    """Workflow of one version of a policy package (the policy and its interpretations)."""
+
+    draft = "draft"
+    review = "review"  # submitted, waiting for a reviewer
+    published = "published"  # what residents see now
+    superseded = "superseded"  # published once, replaced by a later version
+
+
+class PolicyVersion(Model):
+    """One version of a policy package made in the console or the admin API.
+
+    ``snapshot`` holds every field, the body and the interpretations exactly as
+    written, and ``content_hash`` is its digest, which a reviewer's approval must
+    carry (four-eyes bound to what was reviewed). Published versions stay as
+    the history of the policy. At most one version is being worked on.
+    """
+
+    id = fields.IntField(primary_key=True)
+    policy: fields.ForeignKeyRelation[Policy] = fields.ForeignKeyField(
+        "models.Policy", related_name="versions", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()  # 1, 2, … per policy
+    state = fields.CharEnumField(VersionState, default=VersionState.draft, db_index=True)
+    snapshot = fields.JSONField[dict[str, Any]](default=dict)
+    content_hash = fields.CharField(max_length=64)
+    authors = fields.JSONField[list[Any]](default=list)  # everyone who wrote into this version
+    submitted_by = fields.CharField(max_length=64, null=True)
+    published_by = fields.CharField(max_length=64, null=True)
+    published_at = fields.DatetimeField(null=True)
+    published_on = fields.DateField(null=True)  # the 发布日期 it went out with
+    #: the reviewer's reason when sending it back, shown to the authors
+    sent_back_reason = fields.CharField(max_length=500, default="")
+    sent_back_by = fields.CharField(max_length=64, null=True)
+    sent_back_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "policy_version"
+        unique_together = (("policy", "number"),)
 
 
 class Interpretation(Model):

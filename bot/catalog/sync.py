@@ -94,6 +94,7 @@ class SyncJob:
         self.now = datetime.now(UTC)
         self.audit: list[AuditEntry] = []
         self.withdrawn: dict[str, set[str]] = {}  # kind → ids unpublished by this sync
+        self.adopted: dict[str, set[str]] = {}  # kind → console-made ids files now hold
 
     def record(self, action: str, kind: str, object_id: str, **detail: Any) -> None:
         self.audit.append(
@@ -155,9 +156,12 @@ class SyncJob:
         }
         create: list[Any] = []
         update: list[Any] = []
+        if kind.adopt is not None:
+            self.adopted.update(await kind.adopt(self.conn, self.content.documents))
+        adopted = self.adopted.get(kind.name, set())
         for doc in docs:
             old = existing.get(doc.id)
-            if old is not None and old[3] is None:
+            if old is not None and old[3] is None and doc.id not in adopted:
                 self.problem(
                     doc.source_path,
                     f"id '{doc.id}' 已被管理后台创建的{kind.label}占用，本文件未导入",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bot.cli.export as export
 from bot.catalog.loader import load_content
 from bot.cli.common import settings_from
 
@@ -22,6 +23,7 @@ def add_parser(subparsers: Any) -> None:
     sync = sub.add_parser("sync", help="把内容导入数据库（可重复运行；删除的文件会下线）")
     sync.add_argument("dir", nargs="?", type=Path, help="内容目录（默认配置项 content.dir）")
     sync.set_defaults(func=cmd_sync)
+    export.add_parser(sub)
 
 
 def _content_dir(args: argparse.Namespace) -> Path:

@@ -443,11 +443,11 @@ async def reply(settings: Settings, number: str, data: Any, who: Actor) -> Discl
     attachments; the message to the applicant goes into the outbox in the same transaction."""
     body = data if isinstance(data, dict) else {}
     outcome = body.get("outcome")
-    if outcome not in OUTCOMES:
+    if not isinstance(outcome, str) or outcome not in OUTCOMES:
         raise Invalid("invalid", f"答复结果（outcome）应为：{'、'.join(OUTCOMES)}")
     reason = body.get("reason") or None
     if OUTCOMES[outcome]:
-        if reason not in OUTCOMES[outcome]:
+        if not isinstance(reason, str) or reason not in OUTCOMES[outcome]:
             raise Invalid(
                 "invalid", f"“{outcome}”需注明理由（reason）：{'；'.join(OUTCOMES[outcome])}"
             )

@@ -35,6 +35,8 @@ async def normalise(
     from bot.push.regions import find_region
     from bot.push.subscriptions import find_topic
 
+    if audience is not None and not isinstance(audience, dict):
+        raise AudienceError("audience 应为对象：{topics?, regions?, everyone?}")
     audience = dict(audience or {})
     unknown = set(audience) - {"topics", "regions", "everyone"}
     if unknown:

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.audit import Actor
 from bot.catalog.models import Interpretation, Policy
+from bot.catalog.versions import content_hash
 from bot.config import Settings
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.models import Subscriber
@@ -134,13 +135,36 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     return campaign
 
 
-async def approve(campaign_id: int, actor: Actor) -> Campaign:
-    """A different person approves; a one-off send is scheduled, a cron rule armed."""
+def campaign_hash(campaign: Campaign) -> str:
+    """The fingerprint of what a reviewer approves: message, audience, channel, schedule."""
+    return content_hash(
+        {
+            "title": campaign.title,
+            "text": campaign.text,
+            "policy_id": campaign.policy_id,
+            "interpretation_id": campaign.interpretation_id,
+            "audience": campaign.audience,
+            "channel": campaign.channel,
+            "send_at": campaign.send_at,
+            "cron": campaign.cron,
+            "template_id": campaign.template_id,
+        }
+    )
+
+
+async def approve(campaign_id: int, actor: Actor, version_hash: str | None = None) -> Campaign:
+    """A different person approves what they saw; a one-off send is scheduled, a cron rule armed.
+
+    ``version_hash`` (from ``summary`` or the console form) binds the approval to the
+    campaign as reviewed: a campaign changed since is refused."""
     campaign = await get(campaign_id)
     if campaign.state != CampaignState.draft:
         raise Conflict("conflict", f"推送任务当前为 {campaign.state.value}，只有草稿可以审核通过")
     if actor.name == campaign.author:
         raise Forbidden("forbidden", "不能审核自己创建的推送任务，请由另一位审核人审核")
+    seen = campaign_hash(campaign)
+    if version_hash is not None and version_hash != seen:
+        raise Conflict("version_changed", "推送任务在您审阅后已被修改，请重新审阅后再审核")
     now = utcnow()
     if campaign.send_at and not campaign.cron and campaign.send_at < now - PAST_GRACE:
         # Approving late must not turn "Monday 09:00" into "right now".
@@ -162,7 +186,7 @@ async def approve(campaign_id: int, actor: Actor) -> Campaign:
                 campaign_id=campaign_id, kind="scheduled", scheduled_for=when, created_by=actor.name
             )
         await Campaign.filter(id=campaign_id).update(state=CampaignState.scheduled)
-    await _audit(actor, "campaign.approve", campaign_id)
+    await _audit(actor, "campaign.approve", campaign_id, hash=seen)
     return await get(campaign_id)
 
 
@@ -311,6 +335,7 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
         "cron": campaign.cron,
         "author": campaign.author,
         "approver": campaign.approver,
+        "version_hash": campaign_hash(campaign),
         "counts": await counts(campaign),
         "last_error": campaign.last_error,
         "created_at": _iso(campaign.created_at),

@@ -166,7 +166,7 @@ class NoticeState(StrEnum):
 
 class PolicyNotice(Model):
     """The one notice of a newly published policy: its subscribers hear of a policy
-    and its interpretations once, and an edit or a second publish finds this row."""
+    and its interpretations once. An edit or a second publish finds this row."""
 
     policy_id = fields.CharField(max_length=80, primary_key=True)
     state = fields.CharEnumField(NoticeState, default=NoticeState.pending, db_index=True)

@@ -18,7 +18,7 @@ from bot.catalog import publishing
 from bot.catalog.deadlines import AT_RISK_WORKING_DAYS, deadline_report, stored_calendar
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.config import Role
-from bot.keys import SERVICES
+from bot.keys import SERVICES, SETTINGS
 from bot.models import AuditEntry
 from bot.search import announce_change
 from bot.web import params
@@ -47,9 +47,11 @@ async def refresh_search(request: web.Request) -> None:
 
 
 async def _draft_json(policy: Policy) -> dict[str, Any]:
+    """The working version when there is one (what is being written or reviewed), else the rows."""
     await policy.fetch_related("areas", "topics")
-    interps = await Interpretation.filter(policy_id=policy.id).order_by("id")
-    return {
+    rows = await Interpretation.filter(policy_id=policy.id).order_by("id")
+    working = await publishing.working_version(policy.id)
+    data: dict[str, Any] = {
         "id": policy.id,
         "title": policy.title,
         "status": policy.status.value,
@@ -63,11 +65,34 @@ async def _draft_json(policy: Policy) -> dict[str, Any]:
         "areas": [a.name for a in policy.areas],
         "topics": [t.id for t in policy.topics],
         "managed_by_content": bool(policy.source_path),
+        "source_path": policy.source_path,
+        "published_version": policy.version,
+        "published_at": policy.published_at.isoformat() if policy.published_at else None,
         "interpretations": [
             {"id": i.id, "title": i.title, "form": i.form.value, "status": i.status.value}
-            for i in interps
+            for i in rows
         ],
+        "version": None,
     }
+    if working is not None:
+        snap = working.snapshot
+        data.update({key: snap.get(key) for key in ("title", "issuer", "written_on",
+                     "published_on", "doc_number", "index_number", "validity",
+                     "requires_interpretation", "areas", "topics")})  # fmt: skip
+        data["interpretations"] = [
+            {"id": i["id"], "title": i["title"], "form": i["form"], "status": working.state.value}
+            for i in snap.get("interpretations", [])
+        ]
+        data["version"] = {
+            "number": working.number,
+            "state": working.state.value,
+            "version_hash": working.content_hash,
+            "authors": working.authors,
+            "submitted_by": working.submitted_by,
+            "sent_back_reason": working.sent_back_reason,
+            "sent_back_by": working.sent_back_by,
+        }
+    return data
 
 
 async def _run(coro: Any, status: int = 200) -> web.Response:
@@ -83,13 +108,12 @@ async def list_drafts(request: web.Request) -> web.Response:
     require_role(request)
     status = params.choice(request, "status", Status) or Status.review
     page = params.integer(request, "page", 1, 1, params.MAX_PAGE)
-    query = Policy.filter(status=status)
-    rows = await query.order_by("-updated_at").offset((page - 1) * 50).limit(50)
+    total, rows = await publishing.list_by_state(status, 50, (page - 1) * 50)
     items = [{"id": p.id, "title": p.title, "status": p.status.value} for p in rows]
-    return json_response({"total": await query.count(), "page": page, "items": items})
+    return json_response({"total": total, "page": page, "items": items})
 
 
-@document(body="Object", response="Object")
+@document(body="PolicyBody", response="Object")
 async def create_policy(request: web.Request) -> web.Response:
     """Create a policy draft, with its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
@@ -106,7 +130,7 @@ async def get_draft(request: web.Request) -> web.Response:
     return json_response(await _draft_json(policy))
 
 
-@document(body="Object", response="Object")
+@document(body="PolicyBody", response="Object")
 async def update_policy(request: web.Request) -> web.Response:
     """Replace a draft's fields and, if given, its interpretations (publisher)."""
     token = require_role(request, Role.publisher)
@@ -121,15 +145,48 @@ async def submit_policy(request: web.Request) -> web.Response:
     return await _run(publishing.submit(request.match_info["id"], actor(token)))
 
 
-@document(response="Object")
+@document(body="PublishBody", response="Object")
 async def publish_policy(request: web.Request) -> web.Response:
-    """Publish a policy together with its interpretations (reviewer, not the submitter)."""
+    """Publish the reviewed version with its interpretations (reviewer, not an author).
+
+    The body carries the ``version_hash`` the reviewer saw; any later change is refused."""
     token = require_role(request, Role.reviewer)
+    body = await _body(request)
+    seen = body.get("version_hash") if isinstance(body, dict) else None
     response = await _run(
-        publishing.publish(request.match_info["id"], actor(token), today(request))
+        publishing.publish(
+            request.match_info["id"],
+            actor(token),
+            today(request),
+            seen if isinstance(seen, str) else None,
+        )
     )
     await refresh_search(request)
     return response
+
+
+@document(response="Object")
+async def list_versions(request: web.Request) -> web.Response:
+    """Every version of a policy, newest first, with the hash each was reviewed under."""
+    require_role(request)
+    items = [
+        {"number": v.number, "state": v.state.value, "version_hash": v.content_hash,
+         "authors": v.authors, "submitted_by": v.submitted_by, "published_by": v.published_by,
+         "published_at": v.published_at.isoformat() if v.published_at else None,
+         "published_on": v.published_on.isoformat() if v.published_on else None,
+         "sent_back_reason": v.sent_back_reason}
+        for v in await publishing.history(request.match_info["id"])
+    ]  # fmt: skip
+    return json_response({"id": request.match_info["id"], "items": items})
+
+
+@document(response="Object")
+async def get_diff(request: web.Request) -> web.Response:
+    """What the working version changes against the published one, as escaped HTML."""
+    require_role(request)
+    return json_response(
+        {"html": await publishing.diff_against_published(request.match_info["id"])}
+    )
 
 
 async def _reason(request: web.Request) -> str:
@@ -138,15 +195,15 @@ async def _reason(request: web.Request) -> str:
     return str(reason)[:500]
 
 
-@document(body="Object", response="Object")
+@document(body="ReasonBody", response="Object")
 async def reject_policy(request: web.Request) -> web.Response:
     """Send a submitted policy back to draft, with a reason (reviewer)."""
     token = require_role(request, Role.reviewer)
     reason = await _reason(request)
-    return await _run(publishing.reject(request.match_info["id"], actor(token), reason))
+    return await _run(publishing.send_back(request.match_info["id"], actor(token), reason))
 
 
-@document(body="Object", response="Object")
+@document(body="ReasonBody", response="Object")
 async def withdraw_policy(request: web.Request) -> web.Response:
     """Withdraw a published policy and its interpretations (reviewer)."""
     token = require_role(request, Role.reviewer)
@@ -205,7 +262,8 @@ async def deadlines(request: web.Request) -> web.Response:
     since = params.date(request, "since")
     day = today(request)
     calendar = await stored_calendar()
-    items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since)
+    tz = request.app[SETTINGS].server.tz
+    items = await deadline_report(calendar, day, at_risk_days=at_risk, since=since, tz=tz)
     return json_response(
         {
             "today": day.isoformat(),

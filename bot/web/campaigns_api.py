@@ -51,7 +51,7 @@ async def _wake_workers(request: web.Request) -> None:
         await wake(services)
 
 
-@document(body="Object", response="Object")
+@document(body="CampaignBody", response="Object")
 async def create_campaign(request: web.Request) -> web.Response:
     """Create a draft campaign with its message, audience, channel and schedule (editor)."""
     token = require_role(request, Role.editor)
@@ -99,11 +99,14 @@ async def campaign_report(request: web.Request) -> web.Response:
     return web.json_response(await campaigns.report(campaign))
 
 
-@document(response="Object")
+@document(body="ApproveBody", response="Object")
 async def approve_campaign(request: web.Request) -> web.Response:
-    """Approve and schedule a draft (reviewer, not its author)."""
+    """Approve and schedule a draft (reviewer, not its author), as seen: ``version_hash``."""
     token = require_role(request, Role.reviewer)
-    campaign = await campaigns.approve(_id(request), actor(token))
+    seen = (await _body(request)).get("version_hash")
+    campaign = await campaigns.approve(
+        _id(request), actor(token), seen if isinstance(seen, str) else None
+    )
     await _wake_workers(request)
     return web.json_response({"id": campaign.id, "state": campaign.state.value})
 
@@ -117,7 +120,7 @@ async def cancel_campaign(request: web.Request) -> web.Response:
     return web.json_response({"id": campaign.id, "state": campaign.state.value})
 
 
-@document(body="Object", response="Object")
+@document(body="TestSendBody", response="Object")
 async def test_send(request: web.Request) -> web.Response:
     """Send the campaign's message to named openids now, e.g. before approval (editor or reviewer)."""
     token = require_role(request, Role.editor, Role.reviewer)
@@ -152,7 +155,7 @@ async def send_to_new(request: web.Request) -> web.Response:
     )
 
 
-@document(body="Object", response="Object")
+@document(body="AudienceBody", response="Object")
 async def count_audience(request: web.Request) -> web.Response:
     """How many residents an audience ``{topics?, regions?, everyone?}`` reaches now."""
     require_role(request, Role.editor, Role.reviewer)

@@ -149,7 +149,7 @@ def _comment_id(request: web.Request) -> int:
         raise api_error(404, "没有这条意见") from None
 
 
-@document(body="Object", response="Object")
+@document(body="ConsultationBody", response="Object")
 async def create_api(request: web.Request) -> web.Response:
     """Write a consultation (same fields as content/consultations/*.md, body in ``body``; editor)."""
     token = require_role(request, Role.editor)
@@ -176,7 +176,7 @@ async def comments_csv(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
-@document(body="Object", response="Object")
+@document(body="DecisionBody", response="Object")
 async def decide_api(request: web.Request) -> web.Response:
     """Decide a comment once: {decision: 采纳|部分采纳|未采纳, reason} (editor, reviewer)."""
     token = require_role(request, *MODERATE_ROLES)
@@ -186,7 +186,7 @@ async def decide_api(request: web.Request) -> web.Response:
     return json_response(domain.comment_json(comment))
 
 
-@document(body="Object", response="Object")
+@document(body="HideBody", response="Object")
 async def hide_api(request: web.Request) -> web.Response:
     """Hide a comment from the public (abuse, personal data): {reason}; nothing is deleted."""
     token = require_role(request, *MODERATE_ROLES)
@@ -198,7 +198,7 @@ async def hide_api(request: web.Request) -> web.Response:
     return json_response(domain.comment_json(comment))
 
 
-@document(body="Object", response="Object")
+@document(body="ReportBody", response="Object")
 async def report_api(request: web.Request) -> web.Response:
     """Publish the feedback report (意见采纳情况) in one action: {text?} (publisher, reviewer)."""
     token = require_role(request, *REPORT_ROLES)

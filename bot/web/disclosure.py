@@ -99,7 +99,7 @@ async def apply_form(request: web.Request) -> web.Response:
     return _form(request, status=201, done=requests.public_json(req))
 
 
-@document(body="Object", response="Object")
+@document(body="DisclosureApplication", response="Object")
 async def submit(request: web.Request) -> web.Response:
     """A resident's application (the H5 form's JSON route) → {number, received_on, due_on, state}."""
     body = await _json_body(request)
@@ -119,7 +119,7 @@ def _full(token: Any) -> bool:
     return token.role in HANDLING_ROLES or token.role == Role.admin
 
 
-@document(body="Object", response="Object")
+@document(body="DisclosureApplication", response="Object")
 async def register(request: web.Request) -> web.Response:
     """Staff register a request received by post or in person, with ``received_on`` (editor, reviewer)."""
     token = require_role(request, *HANDLING_ROLES)
@@ -154,10 +154,10 @@ async def get_request(request: web.Request) -> web.Response:
     return json_response(requests.to_json(req, seal, full=_full(token)))
 
 
-def _step(name: str, doc: str) -> Any:
+def _step(name: str, doc: str, body: str) -> Any:
     operation = getattr(requests, name)
 
-    @document(body="Object", response="Object")
+    @document(body=body, response="Object")
     async def handler(request: web.Request) -> web.Response:
         token = require_role(request, *HANDLING_ROLES)
         body = await _json_body(request)
@@ -172,15 +172,26 @@ def _step(name: str, doc: str) -> Any:
 
 
 extend = _step(
-    "extend", "Extend once by up to 20 working days: {reason, approver, days?} (editor, reviewer)."
+    "extend",
+    "Extend once by up to 20 working days: {reason, approver, days?} (editor, reviewer).",
+    "ExtendBody",
 )
-supplement = _step("supplement", "Ask for 补正 within 7 working days: {what}; stops the clock.")
-supplied = _step("supplied", "The clarification arrived: {on?}; the 20 working days restart.")
+supplement = _step(
+    "supplement", "Ask for 补正 within 7 working days: {what}; stops the clock.", "SupplementBody"
+)
+supplied = _step(
+    "supplied", "The clarification arrived: {on?}; the 20 working days restart.", "SuppliedBody"
+)
 third_party = _step(
     "third_party",
     "Start ({done: false}) or end ({done: true}) waiting for a third party's opinion.",
+    "ThirdPartyBody",
 )
-reply = _step("reply", "Reply: {outcome, reason?, text, attachments?} with the annual report's categories.")  # fmt: skip
+reply = _step(
+    "reply",
+    "Reply: {outcome, reason?, text, attachments?} with the annual report's categories.",
+    "ReplyBody",
+)
 
 
 @document(params={"year": "年份（YYYY）"}, response="Object")

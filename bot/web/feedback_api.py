@@ -41,7 +41,7 @@ async def get_feedback(request: web.Request) -> web.Response:
     )
 
 
-@document(body="Object", response="Object")
+@document(body="AnswerBody", response="Object")
 async def post_answer(request: web.Request) -> web.Response:
     """Answer a 留言 (editor, reviewer); says whether WeChat delivered it to the resident."""
     token = require_role(request, *ANSWER_ROLES)

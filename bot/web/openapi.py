@@ -97,6 +97,177 @@ SCHEMAS: dict[str, Any] = {
     "Object": {"type": "object"},
 }
 
+# --- request bodies of the admin API ----------------------------------------------------------
+# Publishing bodies are described by the content format's own converters
+# (``bot.catalog.fields``), so the document names exactly the fields the API accepts.
+
+_LABELS = {"title": "标题", "issuer": "发布机构", "written_on": "成文日期", "published_on": "发布日期（留空为发布当天）",
+           "doc_number": "文号", "index_number": "索引号", "areas": "领域名称", "topics": "主题 id",
+           "validity": "有效性", "expires_on": "失效日期", "replaced_by": "替代它的政策 id",
+           "disclosure": "公开方式", "requires_interpretation": "须与解读同步发布",
+           "policy": "所解读的政策 id（可省略，须为本政策）", "form": "解读形式", "media_url": "媒体链接",
+           "attachments": "附件：content/attachments/ 或上传接口返回的文件名，及标题"}  # fmt: skip
+_MARKDOWN = {"type": "string", "description": "正文（Markdown）"}
+_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "审核人所审阅版本的哈希"}
+
+
+def _labelled(schema: dict[str, Any]) -> dict[str, Any]:
+    for key, prop in schema["properties"].items():
+        if key in _LABELS:
+            prop.setdefault("description", _LABELS[key])
+    return schema
+
+
+def _admin_bodies() -> dict[str, Any]:
+    from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS, json_schema
+
+    interp = _labelled(json_schema(INTERPRETATION_FIELDS, body=_MARKDOWN))
+    interp["required"] = [key for key in interp["required"] if key != "policy"]
+    interps = {"type": "array", "items": {"$ref": "#/components/schemas/InterpretationBody"},
+               "description": "同步发布的解读（给出时替换全部解读）"}  # fmt: skip
+    policy = _labelled(json_schema(POLICY_FIELDS, body=_MARKDOWN, interpretations=interps))
+    audience = {
+        "type": "object",
+        "properties": {
+            "topics": {"type": "array", "items": _STR, "description": "主题 id 或名称（任一）"},
+            "regions": {"type": "array", "items": _STR, "description": "镇街名称（任一）"},
+            "everyone": {"type": "boolean", "description": "全体关注者"},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "PolicyBody": policy,
+        "InterpretationBody": interp,
+        "PublishBody": {
+            "type": "object",
+            "properties": {"version_hash": _HASH},
+            "required": ["version_hash"],
+        },
+        "ReasonBody": {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "maxLength": 500}},
+        },
+        "Audience": audience,
+        "CampaignBody": {
+            "type": "object",
+            "properties": {
+                "title": {"type": "string", "maxLength": 128},
+                "text": {"type": "string", "maxLength": 1500},
+                "policy_id": {"type": "string", "maxLength": 80},
+                "interpretation_id": {"type": "string", "maxLength": 80},
+                "audience": {"$ref": "#/components/schemas/Audience"},
+                "channel": {"type": "string", "enum": ["template", "mass", "customer"]},
+                "send_at": {"type": "string", "format": "date-time", "description": "默认立即"},
+                "cron": {"type": "string", "maxLength": 128, "description": "重复规则（crontab）"},
+                "template_id": {"type": "string", "maxLength": 128},
+            },
+            "required": ["title", "audience", "channel"],
+        },
+        "ApproveBody": {"type": "object", "properties": {"version_hash": _HASH}},
+        "TestSendBody": {
+            "type": "object",
+            "properties": {"openids": {"type": "array", "items": _STR, "minItems": 1}},
+            "required": ["openids"],
+        },
+        "AudienceBody": {
+            "type": "object",
+            "properties": {"audience": {"$ref": "#/components/schemas/Audience"}},
+        },
+        "AnswerBody": {
+            "type": "object",
+            "properties": {"answer": {"type": "string"}},
+            "required": ["answer"],
+        },
+        **_participation_bodies(),
+        "SearchRule": {  # bot.search_admin_api: a synonym (word + terms) or a keyword (+ doc)
+            "type": "object",
+            "properties": {
+                "word": {"type": "string", "description": "居民用的词"},
+                "terms": {
+                    "type": "array",
+                    "items": _STR,
+                    "description": "同义词：检索时一并查找的词",
+                },
+                "doc_kind": {
+                    "type": "string",
+                    "enum": ["policy", "interpretation"],
+                    "default": "policy",
+                },
+                "doc_id": {"type": "string", "description": "关键词：该词直接指向的文件"},
+                "miss_id": {"type": "integer", "description": "由此处理的未找到记录"},
+            },
+            "required": ["word"],
+        },
+    }
+
+
+def _obj(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _participation_bodies() -> dict[str, dict[str, Any]]:
+    """Bodies of the consultation and disclosure-request routes (CONTRACT: Public participation)."""
+    day = {"type": "string", "format": "date"}
+    text = {"type": "string"}
+    applicant = _obj(
+        ["type", "name", "id_type", "id_number", "phone"],
+        type={"type": "string", "enum": ["公民", "法人或其他组织"]},
+        name=text, id_type=text, id_number=text, phone=text, address=text, email=text,
+    )  # fmt: skip
+    return {
+        "ConsultationBody": _obj(
+            ["id", "title", "issuer", "kind", "opens_on", "closes_on"],
+            id=text,
+            title=text,
+            issuer=text,
+            kind={"type": "string", "enum": ["重大行政决策", "规范性文件", "调研"]},
+            opens_on=day,
+            closes_on=day,
+            shortened_reason=text,
+            topics={"type": "array", "items": text},
+            areas={"type": "array", "items": text},
+            body={"type": "string", "description": "草案正文，以 ## 标题分节"},
+        ),
+        "DecisionBody": _obj(
+            ["decision", "reason"],
+            decision={"type": "string", "enum": ["采纳", "部分采纳", "未采纳"]},
+            reason=text,
+        ),
+        "HideBody": _obj(["reason"], reason=text),
+        "ReportBody": _obj([], text={"type": "string", "description": "意见采纳情况的说明"}),
+        "DisclosureApplication": _obj(
+            ["applicant", "description", "delivery"],
+            applicant=applicant,
+            description=text,
+            purpose=text,
+            delivery={"type": "string", "enum": ["微信", "电子邮件", "邮寄", "自行领取"]},
+            openid=text,
+            received_on=day,
+        ),
+        "ExtendBody": _obj(
+            ["reason", "approver"],
+            reason=text,
+            approver=text,
+            days={"type": "integer", "minimum": 1, "maximum": 20},
+        ),
+        "SupplementBody": _obj(["what"], what=text),
+        "SuppliedBody": _obj([], on=day),
+        "ThirdPartyBody": _obj([], done={"type": "boolean"}, on=day),
+        "ReplyBody": _obj(
+            ["outcome", "text"],
+            outcome={
+                "type": "string",
+                "enum": ["予以公开", "部分公开", "不予公开", "无法提供", "不予处理", "其他处理"],
+            },
+            reason=text,
+            text=text,
+            attachments={"type": "array", "items": _obj(["name", "url"], name=text, url=text)},
+        ),
+    }
+
+
+SCHEMAS.update(_admin_bodies())
+
 
 def document(
     *,
@@ -160,9 +331,19 @@ def _operation(method: str, path: str, handler: Handler) -> dict[str, Any]:
             },
         },
     }
-    if method in ("post", "put", "patch"):
+    if info.get("body") == "Upload":
+        binary = {
+            "type": "string",
+            "format": "binary",
+            "description": "文件内容（PDF、图片或 MP4）",
+        }
         operation["requestBody"] = {
-            "required": False,
+            "required": True,
+            "content": {"application/octet-stream": {"schema": binary}},
+        }
+    elif info.get("body"):
+        operation["requestBody"] = {
+            "required": True,
             "content": {"application/json": {"schema": _schema_ref(info.get("body"))}},
         }
     if path.startswith("/api/v1/admin/"):

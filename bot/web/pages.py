@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from tortoise import connections
 from tortoise.queryset import QuerySet
 
+from bot.catalog import attachments
 from bot.catalog.kinds.catalog_item import catalog_title as _catalog_title
 from bot.catalog.models import (
     Area,
@@ -27,11 +29,14 @@ from bot.catalog.models import (
 )
 from bot.catalog.render import safe_url
 from bot.catalog.validity import effective_validity
+from bot.keys import SERVICES, SETTINGS
 from bot.web import params
 from bot.web.modes import render_page, today
 
 PER_PAGE = 20
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RELATED = 5
+SEARCH_LIMIT = 200
 
 
 def not_found(request: web.Request, message: str = "您要找的文件不存在或已撤回。") -> web.Response:
@@ -54,6 +59,7 @@ async def policy_page(request: web.Request) -> web.Response:
     replacement = None
     if policy.replaced_by:
         replacement = await Policy.get_or_none(id=policy.replaced_by, status=Status.published)
+    settings = request.app[SETTINGS]
     return render_page(
         request,
         "policy.html",
@@ -64,7 +70,51 @@ async def policy_page(request: web.Request) -> web.Response:
         topics=list(policy.topics),
         groups=groups,
         replacement=replacement,
+        files=_files(request, policy),
+        related=await _related(policy),
+        share_url=f"{settings.server.base_url.rstrip('/')}/policies/{policy.id}",
     )
+
+
+def _files(request: web.Request, policy: Policy) -> list[dict[str, str]]:
+    """The policy's attachments that exist, each with the kind its bytes say it is."""
+    settings = request.app[SETTINGS]
+    out = []
+    for item in policy.attachments or []:
+        path = attachments.locate(item["file"], settings.content.dir, settings.attachments.dir)
+        kind = attachments.read_type(path) if path else None
+        if kind:
+            out.append({**item, "kind": kind.kind, "url": f"/attachments/{item['file']}"})
+    return out
+
+
+async def _related(policy: Policy) -> list[Policy]:
+    """Published policies sharing a topic or an area, those sharing most first, then newest.
+
+    One aggregate over the link tables, so a topic with thousands of policies costs
+    one indexed query, not thousands of rows."""
+    topics, areas = [t.id for t in policy.topics], [a.id for a in policy.areas]
+    if not topics and not areas:
+        return []
+    conn = connections.get("default")
+    marks = iter(range(1, 4 + len(topics) + len(areas)))
+    mark = (lambda: f"${next(marks)}") if conn.capabilities.dialect == "postgres" else (lambda: "?")
+    links = [
+        f'SELECT "policy_id" FROM "{table}" WHERE "{column}" IN ({", ".join(mark() for _ in ids)})'
+        for table, column, ids in (("policy_topic", "topic_id", topics), ("policy_area", "area_id", areas))
+        if ids
+    ]  # fmt: skip
+    sql = (
+        f'SELECT p."id" FROM ({" UNION ALL ".join(links)}) AS l '
+        f'JOIN "policy" AS p ON p."id" = l."policy_id" '
+        f'WHERE p."status" = {mark()} AND p."id" <> {mark()} '
+        f'GROUP BY p."id", p."written_on" ORDER BY COUNT(*) DESC, p."written_on" DESC, p."id" '
+        f"LIMIT {RELATED}"
+    )
+    _, rows = await conn.execute_query(sql, [*topics, *areas, Status.published.value, policy.id])
+    ids = [str(row["id"]) for row in rows]
+    found = {p.id: p for p in await Policy.filter(id__in=ids)}
+    return [found[i] for i in ids if i in found]
 
 
 async def interpretation_page(request: web.Request) -> web.Response:
@@ -122,11 +172,24 @@ async def catalog_item_page(request: web.Request) -> web.Response:
 
 
 async def _list(
-    request: web.Request, query: QuerySet[Policy], title: str, **extra: Any
+    request: web.Request,
+    query: QuerySet[Policy],
+    title: str,
+    ranked: list[str] | None = None,
+    **extra: Any,
 ) -> web.Response:
+    """A page of ``query``, newest first, or in the order of ``ranked`` ids (search hits)."""
     page = params.integer(request, "page", 1, 1, params.MAX_PAGE)
-    total = await query.count()
-    rows = await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    if ranked is None:
+        total = await query.count()
+        rows = (
+            await query.order_by("-written_on", "id").offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        )
+    else:
+        # The index holds published documents only: fetch just this page's rows.
+        shown = ranked[(page - 1) * PER_PAGE : page * PER_PAGE]
+        found = {p.id: p for p in await query.filter(id__in=shown)}
+        total, rows = len(ranked), [found[i] for i in shown if i in found]
     counts: dict[str, int] = {}
     for pid in await Interpretation.filter(
         policy_id__in=[p.id for p in rows], status=Status.published
@@ -152,6 +215,7 @@ async def _list(
         items=items,
         page=page,
         pages=max(1, math.ceil(total / PER_PAGE)),
+        total=total,
         path=request.path,
         **extra,
     )
@@ -160,14 +224,32 @@ async def _list(
 async def policies_page(request: web.Request) -> web.Response:
     published = Policy.filter(status=Status.published)
     areas = await Area.filter(policies__status=Status.published).distinct().order_by("position")
+    q = request.query.get("q", "").strip()
+    ranked = await _search(request, q) if q else None
     return await _list(
         request,
         published,
-        "政策文件",
-        intro="青山县最新发布的政策文件及其解读。",
+        f"“{q}”的搜索结果" if q else "政策文件",
+        ranked=ranked,
+        intro="" if q else "青山县最新发布的政策文件及其解读。",
         topics=await Topic.all(),
         areas=areas,
+        q=q,
     )
+
+
+async def _search(request: web.Request, q: str) -> list[str]:
+    """Policy ids for ``q`` through the search index, best first; an interpretation
+    or a catalog hit stands for nothing, its policy is listed in its place."""
+    hits = await request.app[SERVICES].search.search(q, limit=SEARCH_LIMIT)
+    interp_ids = [h.id for h in hits if h.kind == "interpretation"]
+    owners = dict(await Interpretation.filter(id__in=interp_ids).values_list("id", "policy_id"))
+    ranked: list[str] = []
+    for hit in hits:
+        pid = hit.id if hit.kind == "policy" else owners.get(hit.id)
+        if pid and str(pid) not in ranked:
+            ranked.append(str(pid))
+    return ranked
 
 
 async def area_page(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from bot.keys import SETTINGS
 from bot.web import (
     admin_api,
     api,
+    attachments,
     campaigns_api,
     console,
     consultations,
@@ -71,9 +72,23 @@ def setup_routes(app: web.Application) -> None:
         admin_api.withdraw_policy,
         name="admin_policy_withdraw",
     )
+    app.router.add_get(
+        "/api/v1/admin/policies/{id}/versions",
+        admin_api.list_versions,
+        name="admin_policy_versions",
+    )
+    app.router.add_get(
+        "/api/v1/admin/policies/{id}/diff", admin_api.get_diff, name="admin_policy_diff"
+    )
     app.router.add_get("/api/v1/admin/audit", admin_api.list_audit, name="admin_audit")
     app.router.add_get(
         "/api/v1/admin/reports/deadlines", admin_api.deadlines, name="admin_deadlines"
+    )
+
+    # Publishing: attachment files (served by content type) and their upload.
+    app.router.add_get("/attachments/{name}", attachments.serve, name="attachment")
+    app.router.add_post(
+        "/api/v1/admin/attachments", attachments.upload, name="admin_attachment_upload"
     )
 
     # Staff: feedback admin API and the console.

@@ -206,3 +206,18 @@ async def test_past_send_time_and_unknown_town_are_refused(api: TestClient) -> N
     alias = await _create(api, audience={"regions": ["东山"]})  # an alias is stored by its name
     assert alias["audience_count"] == 3
     assert (await _state(api, alias["id"]))["audience"]["regions"] == ["东山镇"]
+
+
+async def test_approval_is_bound_to_the_campaign_as_reviewed(api: TestClient, runtime: Any) -> None:
+    created = await _create(api, text="审阅时的文字")
+    cid = created["id"]
+    seen = (await _state(api, cid))["version_hash"]
+    # changed after the reviewer read it (any edit path: the console's, a script's)
+    await Campaign.filter(id=cid).update(text="审阅后改过的文字")
+    path = f"/api/v1/admin/campaigns/{cid}/approve"
+    resp = await api.post(path, json={"version_hash": seen}, headers=REVIEWER)
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "version_changed"
+    assert (await _state(api, cid))["state"] == "draft"
+    fresh = (await _state(api, cid))["version_hash"]
+    resp = await api.post(path, json={"version_hash": fresh}, headers=REVIEWER)
+    assert resp.status == 200

@@ -184,19 +184,32 @@ async def test_console_publish_prepares_the_notice_once(
         await sync_content(content)
         await _subscribers("o-1")
         editor, reviewer = Actor("李编辑", "editor"), Actor("王审核", "reviewer")
-        await publishing.create_policy(
-            {
-                "id": "qzb-2026-2-console",
-                "title": "后台发布的救助政策",
-                "issuer": "青山县民政局",
-                "written_on": TODAY.isoformat(),
-                "topics": ["relief"],
-                "body": "正文。",
-            },
-            editor,
-        )
+        body = {
+            "id": "qzb-2026-2-console",
+            "title": "后台发布的救助政策",
+            "issuer": "青山县民政局",
+            "written_on": TODAY.isoformat(),
+            "topics": ["relief"],
+            "body": "正文。",
+        }
+        await publishing.create_policy(body, editor)
         await publishing.submit("qzb-2026-2-console", editor)
-        await publishing.publish("qzb-2026-2-console", reviewer, TODAY)
+        await _publish_working("qzb-2026-2-console", reviewer)
         assert (await PolicyNotice.get(policy_id="qzb-2026-2-console")).state == NoticeState.pending
         assert await prepare_pending(settings) == 1
         assert (await Campaign.get()).policy_id == "qzb-2026-2-console"
+        # A correction published later is a mere edit: no second notice.
+        await publishing.update_policy(
+            "qzb-2026-2-console", {**body, "body": "更正后的正文。"}, editor
+        )
+        await publishing.submit("qzb-2026-2-console", editor)
+        await _publish_working("qzb-2026-2-console", reviewer)
+        assert await prepare_pending(settings) == 0
+        assert await Campaign.all().count() == 1
+
+
+async def _publish_working(policy_id: str, reviewer: Actor) -> None:
+    """Publish the submitted version with the hash a reviewer would have read."""
+    version = await publishing.working_version(policy_id)
+    assert version is not None
+    await publishing.publish(policy_id, reviewer, TODAY, version.content_hash)

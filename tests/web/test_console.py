@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -204,7 +205,11 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
         assert f'action="/admin/campaigns/{own.id}/approve"' not in own_page
         assert "不能审核自己创建的推送任务" in own_page
         assert (await client.post(approve, allow_redirects=False)).status == 403  # CSRF missing
-        ok = await client.post(approve, data={"csrf": csrf})
+        shown = re.search(r'name="version_hash" value="([0-9a-f]{64})"', page)
+        assert shown is not None  # the approve form carries the hash of the campaign shown
+        stale = await client.post(approve, data={"csrf": csrf, "version_hash": "0" * 64})
+        assert stale.status == 409 and "审阅后已被修改" in await stale.text()
+        ok = await client.post(approve, data={"csrf": csrf, "version_hash": shown[1]})
         assert ok.status == 200 and "已审核通过" in await ok.text()
         assert (await Campaign.get(id=mass.id)).state == CampaignState.scheduled
         again = await client.post(approve, data={"csrf": csrf})
@@ -219,7 +224,10 @@ async def test_campaigns_and_review_follow_roles(db_url: str, fake_wechat: Any) 
 
         no_reason = await client.post("/admin/review/test-review/reject", data={"csrf": csrf})
         assert no_reason.status == 422 and "请填写退回理由" in await no_reason.text()
-        done = await client.post(publish, data={"csrf": csrf})
+        review = await (await client.get("/admin/review")).text()
+        seen = re.search(r'name="version_hash" value="([0-9a-f]{64})"', review)
+        assert seen is not None  # the form carries the hash of the version shown
+        done = await client.post(publish, data={"csrf": csrf, "version_hash": seen[1]})
         assert done.status == 200 and "已发布" in await done.text()
         assert (await Policy.get(id="test-review")).status == Status.published
         assert (await client.get("/policies/test-review")).status == 200

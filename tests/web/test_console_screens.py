@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from bot.catalog import stored
@@ -23,6 +25,7 @@ from tests.web.console_helpers import (
     staff_settings,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 POLICY_FORM = {
     "id": "qzb-2025-7-heating", "title": "关于冬季取暖补贴的通知", "issuer": "青山县民政局",
     "doc_number": "青民发〔2025〕7号", "index_number": "QS-2025-0007", "written_on": "2025-01-06",
@@ -39,6 +42,13 @@ async def _catalog() -> None:
     await Area.create(id="relief", name="社会救助", position=1)
     await Topic.create(id="relief", name="救助", aliases=["低保"], position=1)
     await Topic.create(id="elderly", name="养老", position=2)
+
+
+def _version_hash(page: str) -> str:
+    """The hash a publish form carries: the version the reviewer is shown."""
+    found = re.search(r'name="version_hash" value="([0-9a-f]{64})"', page)
+    assert found is not None
+    return found[1]
 
 
 async def _switch(client: TestClient, token: str) -> str:
@@ -117,15 +127,22 @@ async def test_policy_package_is_written_sent_back_and_published(
         ).status == 403
 
         csrf = await _switch(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
-        done = await client.post(f"/admin/review/{policy.id}/publish", data={"csrf": csrf})
+        shown = _version_hash(await (await client.get("/admin/review")).text())
+        done = await client.post(
+            f"/admin/review/{policy.id}/publish", data={"csrf": csrf, "version_hash": shown}
+        )
         assert "政策及其解读已发布" in await done.text()
         assert (await Interpretation.get(id=interp.id)).status == Status.published
         resident = await (await client.get(f"/policies/{policy.id}")).text()
         assert "一图读懂冬季取暖补贴" in resident
 
-        # Published, and a content file's document: read-only, the file named.
+        # Published: the reviewer reads it; the publisher's editor saves a correction.
         view = await (await client.get(f"/admin/policies/{policy.id}")).text()
-        assert "在后台只读" in view and 'name="csrf"' in view and "<textarea" not in view
+        assert "由发布员修改" in view and "<textarea" not in view
+        csrf = await _switch(client, "tok-publisher-7f3a9c2e5b8d1f4a")
+        correction = await (await client.get(f"/admin/policies/{policy.id}")).text()
+        assert 'id="correction"' in correction and "<textarea" in correction
+        # A content file's document: read-only, the file named.
         await Policy.filter(id=policy.id).update(source_path="policies/2025/heating.md")
         view = await (await client.get(f"/admin/policies/{policy.id}")).text()
         assert "policies/2025/heating.md" in view
@@ -256,3 +273,78 @@ async def test_subscribers_by_topic_and_town_and_one_resident(
         one = await (await client.get("/admin/residents?openid=o-a")).text()
         assert "关注中" in one and "救助" in one and "东山镇" in one
         assert "没有找到这位居民" in await (await client.get("/admin/residents?openid=o-zz")).text()
+
+
+def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> FormData:
+    form = FormData(quote_fields=False)  # file names in UTF-8, as browsers send them
+    for key, value in fields.items():
+        form.add_field(key, value)
+    for key, filename, data in files:
+        form.add_field(key, data, filename=filename, content_type="application/octet-stream")
+    return form
+
+
+async def test_editor_uploads_attachments_checked_by_content(
+    db_url: str, fake_wechat: Any, tmp_path: Path
+) -> None:
+    limit = 2 * 1024**2
+    settings = staff_settings(
+        db_url, fake_wechat.url, attachments={"dir": str(tmp_path), "max_bytes": limit}
+    )
+    original = (ROOT / "content/attachments/qmf-2023-9-original.pdf").read_bytes()
+    signed = original + b"\n%" + b"0" * (1536 * 1024)  # over the app's 1 MB form, under the limit
+    tujie = (ROOT / "content/attachments/qmf-2023-9-tujie.png").read_bytes()
+    async with staff_client(settings) as client:
+        await _catalog()
+        csrf = await log_in(client, "tok-publisher-7f3a9c2e5b8d1f4a")
+        fields = {**POLICY_FORM, "csrf": csrf, "then": "save", "upload_title": "签发原件"}
+        saved = await client.post(
+            "/admin/policies/new", data=_multipart(fields, [("upload", "原件.pdf", signed)])
+        )
+        assert saved.status == 200 and "草稿已保存" in await saved.text()
+        policy = await Policy.get(id=POLICY_FORM["id"])
+        ((kept,),) = [policy.attachments]
+        assert kept["title"] == "签发原件" and kept["file"].endswith(".pdf")
+        assert (tmp_path / kept["file"]).read_bytes() == signed  # kept by the hash of its bytes
+
+        # A page disguised as an image is refused by its bytes; nothing typed is lost.
+        editor = await (await client.get(f"/admin/policies/{policy.id}")).text()
+        assert f'value="{kept["file"]}"' in editor
+        again = {**POLICY_FORM, "csrf": csrf_of(editor), "then": "save", "title": "改过的标题",
+                 "a0_file": kept["file"], "a0_title": "签发原件", "a0_keep": "1"}  # fmt: skip
+        disguised = await client.post(
+            f"/admin/policies/{policy.id}",
+            data=_multipart(again, [("upload", "图解.png", b"<html>not an image</html>")]),
+        )
+        page = await disguised.text()
+        assert disguised.status == 422 and "附件“图解.png”" in page and "只接受" in page
+        assert "改过的标题" in page and f'value="{kept["file"]}"' in page
+        huge = await client.post(
+            f"/admin/policies/{policy.id}",
+            data=_multipart(again, [("upload", "大.pdf", original + b"0" * limit)]),
+        )
+        assert huge.status == 422 and "“大.pdf”过大（最大 2 MB）" in await huge.text()
+        assert (await Policy.get(id=policy.id)).title == POLICY_FORM["title"]  # nothing saved
+
+        # The 图解 added beside the original, submitted, published: residents get both.
+        submitted = await client.post(
+            f"/admin/policies/{policy.id}",
+            data=_multipart({**again, "then": "submit", "upload_title": ""},
+                            [("upload", "tujie.png", tujie)]),
+        )  # fmt: skip
+        assert "已提交审核" in await submitted.text()
+        files = [a["file"] for a in (await Policy.get(id=policy.id)).attachments]
+        assert files[0] == kept["file"] and files[1].endswith(".png")
+        await _switch(client, "tok-reviewer-7f3a9c2e5b8d1f4a")
+        review = await (await client.get("/admin/review")).text()
+        done = await client.post(
+            f"/admin/review/{policy.id}/publish",
+            data={"csrf": csrf_of(review), "version_hash": _version_hash(review)},
+        )
+        assert "已发布" in await done.text()
+        resident = await (await client.get(f"/policies/{policy.id}")).text()
+        assert f'href="/attachments/{files[0]}" download' in resident
+        assert f'<img src="/attachments/{files[1]}"' in resident
+        served = await client.get(f"/attachments/{files[0]}")
+        assert served.headers["Content-Type"] == "application/pdf"
+        assert await served.read() == signed

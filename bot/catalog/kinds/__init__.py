@@ -96,6 +96,11 @@ class Kind:
     announces_publication: bool = False  # newly published rows go to ``catalog.events``
     # After the sync committed (given the settings): e.g. announce what opened.
     after_sync: Callable[[Settings], Awaitable[Any]] | None = None
+    # Console-made rows (of this kind and its children) whose files now say exactly what
+    # was published: sync takes them over instead of refusing them ({kind: ids}).
+    adopt: (
+        Callable[[BaseDBAsyncClient, dict[str, list[Any]]], Awaitable[dict[str, set[str]]]] | None
+    ) = None
 
     # Search: columns read, values of relations (name → ``relation__column``), what a hit shows.
     search_fields: Sequence[SearchField] = ()

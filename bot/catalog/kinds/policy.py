@@ -9,6 +9,9 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from bot.catalog.attachments import CONTENT_FOLDER as ATTACHMENTS
+from bot.catalog.attachments import read_type
+from bot.catalog.export import adoptable
 from bot.catalog.fields import POLICY_FIELDS
 from bot.catalog.kinds import FeedEntry, Kind, Row, SearchField, kind, register
 from bot.catalog.loader import PolicyDoc, Reader
@@ -29,6 +32,12 @@ def _check(reader: Reader, doc: PolicyDoc) -> bool:
     if doc.expires_on and doc.expires_on < doc.written_on:
         reader.fail(rel, lines.get("expires_on", 1), "expires_on: 失效日期早于成文日期")
         return False
+    for item in doc.attachments:  # the file must be there and of a type we serve
+        path = reader.root / ATTACHMENTS / item["file"]
+        if not path.is_file() or read_type(path) is None:
+            reader.fail(rel, lines.get("attachments", 1),
+                        f"attachments: {ATTACHMENTS}/{item['file']} 不存在或不是 PDF、图片、MP4")  # fmt: skip
+            return False
     if doc.replaced_by == doc.id:
         reader.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
         return False
@@ -54,6 +63,7 @@ def _columns(doc: PolicyDoc) -> dict[str, Any]:
         "replaced_by": doc.replaced_by,
         "disclosure": doc.disclosure,
         "requires_interpretation": doc.requires_interpretation,
+        "attachments": doc.attachments,
     }
 
 
@@ -181,6 +191,7 @@ POLICY = register(
         columns=_columns,
         after_write=_links,
         announces_publication=True,
+        adopt=adoptable,
         search_fields=(
             SearchField("title", into="title"),
             SearchField("keywords", into="keywords"),

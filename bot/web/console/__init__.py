@@ -51,7 +51,7 @@ def setup_routes(app: web.Application) -> None:
     post("/admin/policies/{id}", policies.update, name="console_policy_update")
     get("/admin/review", review.review_page, name="console_review")
     post("/admin/review/{id}/publish", review.publish, name="console_review_publish")
-    post("/admin/review/{id}/reject", review.reject, name="console_review_reject")
+    post("/admin/review/{id}/reject", review.send_back, name="console_review_reject")
 
     get("/admin/campaigns", campaigns.campaign_list, name="console_campaigns")
     get("/admin/campaigns/new", campaigns.compose_page, name="console_campaign_new")

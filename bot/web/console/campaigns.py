@@ -203,7 +203,8 @@ async def _detail(
     topic_names = await _topic_names()
     return render(
         request, "campaign.html", user, status=status, title=f"推送任务：{campaign.title}",
-        c=campaign, report=report, runs=runs, preview=await _preview(campaign, request),
+        c=campaign, version_hash=campaigns.campaign_hash(campaign), report=report, runs=runs,
+        preview=await _preview(campaign, request),
         link_title=await _link_title(campaign), words=audience_words(campaign.audience, topic_names),
         states=STATE_NAMES, channels=CHANNEL_NAMES, cost=(await _costs(request))[campaign.channel.value],
         quiet=_quiet_hours(request), repeat=repeat.describe(campaign.cron), error=error,
@@ -330,7 +331,9 @@ async def _step(request: web.Request, user: User, run: Any, done: str) -> web.St
 
 @action(*APPROVE_ROLES)
 async def approve(request: web.Request, user: User, form: Any) -> web.StreamResponse:
-    return await _step(request, user, campaigns.approve(record_id(request), who(user)), "approved")
+    seen = str(form.get("version_hash", ""))  # what the reviewer read; the page always sends it
+    run = campaigns.approve(record_id(request), who(user), seen)
+    return await _step(request, user, run, "approved")
 
 
 @page

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.catalog import publishing
 from bot.catalog.deadlines import deadline_report, stored_calendar
 from bot.catalog.models import Disclosure, Policy, Status
 from bot.config import Role
 from bot.feedback.answers import ANSWER_ROLES, REPLY_TARGET
+from bot.keys import SETTINGS
 from bot.models import Feedback, FeedbackStatus
 from bot.participation.requests import due_counts as disclosure_due
 from bot.push.models import Campaign, CampaignState
@@ -39,7 +41,8 @@ class Card:
 async def dashboard(request: web.Request, user: User) -> web.Response:
     now = dt.datetime.now(dt.UTC)
     recent = today(request) - dt.timedelta(days=RECENT_DAYS)
-    at_risk = await deadline_report(await stored_calendar(), today(request), since=recent)
+    tz = request.app[SETTINGS].server.tz
+    at_risk = await deadline_report(await stored_calendar(), today(request), since=recent, tz=tz)
     older_late = await Policy.filter(
         disclosure=Disclosure.proactive,
         status__in=(Status.draft, Status.review),
@@ -47,13 +50,13 @@ async def dashboard(request: web.Request, user: User) -> web.Response:
     ).count()
     cards: list[Card] = []
     if can(user, *PUBLISH_ROLES):
-        cards.append(Card("review", await Policy.filter(status=Status.review).count(),
-                          "份政策待审核发布", "/admin/review"))  # fmt: skip
+        in_review, _ = await publishing.list_by_state(Status.review, 1, 0)  # corrections too
+        cards.append(Card("review", in_review, "份政策待审核发布", "/admin/review"))
         cards.append(Card("campaigns", await Campaign.filter(state=CampaignState.draft).count(),
                           "个推送任务待审核", "/admin/campaigns?state=draft"))  # fmt: skip
     if can(user, *WRITE_ROLES):
-        cards.append(Card("drafts", await Policy.filter(status=Status.draft, source_path=None).count(),
-                          "份政策草稿未提交", "/admin/policies?status=draft"))  # fmt: skip
+        drafts, _ = await publishing.list_by_state(Status.draft, 1, 0)
+        cards.append(Card("drafts", drafts, "份政策草稿未提交", "/admin/policies?status=draft"))
     if can(user, *ANSWER_ROLES):
         new = Feedback.filter(status=FeedbackStatus.new)
         overdue = await new.filter(created_at__lt=now - REPLY_TARGET).count()

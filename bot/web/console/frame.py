@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from multidict import MultiDict, MultiDictProxy
 
 from bot.audit import Actor
 from bot.config import Role
@@ -39,6 +40,18 @@ ROLE_NAMES = {"publisher": "发布员", "editor": "编辑", "reviewer": "审核�
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 User = session.Session
+FORM_TEXT_LIMIT = 1024**2  # the text of one form, as the app's client_max_size for the rest
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a console form, read up to ``attachments.max_bytes``; a larger one
+    is read to its end (so the fields after it arrive) but kept empty, ``too_large``."""
+
+    filename: str
+    data: bytes
+    too_large: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +168,7 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
             user = session.current(request)
             if user is None:
                 return refuse(request, None, "登录已过期，请重新登录后再提交。")
-            form = await request.post()
+            form = await read_form(request)
             if not session.csrf_ok(request, user, str(form.get("csrf", ""))):
                 log.warning("console form without a valid CSRF token", extra={"path": request.path})
                 return refuse(request, user, "表单已失效（安全校验未通过），请刷新页面后重试。")
@@ -167,6 +180,39 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
         return wrapper
 
     return decorate
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form. A multipart form (one with a file) is streamed, so a file may be
+    as large as ``attachments.max_bytes`` while the text stays within ``FORM_TEXT_LIMIT``."""
+    if request.content_type != "multipart/form-data":
+        return await request.post()
+    limit = request.app[SETTINGS].attachments.max_bytes
+    out: MultiDict[Any] = MultiDict()
+    text_left = FORM_TEXT_LIMIT
+    async for part in await request.multipart():
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.filename is not None:
+            data, too_large = await _read_part(part, limit)
+            if part.filename or data:  # an empty file input still sends a part
+                out.add(part.name, Upload(part.filename, b"" if too_large else data, too_large))
+            continue
+        raw, too_large = await _read_part(part, text_left)
+        if too_large:
+            raise web.HTTPRequestEntityTooLarge(FORM_TEXT_LIMIT, FORM_TEXT_LIMIT + 1)
+        text_left -= len(raw)
+        out.add(part.name, raw.decode(part.get_charset("utf-8"), errors="replace"))
+    return MultiDictProxy(out)
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> tuple[bytes, bool]:
+    """A part's bytes up to ``limit``; past it the rest is read and dropped."""
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        if len(data) <= limit:
+            data += chunk
+    return bytes(data), len(data) > limit
 
 
 def record_id(request: web.Request) -> int:

@@ -2,9 +2,13 @@
 metadata and its interpretations side by side, with a live preview as residents will see it.
 
 Every change goes through ``bot.catalog.publishing`` (the admin API's rules:
-the same converters as content files, 三同步, four-eyes); the calls are kept
-in ``_save`` and ``review.py`` so a new publishing API changes one place.
-Documents that come from content files are shown read-only with their file.
+the same converters as content files, 三同步, four-eyes bound to the version);
+the calls are kept in ``_save`` and ``review.py``. The editor shows the working
+version when there is one: editing a published policy saves a correction, a
+new version that residents see only once it is published. Attachments are
+uploaded with the form (``bot.catalog.attachments.store_upload``: type by
+content, size-limited). Documents that come from content files are shown
+read-only with their file.
 """
 
 from __future__ import annotations
@@ -15,39 +19,55 @@ from typing import Any
 from aiohttp import web
 from tortoise.functions import Count
 
-from bot.catalog import publishing
+from bot.catalog import attachments, publishing
+from bot.catalog.fields import POLICY_FIELDS
 from bot.catalog.models import (
     Area,
     Disclosure,
     Interpretation,
     InterpretationForm,
     Policy,
+    PolicyVersion,
+    Status,
     Topic,
     Validity,
 )
 from bot.catalog.render import render_markdown
 from bot.config import Role
-from bot.errors import DomainError
-from bot.models import AuditEntry
-from bot.web.console.frame import User, action, back, can, page, page_number, refuse, render, who
+from bot.errors import DomainError, Invalid
+from bot.keys import SETTINGS
+from bot.web.console.frame import (
+    Upload,
+    User,
+    action,
+    back,
+    can,
+    page,
+    page_number,
+    refuse,
+    render,
+    who,
+)
 from bot.web.errors import status_of
 from bot.web.responses import json_response
 
 WRITE_ROLES = (Role.publisher,)
 PER_PAGE = 30
 MAX_PREVIEW = 200_000
-STATUS_NAMES = {"draft": "草稿", "review": "待审核", "published": "已发布", "unpublished": "已撤回"}
+STATUS_NAMES = {s.value: name for s, name in publishing.STATUS_NAMES.items()}
 LABELS = {
     "id": "编号（网址）", "title": "标题", "issuer": "发布机构", "written_on": "成文日期",
     "published_on": "发布日期", "doc_number": "文号", "index_number": "索引号", "areas": "领域",
     "topics": "主题", "keywords": "关键词", "summary": "摘要", "validity": "有效性",
     "expires_on": "失效日期", "replaced_by": "替代文件", "disclosure": "公开方式",
     "requires_interpretation": "须同步解读", "body": "正文", "form": "解读形式",
-    "media_url": "媒体链接", "interpretations": "解读",
+    "media_url": "媒体链接", "interpretations": "解读", "attachments": "附件",
 }  # fmt: skip
+VERSION_NAMES = {s.value: name for s, name in publishing.VERSION_NAMES.items()}
 DONE = {"saved": "草稿已保存。", "submitted": "已提交审核，等待审核人发布。"}
 _FIELD = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
 _INTERP = re.compile(r"^i(\d{1,2})_(id|title|form|issuer|media_url|body)$")
+_ATTACHMENT = re.compile(r"^a(\d{1,2})_(file|title|keep)$")
 
 
 def in_words(message: str) -> str:
@@ -63,14 +83,14 @@ async def policy_list(request: web.Request, user: User) -> web.Response:
     status = request.query.get("status", "")
     status = status if status in STATUS_NAMES else ""
     text = request.query.get("q", "").strip()[:50]
-    query = Policy.all()
-    if status:
-        query = query.filter(status=status)
-    if text:
-        query = query.filter(title__icontains=text)
     number = page_number(request)
-    total = await query.count()
-    rows = await query.order_by("-updated_at", "id").offset((number - 1) * PER_PAGE).limit(PER_PAGE)
+    start = (number - 1) * PER_PAGE
+    if status:  # a draft or review list holds corrections of published policies too
+        total, rows = await publishing.list_by_state(Status(status), PER_PAGE, start, text)
+    else:
+        query = Policy.filter(title__icontains=text) if text else Policy.all()
+        total = await query.count()
+        rows = list(await query.order_by("-updated_at", "id").offset(start).limit(PER_PAGE))
     ids = [p.id for p in rows]
     interps = dict(
         await Interpretation.filter(policy_id__in=ids)
@@ -80,6 +100,7 @@ async def policy_list(request: web.Request, user: User) -> web.Response:
     ) if ids else {}  # fmt: skip
     return render(
         request, "policies.html", user, title="政策发布", items=rows, interps=interps,
+        versions=await publishing.working_versions(ids), versions_names=VERSION_NAMES,
         shown=status, q=text, statuses=STATUS_NAMES, total=total, page=number,
         pages=max(1, -(-total // PER_PAGE)), write_roles=WRITE_ROLES,
     )  # fmt: skip
@@ -88,27 +109,26 @@ async def policy_list(request: web.Request, user: User) -> web.Response:
 # --- one document --------------------------------------------------------------------------
 
 
-async def _returned_reason(policy: Policy) -> AuditEntry | None:
-    """The reviewer's reason, when the latest workflow step sent the draft back."""
-    latest = (
-        await AuditEntry.filter(
-            object_type="policy", object_id=policy.id,
-            action__in=("policy.submit", "policy.reject", "policy.publish"),
-        ).order_by("-id").first()
-    )  # fmt: skip
-    return latest if latest is not None and latest.action == "policy.reject" else None
+def _returned(version: PolicyVersion | None) -> dict[str, Any] | None:
+    """The reviewer's reason while the version they sent back waits for its authors."""
+    if version is None or version.state.value != "draft" or not version.sent_back_reason:
+        return None
+    return {"by": version.sent_back_by or "审核人", "at": version.sent_back_at,
+            "reason": version.sent_back_reason}  # fmt: skip
 
 
 async def _editor(
     request: web.Request, user: User, policy: Policy | None, values: dict[str, Any],
     interps: list[dict[str, Any]], error: str = "", status: int = 200,
 ) -> web.Response:  # fmt: skip
+    version = await publishing.working_version(policy.id) if policy else None
     return render(
         request, "policy_edit.html", user, status=status,
         title=f"编辑：{policy.title}" if policy else "新建政策", policy=policy, v=values,
         interps=[*interps, {}], areas=await Area.all(), topics=await Topic.all(),
         validities=list(Validity), disclosures=list(Disclosure), forms=list(InterpretationForm),
-        returned=await _returned_reason(policy) if policy else None, error=error,
+        returned=_returned(version), error=error, version=version,
+        max_mb=request.app[SETTINGS].attachments.max_bytes // (1024 * 1024),
         notice=DONE.get(request.query.get("done", ""), ""), statuses=STATUS_NAMES,
     )  # fmt: skip
 
@@ -124,7 +144,22 @@ def _values_of(policy: Policy, areas: list[str], topics: list[str]) -> dict[str,
         "expires_on": policy.expires_on.isoformat() if policy.expires_on else "",
         "replaced_by": policy.replaced_by or "", "disclosure": policy.disclosure.value,
         "requires_interpretation": policy.requires_interpretation, "body": policy.body_md,
+        "attachments": list(policy.attachments or []),
     }  # fmt: skip
+
+
+def _snapshot_values(snap: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A working version's snapshot (plain JSON) as the editor's fields."""
+    values = {key: "" if snap[key] is None else snap[key] for key in POLICY_FIELDS if key in snap}
+    values["keywords"] = "，".join(snap.get("keywords") or [])
+    values["body"] = snap.get("body_md", "")
+    interps = [
+        {"id": i["id"], "title": i["title"], "form": i.get("form", ""),
+         "issuer": i.get("issuer") or "", "media_url": i.get("media_url") or "",
+         "body": i.get("body_md", "")}
+        for i in snap.get("interpretations", [])
+    ]  # fmt: skip
+    return values, interps
 
 
 def _interp_values(row: Interpretation) -> dict[str, Any]:
@@ -144,21 +179,26 @@ async def policy_page(request: web.Request, user: User) -> web.Response:
     policy = await Policy.get_or_none(id=request.match_info["id"])
     if policy is None:
         return refuse(request, user, "没有这份政策。", 404)
-    areas = [a.name for a in await policy.areas.all()]
-    topics = [t.id for t in await policy.topics.all()]
-    interps = await Interpretation.filter(policy_id=policy.id).order_by("id")
-    editable = (
-        not policy.source_path and policy.status in publishing.EDITABLE and can(user, *WRITE_ROLES)
-    )
-    if editable:
+    version = await publishing.working_version(policy.id)
+    if not policy.source_path and can(user, *WRITE_ROLES):
+        if version is not None:
+            values, written = _snapshot_values(version.snapshot)
+            return await _editor(request, user, policy, values, written)
+        interps = await Interpretation.filter(policy_id=policy.id).order_by("id")
+        areas = [a.name for a in await policy.areas.all()]
+        topics = [t.id for t in await policy.topics.all()]
         return await _editor(
             request, user, policy, _values_of(policy, areas, topics),
             [_interp_values(i) for i in interps],
         )  # fmt: skip
+    areas = [a.name for a in await policy.areas.all()]
+    topics = [t.id for t in await policy.topics.all()]
+    interps = await Interpretation.filter(policy_id=policy.id).order_by("id")
     return render(
         request, "policy_view.html", user, title=policy.title, p=policy, areas=areas,
         topic_names=dict(await Topic.filter(id__in=topics).values_list("id", "name")),
-        interps=interps, statuses=STATUS_NAMES, returned=await _returned_reason(policy),
+        interps=interps, statuses=STATUS_NAMES, returned=_returned(version), version=version,
+        versions_names=VERSION_NAMES,
     )  # fmt: skip
 
 
@@ -188,6 +228,16 @@ def _form_to_data(form: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if match:
             value = str(form.get(key, "")).strip() if match.group(2) != "body" else str(form[key])
             slots.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    kept: dict[int, dict[str, str]] = {}
+    for key in form:
+        match = _ATTACHMENT.match(key)
+        if match:
+            kept.setdefault(int(match.group(1)), {})[match.group(2)] = str(form.get(key, ""))
+    data["attachments"] = [
+        {"file": a["file"], "title": a.get("title", "").strip() or a["file"]}
+        for _, a in sorted(kept.items())
+        if a.get("keep") and a.get("file")
+    ]
     interps = []
     for _, slot in sorted(slots.items()):
         if not any(slot.get(k, "").strip() for k in ("id", "title", "body")):
@@ -196,14 +246,34 @@ def _form_to_data(form: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return data, interps
 
 
+def _store_uploads(request: web.Request, form: Any, data: dict[str, Any]) -> None:
+    """Keep each uploaded file (by its hash) and list it under the policy's attachments.
+
+    Files stored before a refusal stay listed, so a second try loses nothing."""
+    settings = request.app[SETTINGS].attachments
+    title = str(form.get("upload_title", "")).strip()[:100]
+    for upload in form.getall("upload", []):
+        if not isinstance(upload, Upload):
+            continue
+        if upload.too_large:
+            raise attachments.too_large(settings.max_bytes, upload.filename)
+        try:
+            name, _ = attachments.store_upload(upload.data, settings.dir, settings.max_bytes)
+        except Invalid as exc:
+            raise Invalid(exc.code, f"附件“{upload.filename}”：{exc.message}") from None
+        if all(a["file"] != name for a in data["attachments"]):
+            data["attachments"].append({"file": name, "title": title or upload.filename or name})
+
+
 async def _save(
     request: web.Request, user: User, form: Any, policy_id: str | None
 ) -> web.StreamResponse:
     data, interps = _form_to_data(form)
     submit = form.get("then") == "submit"
     try:
+        _store_uploads(request, form, data)
         body = {**data, "interpretations": interps}
-        if policy_id is None:
+        if policy_id is None:  # a new id: refused if taken, never writes over another policy
             saved = await publishing.create_policy(body, who(user))
         else:
             saved = await publishing.update_policy(policy_id, body, who(user))

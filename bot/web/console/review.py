@@ -40,10 +40,14 @@ async def review_page(request: web.Request, user: User) -> web.Response:
 async def _view(
     request: web.Request, user: User, error: str = "", status: int = 200
 ) -> web.Response:
-    policies = (
-        await Policy.filter(status=Status.review).order_by("written_on", "id").limit(MAX_SHOWN)
-    )
+    _, policies = await publishing.list_by_state(Status.review, MAX_SHOWN, 0)
     ids = [p.id for p in policies]
+    versions = await publishing.working_versions(ids)
+    diffs = {  # a correction: the rows are what residents see, the change is the diff
+        p.id: await publishing.diff_against_published(p.id)
+        for p in policies
+        if p.status == Status.published
+    }
     interps: dict[str, list[Interpretation]] = {i: [] for i in ids}
     for interp in await Interpretation.filter(policy_id__in=ids).order_by("id"):
         interps[interp.policy_id].append(interp)  # type: ignore[attr-defined]
@@ -55,7 +59,7 @@ async def _view(
     }
     return render(
         request, "review.html", user, status=status, title="审核发布", policies=policies,
-        interps=interps, submitted=submitted, error=error,
+        interps=interps, submitted=submitted, versions=versions, diffs=diffs, error=error,
         areas=await _names_by_policy(ids, "areas__name"),
         topics=await _names_by_policy(ids, "topics__name"),
         notice=DONE.get(request.query.get("done", ""), ""), publish_roles=PUBLISH_ROLES,
@@ -74,14 +78,15 @@ async def _step(request: web.Request, user: User, run: Any, done: str) -> web.St
 
 @action(*PUBLISH_ROLES)
 async def publish(request: web.Request, user: User, form: Any) -> web.StreamResponse:
-    run = publishing.publish(request.match_info["id"], who(user), today(request))
+    seen = str(form.get("version_hash", ""))  # the version the reviewer read on this page
+    run = publishing.publish(request.match_info["id"], who(user), today(request), seen)
     return await _step(request, user, run, "published")
 
 
 @action(*PUBLISH_ROLES)
-async def reject(request: web.Request, user: User, form: Any) -> web.StreamResponse:
+async def send_back(request: web.Request, user: User, form: Any) -> web.StreamResponse:
     reason = str(form.get("reason", "")).strip()[:500]
     if not reason:
         return await _view(request, user, error="请填写退回理由，发布员会看到它。", status=422)
-    run = publishing.reject(request.match_info["id"], who(user), reason)
+    run = publishing.send_back(request.match_info["id"], who(user), reason)
     return await _step(request, user, run, "rejected")
