@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.services import open_services
 from bot.web import ops
+from bot.web.audit_trail import record_refusals
 from bot.web.errors import json_errors
 from bot.web.keys import ROLE, SERVICES, SETTINGS
 from bot.web.routes import setup_routes
@@ -26,7 +27,9 @@ ROLES = ("all", "web", "worker")
 def create_app(settings: Settings, role: str = "all") -> web.Application:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    app = web.Application(middlewares=[ops.observe, json_errors], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[ops.observe, record_refusals, json_errors], client_max_size=1024**2
+    )
     app[SETTINGS] = settings
     app[ROLE] = role
 

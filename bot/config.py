@@ -144,7 +144,8 @@ class ApiToken(Section):
 
 class AdminSettings(Section):
     api_tokens: tuple[ApiToken, ...] = ()  #: bearer tokens for the admin API, each with a role
-    session_secret: SecretStr = SecretStr("")  #: signs console sessions; random when empty
+    session_secret: SecretStr = SecretStr("")  #: unused since sessions are server-side; still accepted
+    session_idle_minutes: int = Field(30, ge=1, le=720)  #: a console session ends after this idle time
 
 
 class PushSettings(Section):

@@ -24,6 +24,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot import audit
 from bot.catalog.fields import Problem
 from bot.catalog.loader import Content, InterpretationDoc, PolicyDoc, load_content
 from bot.catalog.models import Area, CatalogItem, Interpretation, Policy, Status, Topic
@@ -481,8 +482,7 @@ async def sync_content(
         withdrawn = await job.policies(rendered)
         await job.interpretations(rendered, withdrawn)
         await job.catalog()
-        for chunk in _chunks(job.audit):
-            await AuditEntry.bulk_create(chunk, using_db=conn)
+        await audit.record_many(job.audit, conn=conn)
     report = job.report
     if report.changed and redis is not None:
         await _announce(redis)

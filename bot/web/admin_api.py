@@ -169,8 +169,8 @@ async def withdraw_policy(request: web.Request) -> web.Response:
     response="Object",
 )
 async def list_audit(request: web.Request) -> web.Response:
-    """The audit trail, newest first: who changed what, when."""
-    require_role(request)
+    """The audit trail, newest first: who changed what, when, from where (admin)."""
+    require_role(request, Role.admin)
     try:
         page = max(1, int(request.query.get("page", "1")))
         per_page = min(MAX_PER_PAGE, max(1, int(request.query.get("per_page", "50"))))
@@ -188,6 +188,7 @@ async def list_audit(request: web.Request) -> web.Response:
             "at": e.at.isoformat(),
             "actor": e.actor,
             "role": e.role,
+            "address": e.address,
             "action": e.action,
             "object_type": e.object_type,
             "object_id": e.object_id,

@@ -1,7 +1,7 @@
-"""The staff and editor console at /admin/: login, dashboard, 留言, pushes, review.
+"""The staff and editor console at /admin/: dashboard, 留言, pushes, review.
 
-Staff log in with their admin API token as the password; the session is a
-signed cookie (``bot.web.session``). Every page is readable by every role;
+Staff log in with their named account (``bot.web.login``); the session is
+kept on the server (``bot.web.session``). Every page is readable by every role;
 roles decide which buttons show and which POSTs are accepted (403
 otherwise), and every POST carries the session's CSRF token. The work is
 done by the same functions as the admin API (``feedback_api``,
@@ -34,7 +34,6 @@ from bot.push.models import Campaign, CampaignState, Channel
 from bot.push.runtime import wake
 from bot.web import session
 from bot.web.admin_api import refresh_search
-from bot.web.auth import find_token
 from bot.web.errors import status_of
 from bot.web.keys import SERVICES, SETTINGS
 from bot.web.modes import TEMPLATES, today
@@ -137,7 +136,7 @@ def page(
     """A GET page: logged-in users only, others go to the login form first."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        user = session.current(request)
+        user = await session.current(request)
         if user is None:
             raise _back("/admin/login", next=request.path_qs)
         return await handler(request, user)
@@ -152,7 +151,7 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
         handler: Callable[[web.Request, session.Session, Any], Awaitable[web.StreamResponse]],
     ) -> Handler:
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            user = session.current(request)
+            user = await session.current(request)
             if user is None:
                 return refuse(request, None, "登录已过期，请重新登录后再提交。")
             form = await request.post()
@@ -181,53 +180,6 @@ def _page_number(request: web.Request) -> int:
     return max(1, int(raw)) if raw.isdigit() else 1
 
 
-# --- login ---------------------------------------------------------------------------------
-
-
-def _next(value: str) -> str:
-    """Only our own console pages: never an open redirect."""
-    return (
-        value
-        if value.startswith("/admin/") and not value.startswith("//") and "\\" not in value
-        else "/admin/"
-    )
-
-
-async def login_form(request: web.Request) -> web.Response:
-    if session.current(request) is not None:
-        raise _back(_next(request.query.get("next", "")))
-    nonce = session.new_login_nonce()
-    response = render(request, "login.html", None, title="登录", error="",
-                      next=_next(request.query.get("next", "")),
-                      login_csrf=session.login_csrf(request, nonce))  # fmt: skip
-    session.set_login_nonce(request, response, nonce)
-    return response
-
-
-async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    if not session.login_csrf_ok(request, str(form.get("csrf", ""))):
-        return refuse(request, None, "登录表单已失效，请重新打开登录页。")
-    target = _next(str(form.get("next", "")))
-    token = find_token(request.app[SETTINGS], str(form.get("token", "")).strip())
-    if token is None:
-        log.warning("console login failed", extra={"remote": request.remote})
-        return render(request, "login.html", None, status=401, title="登录", next=target,
-                      error="令牌不正确，请重新输入。",
-                      login_csrf=session.login_csrf(request, request.cookies[session.LOGIN_COOKIE]))  # fmt: skip
-    response = _see_other(target)
-    session.start(request, response, token)
-    log.info("console login", extra={"actor": token.name, "role": token.role.value})
-    return response
-
-
-@action()
-async def logout(request: web.Request, user: session.Session, form: Any) -> web.StreamResponse:
-    response = _see_other("/admin/login")
-    session.end(response)
-    return response
-
-
 # --- dashboard -----------------------------------------------------------------------------
 
 
@@ -252,7 +204,9 @@ async def dashboard(request: web.Request, user: session.Session) -> web.Response
 
 async def _latest_answers(ids: list[int]) -> dict[int, AuditEntry]:
     entries = await AuditEntry.filter(
-        object_type="feedback", action="feedback.answer", object_id__in=[str(i) for i in ids]
+        object_type="feedback",
+        action__in=answers.ANSWER_ACTIONS,
+        object_id__in=[str(i) for i in ids],
     ).order_by("id")
     return {int(e.object_id): e for e in entries}  # later entries overwrite earlier ones
 
@@ -416,13 +370,9 @@ async def _to_dashboard(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    session.setup(app)
     add_get, add_post = app.router.add_get, app.router.add_post
     add_get("/admin", _to_dashboard, name="console_root")
     add_get("/admin/", dashboard, name="console")
-    add_get("/admin/login", login_form, name="console_login_form")
-    add_post("/admin/login", login, name="console_login")
-    add_post("/admin/logout", logout, name="console_logout")
     add_get("/admin/feedback", feedback_page, name="console_feedback")
     add_post(r"/admin/feedback/{id:\d+}/answer", answer, name="console_feedback_answer")
     add_get("/admin/campaigns", campaigns_page, name="console_campaigns")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web import (
+    accounts,
     admin_api,
     api,
+    audit_trail,
     campaigns_api,
     console,
     feed,
     feedback_api,
+    login,
     openapi,
     ops,
     pages,
@@ -73,6 +76,11 @@ def setup_routes(app: web.Application) -> None:
     # Staff: feedback admin API and the console.
     feedback_api.setup_routes(app)
     console.setup_routes(app)
+
+    # Staff accounts: log-in, password, accounts and testers, the audit trail.
+    login.setup_routes(app)
+    accounts.setup_routes(app)
+    audit_trail.setup_routes(app)
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)

@@ -1,4 +1,4 @@
-"""Shared by the console and feedback API tests: staff tokens, an app with them, logging in."""
+"""Shared by the console and feedback API tests: staff tokens and accounts, an app, logging in."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.accounts import services as accounts
+from bot.accounts.services import SYSTEM
 from bot.app import create_app
 from bot.config import Settings
 from tests.conftest import make_settings
@@ -21,6 +23,9 @@ TOKENS = [
     {"token": "tok-reviewer", "role": "reviewer", "name": "王审核"},
     {"token": "tok-publisher", "role": "publisher", "name": "张发布"},
 ]
+PASSWORD = "Qingshan-2024-test"  # every test account's password; meets the rules
+DEPARTMENT = "县政府办公室"
+STAFF = {t["name"]: t["role"] for t in TOKENS} | {"管理员": "admin"}  # accounts, by name
 RESIDENT = "o-fake-000001"  # a follower the WeChat stand-in knows
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -39,9 +44,17 @@ def _app(settings: Settings) -> web.Application:
     return app
 
 
+async def add_staff() -> None:
+    """An account (password already chosen) for each holder of a token, and an admin."""
+    for name, role in STAFF.items():
+        await accounts.create(name, role, PASSWORD, SYSTEM, department=DEPARTMENT,
+                              must_change=False)  # fmt: skip
+
+
 @asynccontextmanager
 async def staff_client(settings: Settings) -> AsyncIterator[TestClient]:
     async with TestClient(TestServer(_app(settings), host="127.0.0.1")) as client:
+        await add_staff()
         yield client
 
 
@@ -64,14 +77,17 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def log_in(client: TestClient, token: str) -> str:
-    """Log in through the form; returns the session's CSRF token from the dashboard."""
+async def log_in(client: TestClient, who: str, password: str = PASSWORD) -> str:
+    """Log in through the form as the account ``who`` (or the holder of the token ``who``);
+    returns the session's CSRF token from the dashboard."""
+    name = next((t["name"] for t in TOKENS if t["token"] == who), who)
     form = await client.get("/admin/login")
     resp = await client.post(
         "/admin/login",
-        data={"token": token, "csrf": csrf_of(await form.text()), "next": "/admin/"},
+        data={"username": name, "password": password, "csrf": csrf_of(await form.text()),
+              "next": "/admin/"},
         allow_redirects=False,
-    )
+    )  # fmt: skip
     assert resp.status == 303, await resp.text()
     page = await client.get("/admin/")
     assert page.status == 200

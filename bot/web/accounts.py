@@ -1,0 +1,150 @@
+"""Console pages for accounts: admins manage staff and testers; everyone binds their WeChat.
+
+Thin views over ``bot.accounts.services``: an admin creates an account (a
+temporary password is shown once, and must be changed at the first log-in),
+disables, enables and resets it; registers the few testers a test send may
+reach. Every member of staff can ask for a one-time 绑定 code here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.accounts import passwords
+from bot.accounts import services as accounts
+from bot.accounts.models import Account, Tester
+from bot.config import Role
+from bot.errors import DomainError
+from bot.web import session
+from bot.web.console import ROLE_NAMES, action, can, page, refuse, render
+from bot.web.errors import status_of
+
+ADMIN = (Role.admin,)
+
+
+def _id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+async def _accounts_view(
+    request: web.Request, user: session.Session, *, notice: str = "", error: str = "",
+    status: int = 200, shown_password: str = "", shown_for: str = "",
+) -> web.Response:  # fmt: skip
+    return render(
+        request, "accounts.html", user, status=status, title="账号管理", notice=notice,
+        error=error, accounts=await accounts.list_accounts(), testers=await Tester.all(),
+        roles=[r.value for r in Role], shown_password=shown_password, shown_for=shown_for,
+        max_testers=accounts.MAX_TESTERS,
+    )  # fmt: skip
+
+
+@page
+async def accounts_page(request: web.Request, user: session.Session) -> web.Response:
+    if not can(user):
+        return refuse(request, user, "只有管理员可以管理账号。")
+    return await _accounts_view(request, user)
+
+
+async def _step(request: web.Request, user: session.Session, run: Any, notice: str) -> web.Response:
+    try:
+        result = await run
+    except DomainError as exc:
+        return await _accounts_view(request, user, error=exc.message, status=status_of(exc))
+    if isinstance(result, tuple):  # (name, temporary password): shown once, on this page only
+        return await _accounts_view(
+            request, user, notice=notice, shown_for=result[0], shown_password=result[1]
+        )
+    return await _accounts_view(request, user, notice=notice)
+
+
+async def _create(form: Any, who: Any) -> tuple[str, str]:
+    temporary = passwords.temporary_password()
+    account = await accounts.create(
+        str(form.get("name", "")), str(form.get("role", "")), temporary, who,
+        department=str(form.get("department", "")),
+    )  # fmt: skip
+    return account.name, temporary
+
+
+@action(*ADMIN)
+async def create(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    return await _step(request, user, _create(form, user.actor), "账号已创建。")
+
+
+async def _name(request: web.Request) -> str:
+    account = await Account.get_or_none(id=_id(request))
+    if account is None:
+        raise web.HTTPNotFound()
+    return account.name
+
+
+@action(*ADMIN)
+async def disable(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    name = await _name(request)
+    return await _step(request, user, accounts.set_disabled(name, True, user.actor),
+                       f"已停用 {name}，其登录会话已全部结束。")  # fmt: skip
+
+
+@action(*ADMIN)
+async def enable(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    name = await _name(request)
+    return await _step(request, user, accounts.set_disabled(name, False, user.actor),
+                       f"已启用 {name}。")  # fmt: skip
+
+
+async def _reset(name: str, who: Any) -> tuple[str, str]:
+    return name, await accounts.reset(name, who)
+
+
+@action(*ADMIN)
+async def reset(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    name = await _name(request)
+    return await _step(request, user, _reset(name, user.actor), f"已重置 {name} 的密码。")
+
+
+@action(*ADMIN)
+async def add_tester(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    run = accounts.add_tester(str(form.get("name", "")), str(form.get("openid", "")), user.actor)
+    return await _step(request, user, run, "测试人员已登记。")
+
+
+@action(*ADMIN)
+async def remove_tester(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    return await _step(request, user, accounts.remove_tester(_id(request), user.actor),
+                       "测试人员已移除。")  # fmt: skip
+
+
+# --- my account --------------------------------------------------------------------------------
+
+
+async def _me_view(request: web.Request, user: session.Session, code: str = "") -> web.Response:
+    account = await Account.get(id=user.account_id)
+    return render(request, "account.html", user, title="我的账号", account=account, code=code,
+                  valid_minutes=int(accounts.BINDING_VALID.total_seconds() // 60),
+                  role_name=ROLE_NAMES[account.role])  # fmt: skip
+
+
+@page
+async def me_page(request: web.Request, user: session.Session) -> web.Response:
+    return await _me_view(request, user)
+
+
+@action()
+async def binding_code(request: web.Request, user: session.Session, form: Any) -> web.Response:
+    account = await Account.get(id=user.account_id)
+    return await _me_view(request, user, await accounts.new_binding_code(account, user.actor))
+
+
+def setup_routes(app: web.Application) -> None:
+    add_get, add_post = app.router.add_get, app.router.add_post
+    add_get("/admin/accounts", accounts_page, name="console_accounts")
+    add_post("/admin/accounts", create, name="console_account_create")
+    add_post(r"/admin/accounts/{id:\d+}/disable", disable, name="console_account_disable")
+    add_post(r"/admin/accounts/{id:\d+}/enable", enable, name="console_account_enable")
+    add_post(r"/admin/accounts/{id:\d+}/reset", reset, name="console_account_reset")
+    add_post("/admin/testers", add_tester, name="console_tester_add")
+    add_post(r"/admin/testers/{id:\d+}/remove", remove_tester, name="console_tester_remove")
+    add_get("/admin/account", me_page, name="console_me")
+    add_post("/admin/account/binding", binding_code, name="console_binding_code")

@@ -1,0 +1,141 @@
+"""Console log-in, log-out and the forced change of password.
+
+The log-in form (用户名, 密码, 登录) calls ``bot.accounts.services.authenticate``,
+which applies the lockout and writes the audit trail; a refusal never says
+which part was wrong. A new account, or one an admin reset, must choose its
+own password before any other page opens; changing it ends every session of
+the account, and a fresh one is opened for the browser that changed it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot import audit
+from bot.accounts import services as accounts
+from bot.accounts.lockout import Lockout
+from bot.accounts.models import Account
+from bot.errors import DomainError
+from bot.web import session
+from bot.web.console import _see_other, refuse, render
+from bot.web.errors import status_of
+from bot.web.keys import SERVICES
+
+log = logging.getLogger("bot.console")
+
+LOCKED_STATUS = 429
+
+
+def _next(value: str) -> str:
+    """Only our own console pages: never an open redirect."""
+    return (
+        value
+        if value.startswith("/admin/") and not value.startswith("//") and "\\" not in value
+        else "/admin/"
+    )
+
+
+def _lockout(request: web.Request) -> Lockout:
+    return Lockout(request.app[SERVICES].redis)
+
+
+def _login_page(
+    request: web.Request, target: str, error: str = "", status: int = 200
+) -> web.Response:
+    # After a failed attempt the form keeps its (already checked) token.
+    nonce = request.cookies.get(session.LOGIN_COOKIE) if error else None
+    nonce = nonce or session.new_login_nonce()
+    response = render(request, "login.html", None, status=status, title="登录", error=error,
+                      next=target, login_csrf=nonce)  # fmt: skip
+    session.set_login_nonce(request, response, nonce)
+    return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    target = _next(request.query.get("next", ""))
+    user = await session.current(request, pending=True)
+    if user is not None:
+        return _see_other(f"/admin/password?next={target}" if user.must_change_password else target)
+    return _login_page(request, target)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if not session.login_csrf_ok(request, str(form.get("csrf", ""))):
+        return refuse(request, None, "登录表单已失效，请重新打开登录页。")
+    target = _next(str(form.get("next", "")))
+    name, password = str(form.get("username", "")), str(form.get("password", ""))
+    try:
+        account = await accounts.authenticate(
+            name, password, session.address(request), _lockout(request)
+        )
+    except accounts.LoginRefused as exc:
+        status = LOCKED_STATUS if exc.code == "locked" else 401
+        return _login_page(request, target, exc.message, status)
+    if account.must_change_password:
+        target = f"/admin/password?next={target}"
+    response = _see_other(target)
+    await session.start(request, response, account)
+    log.info("console login", extra={"actor": account.name, "role": account.role})
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    user = await session.current(request, pending=True)
+    form = await request.post()
+    if user is None:
+        return _see_other("/admin/login")
+    if not session.csrf_ok(request, user, str(form.get("csrf", ""))):
+        return refuse(request, user, "表单已失效（安全校验未通过），请刷新页面后重试。")
+    response = _see_other("/admin/login")
+    await session.end(request, response)
+    await audit.record(user.actor, "logout", "account", user.name)
+    return response
+
+
+def _password_page(
+    request: web.Request, user: session.Session, target: str, error: str = "", status: int = 200
+) -> web.Response:
+    return render(request, "password.html", user, status=status, title="修改密码", error=error,
+                  next=target, forced=user.must_change_password)  # fmt: skip
+
+
+async def password_form(request: web.Request) -> web.StreamResponse:
+    user = await session.current(request, pending=True)
+    if user is None:
+        return _see_other("/admin/login?next=/admin/password")
+    return _password_page(request, user, _next(request.query.get("next", "")))
+
+
+async def change_password(request: web.Request) -> web.StreamResponse:
+    user = await session.current(request, pending=True)
+    form = await request.post()
+    if user is None:
+        return refuse(request, None, "登录已过期，请重新登录后再提交。")
+    if not session.csrf_ok(request, user, str(form.get("csrf", ""))):
+        return refuse(request, user, "表单已失效（安全校验未通过），请刷新页面后重试。")
+    target = _next(str(form.get("next", "")))
+    new = str(form.get("new_password", ""))
+    if new != str(form.get("new_password2", "")):
+        return _password_page(request, user, target, "两次输入的新密码不一致", 422)
+    account = await Account.get(id=user.account_id)
+    try:
+        await accounts.change_password(
+            account, str(form.get("current_password", "")), new, user.actor
+        )
+    except DomainError as exc:
+        return _password_page(request, user, target, exc.message, status_of(exc))
+    response = _see_other(target)
+    await session.start(request, response, account)  # the old sessions, this one too, ended
+    return response
+
+
+def setup_routes(app: web.Application) -> None:
+    add_get, add_post = app.router.add_get, app.router.add_post
+    add_get("/admin/login", login_form, name="console_login_form")
+    add_post("/admin/login", login, name="console_login")
+    add_post("/admin/logout", logout, name="console_logout")
+    add_get("/admin/password", password_form, name="console_password_form")
+    add_post("/admin/password", change_password, name="console_password")
