@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +20,11 @@ MIN_LENGTH = 12
 CLASSES_NEEDED = 3
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _classes(password: str) -> int:
@@ -49,7 +54,7 @@ def hash_password(password: str) -> str:
 def verify(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches; ``None`` (no such account) takes the same time and fails."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.accounts import services as accounts
-from bot.accounts.services import SYSTEM
+from bot.accounts import passwords
+from bot.accounts.models import Account
 from bot.app import create_app
 from bot.config import Settings
 from tests.conftest import make_settings
@@ -22,16 +23,18 @@ TOKENS = [
     {"token": "tok-editor2", "role": "editor", "name": "赵编辑"},
     {"token": "tok-reviewer", "role": "reviewer", "name": "王审核"},
     {"token": "tok-publisher", "role": "publisher", "name": "张发布"},
+    {"token": "tok-admin", "role": "admin", "name": "管理员"},
 ]
 PASSWORD = "Qingshan-2024-test"  # every test account's password; meets the rules
 DEPARTMENT = "县政府办公室"
-STAFF = {t["name"]: t["role"] for t in TOKENS} | {"管理员": "admin"}  # accounts, by name
+STAFF = {t["name"]: t["role"] for t in TOKENS}  # an account for each token holder, by name
 RESIDENT = "o-fake-000001"  # a follower the WeChat stand-in knows
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def staff_settings(db_url: str, fake_url: str, **sections: Any) -> Settings:
-    return make_settings(db_url, fake_url, admin={"api_tokens": TOKENS}, **sections)
+    sections["admin"] = {"api_tokens": TOKENS, **sections.get("admin", {})}
+    return make_settings(db_url, fake_url, **sections)
 
 
 def _app(settings: Settings) -> web.Application:
@@ -44,11 +47,18 @@ def _app(settings: Settings) -> web.Application:
     return app
 
 
+@cache
+def _password_hash() -> str:
+    return passwords.hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+
+
 async def add_staff() -> None:
     """An account (password already chosen) for each holder of a token, and an admin."""
-    for name, role in STAFF.items():
-        await accounts.create(name, role, PASSWORD, SYSTEM, department=DEPARTMENT,
-                              must_change=False)  # fmt: skip
+    await Account.bulk_create([
+        Account(name=name, role=role, department=DEPARTMENT, password_hash=_password_hash(),
+                must_change_password=False)
+        for name, role in STAFF.items()
+    ])  # fmt: skip
 
 
 @asynccontextmanager
