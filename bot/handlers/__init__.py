@@ -39,11 +39,12 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, search, subscriptions
+    from bot.handlers import basics, binding, feedback, menu, search, subscriptions
 
     return Dispatcher(
-        [subscriptions.router, feedback.router, basics.router, menu.router, search.router]
-    )
+        [subscriptions.router, feedback.router, binding.router, basics.router, menu.router,
+         search.router]
+    )  # fmt: skip
 
 
 async def handle(services: Services, message: Incoming) -> tuple[str, Reply | None]:
