@@ -118,6 +118,7 @@ class Verification:
 
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    head: str = GENESIS  #: the newest entry's hash: note it to notice removed newest entries
 
     @property
     def ok(self) -> bool:
@@ -139,8 +140,8 @@ async def entries() -> AsyncIterator[AuditEntry]:
 async def verify() -> Verification:
     """Recompute the chain from the first entry; a changed row or a removed one is reported.
 
-    A removed *last* entry leaves no trace in the chain itself; the newest
-    entry's hash (shown with the result) can be noted elsewhere to catch that.
+    A removed *newest* entry leaves no trace in the chain itself; ``head``
+    (the newest hash) can be noted elsewhere to catch that.
     """
     result = Verification()
     prev, prev_id = GENESIS, 0
@@ -154,4 +155,5 @@ async def verify() -> Verification:
         if digest(row) != row.hash:
             result.problems.append(f"第 {row.id} 条记录的内容被改动")
         prev, prev_id = row.hash, row.id
+    result.head = prev
     return result

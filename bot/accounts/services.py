@@ -221,7 +221,7 @@ async def test_recipients(who: Actor, requested: list[str] | None) -> list[str]:
     own = await Account.filter(name=who.name, disabled=False).values_list(
         "wechat_openid", flat=True
     )
-    mine = {o for o in own if o}
+    mine = {str(o) for o in own if o}
     testers = {t.openid: t.name for t in await Tester.all()}
     by_name = {name: openid for openid, name in testers.items()}
     if not requested:

@@ -27,6 +27,23 @@ from bot.web.responses import json_response
 COLUMNS = ["id", "at", "actor", "role", "address", "action", "object_type", "object_id",
            "detail", "prev_hash", "hash"]  # fmt: skip
 GUARDED = ("/admin", "/api/v1/admin/")
+ACTIONS = {
+    "login.success": "登录成功",
+    "login.failure": "登录失败",
+    "login.locked": "锁定期间尝试登录",
+    "logout": "退出登录",
+    "access.refused": "操作被拒绝（无权限或表单失效）",
+    "account.create": "新建账号",
+    "account.disable": "停用账号",
+    "account.enable": "启用账号",
+    "account.reset": "重置密码",
+    "account.password": "修改密码",
+    "account.bind": "绑定微信",
+    "account.binding_code": "生成微信绑定码",
+    "tester.add": "登记测试人员",
+    "tester.remove": "移除测试人员",
+    "campaign.test_send": "测试发送",
+}  # fmt: skip  (other actions are shown by their code)
 
 
 @page
@@ -38,7 +55,8 @@ async def audit_page(request: web.Request, user: session.Session) -> web.Respons
     rows = await AuditEntry.all().order_by("-id").offset((number - 1) * PER_PAGE).limit(PER_PAGE)
     check = await audit.verify() if request.query.get("verify") else None
     return render(request, "audit.html", user, title="审计日志", rows=rows, total=total,
-                  page=number, pages=max(1, -(-total // PER_PAGE)), check=check)  # fmt: skip
+                  page=number, pages=max(1, -(-total // PER_PAGE)), check=check,
+                  actions=ACTIONS)  # fmt: skip
 
 
 async def _csv(request: web.Request) -> web.StreamResponse:
@@ -85,7 +103,8 @@ async def verify_api(request: web.Request) -> web.Response:
     """Recompute the audit trail's hash chain: ``ok``, entries checked, each break found (admin)."""
     require_role(request, Role.admin)
     result = await audit.verify()
-    return json_response({"ok": result.ok, "checked": result.checked, "problems": result.problems})
+    return json_response({"ok": result.ok, "checked": result.checked, "problems": result.problems,
+                          "head": result.head})  # fmt: skip
 
 
 async def _who(request: web.Request) -> audit.Actor:

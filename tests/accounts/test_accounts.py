@@ -31,6 +31,11 @@ from tests.web.console_helpers import (
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def another_browser(client: TestClient) -> TestClient:
+    """A second browser (its own cookies) on the same server."""
+    return TestClient(client.server)
+
+
 async def _try(client: TestClient, name: str, password: str) -> Any:
     form = await client.get("/admin/login")
     return await client.post(
@@ -140,7 +145,7 @@ async def test_new_account_must_choose_a_password(db_url: str, fake_wechat: Any)
         assert (await admin.get("/admin/accounts")).status == 200
         assert temporary not in await (await admin.get("/admin/accounts")).text()  # shown once
 
-        async with TestClient(admin.server) as user:
+        async with another_browser(admin) as user:
             first = await _try(user, "刘发布", temporary)
             assert first.status == 303 and first.headers["Location"].startswith("/admin/password")
             blocked = await user.get("/admin/feedback")  # every page leads to the password form
@@ -166,7 +171,7 @@ async def test_new_account_must_choose_a_password(db_url: str, fake_wechat: Any)
 async def test_password_change_and_disable_end_sessions(db_url: str, fake_wechat: Any) -> None:
     async with staff_client(staff_settings(db_url, fake_wechat.url)) as admin:
         admin_csrf = await log_in(admin, "管理员")
-        async with TestClient(admin.server) as phone, TestClient(admin.server) as desk:
+        async with another_browser(admin) as phone, another_browser(admin) as desk:
             await log_in(phone, "李编辑")
             csrf = await log_in(desk, "李编辑")
             new = "Another-Secret-42"

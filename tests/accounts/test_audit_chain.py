@@ -26,6 +26,8 @@ async def test_changed_and_deleted_rows_are_reported(services: Services) -> None
         await audit.record(WHO, "policy.update", "policy", f"p-{i}", n=i, note="改动前")
     result = await audit.verify()
     assert result.ok and result.checked == 5
+    newest = await audit.AuditEntry.all().order_by("-id").first()
+    assert newest is not None and result.head == newest.hash
 
     await _sql("UPDATE audit_entry SET actor = '王审核' WHERE id = 2")
     await _sql("DELETE FROM audit_entry WHERE id = 4")
@@ -59,7 +61,7 @@ async def test_admin_reads_checks_and_exports_the_trail(db_url: str, fake_wechat
         await log_in(client, "管理员")
         page = await client.get("/admin/audit?verify=1")
         text = await page.text()
-        assert page.status == 200 and "哈希链完整" in text and "login.success" in text
+        assert page.status == 200 and "哈希链完整" in text and "登录成功" in text
         export = await client.get("/admin/audit.csv")
         assert export.headers["Content-Type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO((await export.read()).decode("utf-8-sig"))))

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import ViewportSize
 
 from bot.accounts import services as accounts
 from tests.web.console_helpers import PASSWORD, staff_client, staff_settings
-from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, PHONE, _need_chromium
+from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, _need_chromium
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core" / "axe.min.js"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+FITS = "document.documentElement.scrollWidth <= window.innerWidth"  # no sideways scrolling
 
 
 async def _axe_violations(page: Any) -> list[str]:
@@ -65,9 +68,7 @@ async def test_first_log_in_and_lockout_in_a_browser(db_url: str, fake_wechat: A
                 )  # fmt: skip
                 phone = await context.new_page()
                 await phone.goto(login_url)
-                assert await phone.evaluate(
-                    "document.documentElement.scrollWidth <= window.innerWidth"
-                )
+                assert await phone.evaluate(FITS)
                 await phone.screenshot(path=str(ARTIFACTS / "login-phone.png"))
                 for attempt in range(5):
                     await phone.get_by_label("用户名").fill("王审核")
@@ -109,10 +110,12 @@ async def test_admin_pages_in_a_browser(db_url: str, fake_wechat: Any) -> None:
                 await page.get_by_role("button", name="创建账号").click()
                 await page.wait_for_load_state()
                 assert len(await page.inner_text("#temporary-password")) >= 12
+                assert await page.evaluate(FITS), f"accounts page wider than {width}"
                 assert await _axe_violations(page) == []
                 await page.screenshot(path=str(ARTIFACTS / f"accounts-{width}.png"), full_page=True)
                 await page.goto(str(client.make_url("/admin/audit?verify=1")))
                 assert "哈希链完整" in await page.inner_text("main")
+                assert await page.evaluate(FITS), f"audit page wider than {width}"
                 assert await _axe_violations(page) == []
                 await page.screenshot(path=str(ARTIFACTS / f"audit-{width}.png"), full_page=True)
                 await page.goto(str(client.make_url("/admin/account")))
