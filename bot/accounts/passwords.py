@@ -7,6 +7,7 @@ not reveal whether the name exists.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 from functools import cache
@@ -57,6 +58,17 @@ def verify(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_off_loop(password: str) -> str:
+    """``hash_password`` in a worker thread: argon2 takes a tenth of a second of CPU on purpose,
+    which must not stall the event loop (argon2-cffi releases the GIL while it works)."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_off_loop(password_hash: str | None, password: str) -> bool:
+    """``verify`` in a worker thread, for the same reason."""
+    return await asyncio.to_thread(verify, password_hash, password)
 
 
 def temporary_password() -> str:

@@ -66,7 +66,8 @@ async def create(
     try:
         account = await Account.create(
             name=name, role=kind.value, department=department,
-            password_hash=passwords.hash_password(password), must_change_password=must_change,
+            password_hash=await passwords.hash_off_loop(password),
+            must_change_password=must_change,
         )  # fmt: skip
     except IntegrityError:
         raise Conflict("conflict", f"用户 {name} 已存在") from None
@@ -98,7 +99,7 @@ async def reset(name: str, who: Actor) -> str:
     """A temporary password (returned once), to be changed at the next log-in; sessions end."""
     account = await get(name)
     temporary = passwords.temporary_password()
-    account.password_hash = passwords.hash_password(temporary)
+    account.password_hash = await passwords.hash_off_loop(temporary)
     account.must_change_password = True
     await account.save(update_fields=["password_hash", "must_change_password"])
     await sessions.end_all(account.id)
@@ -109,12 +110,12 @@ async def reset(name: str, who: Actor) -> str:
 
 async def change_password(account: Account, current: str, new: str, who: Actor) -> None:
     """The holder changes their password; every session of the account ends."""
-    if not passwords.verify(account.password_hash, current):
+    if not await passwords.verify_off_loop(account.password_hash, current):
         raise Invalid("wrong_password", "当前密码不正确")
     if secrets.compare_digest(current.encode(), new.encode()):
         raise Invalid("weak_password", "新密码不能与当前密码相同")
     passwords.check_rules(account.name, new)
-    account.password_hash = passwords.hash_password(new)
+    account.password_hash = await passwords.hash_off_loop(new)
     account.must_change_password = False
     account.password_changed_at = datetime.now(UTC)
     await account.save(
@@ -132,7 +133,7 @@ async def authenticate(name: str, password: str, address: str, lockout: Lockout)
         await audit.record(who, "login.locked", "account", who.name)
         raise LoginRefused("locked", LOCKED)
     account = await Account.get_or_none(name=name.strip())
-    matches = passwords.verify(account.password_hash if account else None, password)
+    matches = await passwords.verify_off_loop(account.password_hash if account else None, password)
     if account is None or not matches or account.disabled:
         reason = "unknown" if account is None else "disabled" if matches else "password"
         locked = await lockout.failed(keys)
