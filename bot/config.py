@@ -7,6 +7,7 @@ single line that names the key (``ConfigError``) and never echoes secrets.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -144,8 +145,17 @@ class ApiToken(Section):
 
 class AdminSettings(Section):
     api_tokens: tuple[ApiToken, ...] = ()  #: bearer tokens for the admin API, each with a role
-    session_secret: SecretStr = SecretStr("")  #: unused since sessions are server-side; still accepted
-    session_idle_minutes: int = Field(30, ge=1, le=720)  #: a console session ends after this idle time
+    session_secret: SecretStr = SecretStr("")  #: unused: console sessions live on the server
+    session_idle_minutes: int = Field(30, ge=1, le=720)  #: idle minutes that end a console session
+    trusted_proxies: tuple[str, ...] = ()  #: proxies whose X-Forwarded-For names the client
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(str(ipaddress.ip_network(v, strict=False)) for v in value)
+        except ValueError as exc:
+            raise ValueError("must be IP addresses or networks such as 10.0.0.0/8") from exc
 
 
 class PushSettings(Section):

@@ -9,6 +9,7 @@ exists, uses a double-submit token (a random cookie repeated in the form).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,7 +58,25 @@ class Session:
 
 
 def address(request: web.Request) -> str:
-    return request.remote or ""
+    """The client's address: behind ``admin.trusted_proxies``, the last hop they did not add.
+
+    The lockout counts per address and the audit trail records it, so a proxy's
+    own address must not stand for everyone, and a client must not choose its own.
+    """
+    remote = request.remote or ""
+    proxies = [ipaddress.ip_network(p) for p in request.app[SETTINGS].admin.trusted_proxies]
+    if not _within(remote, proxies):
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    return next((h for h in reversed(hops) if h and not _within(h, proxies)), remote)[:64]
+
+
+def _within(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def _idle(request: web.Request) -> timedelta:

@@ -116,6 +116,23 @@ async def test_lockout_counts_in_redis(db_url: str, fake_wechat: Any) -> None:
         await redis.aclose()
 
 
+async def test_address_behind_a_trusted_proxy(db_url: str, fake_wechat: Any) -> None:
+    forged = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+    plain = staff_settings(db_url, fake_wechat.url)
+    async with staff_client(plain) as client:
+        form = await client.get("/admin/login")
+        await client.post("/admin/login", headers=forged, data={
+            "username": "李编辑", "password": "x", "csrf": csrf_of(await form.text())})  # fmt: skip
+        assert (await AuditEntry.get(action="login.failure")).address == "127.0.0.1"  # not trusted
+    behind = staff_settings(db_url, fake_wechat.url, admin={"trusted_proxies": ["127.0.0.1"]})
+    async with staff_client(behind) as client:
+        form = await client.get("/admin/login")
+        await client.post("/admin/login", headers=forged, data={
+            "username": "李编辑", "password": "y", "csrf": csrf_of(await form.text())})  # fmt: skip
+        entry = await AuditEntry.filter(action="login.failure").order_by("-id").first()
+        assert entry is not None and entry.address == "203.0.113.9"  # the hop our proxy saw
+
+
 async def test_idle_session_ends(db_url: str, fake_wechat: Any) -> None:
     settings = staff_settings(db_url, fake_wechat.url, admin={"session_idle_minutes": 5})
     async with staff_client(settings) as client:

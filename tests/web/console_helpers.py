@@ -58,7 +58,7 @@ async def add_staff() -> None:
         Account(name=name, role=role, department=DEPARTMENT, password_hash=_password_hash(),
                 must_change_password=False)
         for name, role in STAFF.items()
-    ])  # fmt: skip
+    ], ignore_conflicts=True)  # fmt: skip
 
 
 @asynccontextmanager
