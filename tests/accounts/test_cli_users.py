@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import subprocess
 import sys
+import time
+
+import pytest
 
 from bot import db
 from bot.accounts import services as accounts
@@ -53,3 +59,43 @@ async def test_users_from_the_command_line(db_url: str) -> None:
         assert admin.role == "admin" and not admin.must_change_password
         reset_one = await accounts.authenticate("刘发布", temporary, "local", Lockout())
         assert reset_one.must_change_password
+
+
+def _on_a_terminal(settings: Settings, first: str, second: str) -> tuple[int, str]:
+    """``users add`` on a pseudo-terminal, answering each prompt as a person would.
+
+    Each answer is typed only once its prompt shows: getpass flushes what was typed earlier.
+    """
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "users", "add", "王审核", "--role", "reviewer"],
+        stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=settings_env(settings),
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    output = b""
+    answers = [("密码：".encode(), first), ("再次输入密码：".encode(), second)]
+    deadline = time.monotonic() + 60
+    with contextlib.suppress(OSError):  # EIO once the child has exited
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1)
+            if not ready:
+                continue
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            output += chunk
+            if answers and output.endswith(answers[0][0]):
+                os.write(master, (answers.pop(0)[1] + "\n").encode())
+    os.close(master)
+    return proc.wait(timeout=10), output.decode(errors="replace")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_terminal_asks_twice(db_url: str) -> None:
+    settings = make_settings(db_url, "http://127.0.0.1:9/")
+    code, output = _on_a_terminal(settings, "Shenhe-Office-01", "Shenhe-Office-02")
+    assert code == 1 and "两次输入的密码不一致" in output and "再次输入密码" in output
+    code, output = _on_a_terminal(settings, "Shenhe-Office-01", "Shenhe-Office-01")
+    assert code == 0 and "已创建账号 王审核" in output
+    assert "Shenhe-Office-01" not in output  # never echoed
