@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
@@ -51,12 +52,14 @@ async def audit_page(request: web.Request, user: session.Session) -> web.Respons
     if not can(user):
         return refuse(request, user, "只有管理员可以查看审计日志。")
     number = _page_number(request)
-    total = await AuditEntry.all().count()
-    rows = await AuditEntry.all().order_by("-id").offset((number - 1) * PER_PAGE).limit(PER_PAGE)
+    filters = {k: request.query.get(k, "").strip()[:64] for k in ("actor", "action")}
+    query = AuditEntry.filter(**{k: v for k, v in filters.items() if v})
+    total = await query.count()
+    rows = await query.order_by("-id").offset((number - 1) * PER_PAGE).limit(PER_PAGE)
     check = await audit.verify() if request.query.get("verify") else None
     return render(request, "audit.html", user, title="审计日志", rows=rows, total=total,
                   page=number, pages=max(1, -(-total // PER_PAGE)), check=check,
-                  actions=ACTIONS)  # fmt: skip
+                  actions=ACTIONS, filters=filters, query=urlencode(filters))  # fmt: skip
 
 
 async def _csv(request: web.Request) -> web.StreamResponse:

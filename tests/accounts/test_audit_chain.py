@@ -70,6 +70,8 @@ async def test_admin_reads_checks_and_exports_the_trail(db_url: str, fake_wechat
         ]
         assert rows[0]["prev_hash"] == "" and len(rows[0]["hash"]) == 64
 
+        filtered = await (await client.get("/admin/audit?actor=管理员&action=logout")).text()
+        assert "共 0 条" in filtered
         api = await client.get("/api/v1/admin/audit/verify", headers=bearer("tok-editor"))
         assert api.status == 403
         await _sql("UPDATE audit_entry SET address = '8.8.8.8' WHERE id = 1")
