@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+import threading
+from collections.abc import Callable
 from functools import cache
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from bot.errors import Invalid
 
+T = TypeVar("T")
 MIN_LENGTH = 12
 CLASSES_NEEDED = 3
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+# Each hash or check takes 64 MiB for a tenth of a second: at most two at once, so a burst of
+# log-ins (the lockout stops only five per address) queues instead of exhausting memory.
+_slots = threading.BoundedSemaphore(2)
 
 
 @cache
@@ -63,12 +70,17 @@ def verify(password_hash: str | None, password: str) -> bool:
 async def hash_off_loop(password: str) -> str:
     """``hash_password`` in a worker thread: argon2 takes a tenth of a second of CPU on purpose,
     which must not stall the event loop (argon2-cffi releases the GIL while it works)."""
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.to_thread(_in_slot, hash_password, password)
 
 
 async def verify_off_loop(password_hash: str | None, password: str) -> bool:
     """``verify`` in a worker thread, for the same reason."""
-    return await asyncio.to_thread(verify, password_hash, password)
+    return await asyncio.to_thread(_in_slot, verify, password_hash, password)
+
+
+def _in_slot(work: Callable[..., T], *args: Any) -> T:
+    with _slots:
+        return work(*args)
 
 
 def temporary_password() -> str:
