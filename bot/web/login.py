@@ -21,11 +21,12 @@ from bot.errors import DomainError
 from bot.web import session
 from bot.web.console import _see_other, refuse, render
 from bot.web.errors import status_of
-from bot.web.keys import SERVICES
+from bot.web.keys import SERVICES, SETTINGS
 
 log = logging.getLogger("bot.console")
 
 LOCKED_STATUS = 429
+ENDED = "登录已失效（超过 {idle} 分钟无操作、密码已修改或账号已停用），请重新登录。"
 
 
 def _next(value: str) -> str:
@@ -42,13 +43,15 @@ def _lockout(request: web.Request) -> Lockout:
 
 
 def _login_page(
-    request: web.Request, target: str, error: str = "", status: int = 200
+    request: web.Request, target: str, error: str = "", status: int = 200, notice: str = ""
 ) -> web.Response:
     # After a failed attempt the form keeps its (already checked) token.
     nonce = request.cookies.get(session.LOGIN_COOKIE) if error else None
     nonce = nonce or session.new_login_nonce()
+    idle = request.app[SETTINGS].admin.session_idle_minutes
     response = render(request, "login.html", None, status=status, title="登录", error=error,
-                      next=target, login_csrf=nonce)  # fmt: skip
+                      next=target, login_csrf=nonce, notice=notice.format(idle=idle), warn=True,
+                      idle=idle)  # fmt: skip
     session.set_login_nonce(request, response, nonce)
     return response
 
@@ -58,6 +61,10 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     user = await session.current(request, pending=True)
     if user is not None:
         return _see_other(f"/admin/password?next={target}" if user.must_change_password else target)
+    if request.cookies.get(session.COOKIE):  # logout drops the cookie: this one ended otherwise
+        response = _login_page(request, target, notice=ENDED)
+        response.del_cookie(session.COOKIE, path="/admin")
+        return response
     return _login_page(request, target)
 
 

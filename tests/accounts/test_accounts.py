@@ -149,6 +149,9 @@ async def test_idle_session_ends(db_url: str, fake_wechat: Any) -> None:
         gone = await client.get("/admin/", allow_redirects=False)
         assert gone.status == 303 and gone.headers["Location"].startswith("/admin/login")
         assert await StaffSession.all().count() == 0
+        form = await (await client.get(gone.headers["Location"])).text()
+        assert "登录已失效（超过 5 分钟无操作" in form and "5 分钟无操作将自动退出" in form
+        assert "登录已失效" not in await (await client.get("/admin/login")).text()  # said once
 
 
 async def test_new_account_must_choose_a_password(db_url: str, fake_wechat: Any) -> None:

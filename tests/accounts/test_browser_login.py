@@ -1,11 +1,12 @@
-"""Log-in in a real headless Chromium: first log-in → forced password change → dashboard,
-and a locked-out log-in on a phone; axe-core finds no violation on these pages.
+"""Log-in in a real headless Chromium: first log-in → forced password change → dashboard →
+an expired session, and a locked-out log-in on a phone; axe-core finds no violation on these pages.
 
 Runs once (SQLite). Screenshots at 390 px and desktop width go to tests/artifacts/.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.async_api import ViewportSize
 
 from bot.accounts import services as accounts
+from bot.accounts.models import StaffSession
 from tests.web.console_helpers import PASSWORD, staff_client, staff_settings
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, _need_chromium
 
@@ -61,6 +63,15 @@ async def test_first_log_in_and_lockout_in_a_browser(db_url: str, fake_wechat: A
                 await desk.wait_for_url("**/admin/")
                 assert "李编辑（编辑）" in await desk.inner_text("header")
                 await desk.screenshot(path=str(ARTIFACTS / "dashboard-after-login-desktop.png"))
+
+                # Half an hour away from the desk: the next click leads to the log-in form.
+                idle = datetime.now(UTC) - timedelta(minutes=31)
+                await StaffSession.all().update(last_seen_at=idle)
+                await desk.get_by_role("link", name="居民留言").click()
+                await desk.wait_for_url("**/admin/login**")
+                assert "登录已失效" in await desk.get_by_role("status").inner_text()
+                assert await _axe_violations(desk) == []
+                await desk.screenshot(path=str(ARTIFACTS / "session-expired-desktop.png"))
 
                 context = await browser.new_context(
                     viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
