@@ -8,6 +8,7 @@ reach. Every member of staff can ask for a one-time 绑定 code here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from aiohttp import web
 from bot.accounts import passwords
 from bot.accounts import services as accounts
 from bot.accounts.models import Account, Tester
+from bot.audit import Actor
 from bot.config import Role
 from bot.errors import DomainError
 from bot.web import session
@@ -47,30 +49,31 @@ async def accounts_page(request: web.Request, user: session.Session) -> web.Resp
     return await _accounts_view(request, user)
 
 
-async def _step(request: web.Request, user: session.Session, run: Any, notice: str) -> web.Response:
+async def _step(
+    request: web.Request, user: session.Session, run: Awaitable[object], notice: str,
+    shown_for: str = "",
+) -> web.Response:  # fmt: skip
+    """Run one change; a string it returns is ``shown_for``'s temporary password, shown once."""
     try:
         result = await run
     except DomainError as exc:
         return await _accounts_view(request, user, error=exc.message, status=status_of(exc))
-    if isinstance(result, tuple):  # (name, temporary password): shown once, on this page only
-        return await _accounts_view(
-            request, user, notice=notice, shown_for=result[0], shown_password=result[1]
-        )
-    return await _accounts_view(request, user, notice=notice)
+    shown = result if isinstance(result, str) else ""
+    return await _accounts_view(request, user, notice=notice, shown_for=shown_for,
+                                shown_password=shown)  # fmt: skip
 
 
-async def _create(form: Any, who: Any) -> tuple[str, str]:
+async def _create(name: str, form: Any, who: Actor) -> str:
     temporary = passwords.temporary_password()
-    account = await accounts.create(
-        str(form.get("name", "")), str(form.get("role", "")), temporary, who,
-        department=str(form.get("department", "")),
-    )  # fmt: skip
-    return account.name, temporary
+    await accounts.create(name, str(form.get("role", "")), temporary, who,
+                          department=str(form.get("department", "")))  # fmt: skip
+    return temporary
 
 
 @action(*ADMIN)
 async def create(request: web.Request, user: session.Session, form: Any) -> web.Response:
-    return await _step(request, user, _create(form, user.actor), "账号已创建。")
+    name = str(form.get("name", "")).strip()
+    return await _step(request, user, _create(name, form, user.actor), "账号已创建。", name)
 
 
 async def _name(request: web.Request) -> str:
@@ -94,14 +97,11 @@ async def enable(request: web.Request, user: session.Session, form: Any) -> web.
                        f"已启用 {name}。")  # fmt: skip
 
 
-async def _reset(name: str, who: Any) -> tuple[str, str]:
-    return name, await accounts.reset(name, who)
-
-
 @action(*ADMIN)
 async def reset(request: web.Request, user: session.Session, form: Any) -> web.Response:
     name = await _name(request)
-    return await _step(request, user, _reset(name, user.actor), f"已重置 {name} 的密码。")
+    return await _step(request, user, accounts.reset(name, user.actor), f"已重置 {name} 的密码。",
+                       name)  # fmt: skip
 
 
 @action(*ADMIN)
