@@ -26,6 +26,9 @@ from bot.web.keys import SERVICES, SETTINGS
 log = logging.getLogger("bot.console")
 
 LOCKED_STATUS = 429
+FIRST_ADMIN = (
+    "尚未创建任何账号：请在服务器上运行 policybot users add 用户名 --role admin 创建第一个管理员。"
+)
 ENDED = "登录已失效（超过 {idle} 分钟无操作、密码已修改或账号已停用），请重新登录。"
 
 
@@ -65,6 +68,8 @@ async def login_form(request: web.Request) -> web.StreamResponse:
         response = _login_page(request, target, notice=ENDED)
         response.del_cookie(session.COOKIE, path="/admin")
         return response
+    if not await Account.exists():
+        return _login_page(request, target, notice=FIRST_ADMIN)
     return _login_page(request, target)
 
 

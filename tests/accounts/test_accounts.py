@@ -44,6 +44,15 @@ async def _try(client: TestClient, name: str, password: str) -> Any:
     )  # fmt: skip
 
 
+async def test_an_empty_console_says_how_to_create_the_first_admin(
+    db_url: str, fake_wechat: Any
+) -> None:
+    async with staff_client(staff_settings(db_url, fake_wechat.url)) as client:
+        await Account.all().delete()
+        page = await (await client.get("/admin/login")).text()
+        assert "policybot users add 用户名 --role admin" in page
+
+
 def test_password_rules() -> None:
     for weak, why in [("Short-1a", "至少 12 位"), ("alllowercase-only", "至少三类"),
                       ("Zhang-San-2024!", "不能包含用户名")]:  # fmt: skip
