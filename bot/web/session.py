@@ -96,7 +96,10 @@ def _session(request: web.Request, row: StaffSession, account: Account) -> Sessi
 
 
 async def start(request: web.Request, response: web.StreamResponse, account: Account) -> Session:
-    """Log ``account`` in: a new server-side session and its cookie on ``response``."""
+    """Log ``account`` in: a new server-side session and its cookie on ``response``.
+
+    The session the browser had before, if any, ends: a new log-in never inherits one."""
+    await sessions.end(request.cookies.get(COOKIE, ""))
     raw, row = await sessions.open_session(account, address(request), _idle(request))
     response.set_cookie(
         COOKIE,

@@ -192,6 +192,7 @@ async def test_new_account_must_choose_a_password(db_url: str, fake_wechat: Any)
             assert done.status == 303 and done.headers["Location"] == "/admin/"
             home = await user.get("/admin/")
             assert home.status == 200 and "刘发布（发布员）" in await home.text()
+            assert await StaffSession.filter(account__name="刘发布").count() == 1
             user.session.cookie_jar.clear()
             assert (await _try(user, "刘发布", temporary)).status == 401
             assert (await _try(user, "刘发布", new)).status == 303
