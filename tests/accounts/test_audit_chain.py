@@ -58,6 +58,9 @@ async def test_concurrent_writers_keep_one_chain(services: Services) -> None:
 
 async def test_admin_reads_checks_and_exports_the_trail(db_url: str, fake_wechat: Any) -> None:
     async with staff_client(staff_settings(db_url, fake_wechat.url)) as client:
+        await audit.record(
+            Actor('=HYPERLINK("http://x.test")', "", "10.9.9.9"), "login.failure", "account", "=1+1"
+        )  # fmt: skip  (what a visitor may type as a name)
         await log_in(client, "管理员")
         page = await client.get("/admin/audit?verify=1")
         text = await page.text()
@@ -66,18 +69,20 @@ async def test_admin_reads_checks_and_exports_the_trail(db_url: str, fake_wechat
         assert export.headers["Content-Type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO((await export.read()).decode("utf-8-sig"))))
         assert [(r["actor"], r["action"], r["address"]) for r in rows] == [
-            ("管理员", "login.success", "127.0.0.1")
-        ]
+            ('\'=HYPERLINK("http://x.test")', "login.failure", "10.9.9.9"),
+            ("管理员", "login.success", "127.0.0.1"),
+        ]  # a spreadsheet shows the first as text, never runs it
+        assert rows[0]["object_id"] == "'=1+1"
         assert rows[0]["prev_hash"] == "" and len(rows[0]["hash"]) == 64
 
         filtered = await (await client.get("/admin/audit?actor=管理员&action=logout")).text()
         assert "共 0 条" in filtered
         api = await client.get("/api/v1/admin/audit/verify", headers=bearer("tok-editor"))
         assert api.status == 403
-        await _sql("UPDATE audit_entry SET address = '8.8.8.8' WHERE id = 1")
+        await _sql("UPDATE audit_entry SET address = '8.8.8.8' WHERE id = 2")
         admin_token = {"Authorization": "Bearer tok-admin"}
         checked = await (await client.get("/api/v1/admin/audit/verify", headers=admin_token)).json()
-        assert checked["ok"] is False and checked["problems"] == ["第 1 条记录的内容被改动"]
+        assert checked["ok"] is False and checked["problems"] == ["第 2 条记录的内容被改动"]
         assert "哈希链校验未通过" in await (await client.get("/admin/audit?verify=1")).text()
         api_csv = await client.get("/api/v1/admin/audit/export", headers=admin_token)
         assert api_csv.status == 200 and "access.refused" in (await api_csv.read()).decode()
