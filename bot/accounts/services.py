@@ -127,11 +127,11 @@ async def change_password(account: Account, current: str, new: str, who: Actor) 
 async def authenticate(name: str, password: str, address: str, lockout: Lockout) -> Account:
     """The account for this name and password, or ``LoginRefused``; every outcome is audited."""
     keys = keys_for(name, address)
-    who = Actor(name.strip()[:64] or "-", "", address)
+    account = await Account.get_or_none(name=name.strip())
+    who = Actor(account.name if account else _unknown(name), "", address)
     if await lockout.locked(keys):
         await audit.record(who, "login.locked", "account", who.name)
         raise LoginRefused("locked", LOCKED)
-    account = await Account.get_or_none(name=name.strip())
     matches = await passwords.verify_off_loop(account.password_hash if account else None, password)
     if account is None or not matches or account.disabled:
         reason = "unknown" if account is None else "disabled" if matches else "password"
@@ -144,6 +144,13 @@ async def authenticate(name: str, password: str, address: str, lockout: Lockout)
     await audit.record(Actor(account.name, account.role, address), "login.success", "account",
                        account.name)  # fmt: skip
     return account
+
+
+def _unknown(name: str) -> str:
+    """How a name no account has appears in the trail: people type their password into the
+    name field by mistake, so only its first two characters and its length are kept."""
+    name = name.strip()
+    return f"{name[:2]}…（不存在的用户名，{len(name)} 个字符）" if name else "-"
 
 
 # --- WeChat binding and testers (test sends go only to these) -----------------------------------

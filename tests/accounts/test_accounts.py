@@ -78,6 +78,10 @@ async def test_five_failures_lock_the_account_and_the_address(
         right = await _try(client, "王审核", PASSWORD)
         assert right.status == 429 and "policybot_console" not in right.cookies
         assert await AuditEntry.filter(action="login.failure").count() == 5
+        typed = [e.actor for e in await AuditEntry.filter(action="login.failure").order_by("id")]
+        assert typed == ["李编辑"] * 4 + [
+            "没有…（不存在的用户名，5 个字符）"
+        ]  # a typed secret is not kept
         locked = await AuditEntry.filter(action="login.locked").first()
         assert locked is not None and locked.address == "127.0.0.1" and locked.actor == "王审核"
 
