@@ -120,7 +120,9 @@ async def test_policy_and_interpretations_are_published_together(admin: TestClie
         assert "onerror" not in html and "onclick" not in html
         assert 'href="https://example.gov.cn/"' in html  # ordinary links survive
 
-    trail = await call(admin, "GET", "/api/v1/admin/audit?object_id=demo-2025-1", "editor", 200)
+    trail_path = "/api/v1/admin/audit?object_id=demo-2025-1"
+    await call(admin, "GET", trail_path, "editor", 403)  # the trail is for admins only
+    trail = await call(admin, "GET", trail_path, "admin", 200)
     steps = [(e["action"], e["actor"]) for e in reversed(trail["items"])]
     assert steps == [
         ("policy.create", "publisher-zhang"),

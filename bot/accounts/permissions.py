@@ -1,0 +1,35 @@
+"""Least privilege beyond roles: departments for drafts, masking for who handles 留言."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.catalog.models import Policy
+from bot.catalog.publishing import EDITABLE
+from bot.config import Role
+from bot.feedback.answers import ANSWER_ROLES
+
+
+class Staff(Protocol):
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def department(self) -> str: ...
+
+
+def can_edit_policy(user: Staff, policy: Policy) -> bool:
+    """Admins edit any draft; a publisher only drafts of their own department (谁起草谁解读)."""
+    if user.role == Role.admin:
+        return True
+    return (
+        user.role == Role.publisher
+        and bool(user.department)
+        and policy.issuer == user.department
+        and policy.status in EDITABLE
+    )
+
+
+def handles_feedback(user: Staff) -> bool:
+    """Whether 留言 and residents' personal data are shown to ``user`` unmasked."""
+    return user.role == Role.admin or user.role in ANSWER_ROLES
