@@ -18,7 +18,7 @@ from bot.accounts.models import StaffSession
 from tests.web.console_helpers import PASSWORD, staff_client, staff_settings
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, _need_chromium
 
-AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 FITS = "document.documentElement.scrollWidth <= window.innerWidth"  # no sideways scrolling
