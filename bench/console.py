@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 from tortoise import connections  # noqa: E402
 from tortoise.models import Model  # noqa: E402
 
+from bot.accounts import passwords  # noqa: E402
+from bot.accounts.models import Account  # noqa: E402
 from bot.app import create_app  # noqa: E402
 from bot.catalog.models import Interpretation, Policy, Status, Topic  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -53,6 +55,7 @@ from bot.push.models import (  # noqa: E402
 PG = "postgres://postgres@127.0.0.1:5432"
 TOWNS = ["城关镇", "青河街道", "凤凰街道", "东山镇", "西岭乡", "南湖镇", "北塘镇", "石桥乡"]
 TOKEN = "bench-admin-token-0123456789"
+PASSWORD = "Bench-console-2024"  # meets the password rules
 BATCH = 5000
 
 
@@ -130,14 +133,20 @@ def pages(ids: dict[str, str]) -> list[str]:
         f"/admin/campaigns/{ids['campaign']}/progress", "/admin/campaigns/new",
         "/admin/feedback", "/admin/feedback?status=overdue", "/admin/feedback?status=all&q=路灯",
         "/admin/residents", f"/admin/residents?openid={ids['openid']}",
+        "/admin/accounts", "/admin/audit", "/admin/account",
     ]  # fmt: skip
 
 
 async def log_in(client: TestClient) -> None:
+    """Log in as a named admin account (the console's only log-in)."""
+    await Account.create(name="bench", role="admin", password_hash=passwords.hash_password(PASSWORD),
+                         must_change_password=False)  # fmt: skip
     form = await (await client.get("/admin/login")).text()
     csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     resp = await client.post(
-        "/admin/login", data={"token": TOKEN, "csrf": csrf}, allow_redirects=False
+        "/admin/login",
+        data={"username": "bench", "password": PASSWORD, "csrf": csrf},
+        allow_redirects=False,
     )
     assert resp.status == 303, await resp.text()
 

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.keys import ROLE, SERVICES, SETTINGS
 from bot.services import open_services
 from bot.web import ops
+from bot.web.audit_trail import record_refusals
 from bot.web.auth import throttle_failed_bearer
 from bot.web.errors import json_errors
 from bot.web.params import refuse_nul
@@ -29,7 +30,7 @@ def create_app(settings: Settings, role: str = "all") -> web.Application:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     app = web.Application(
-        middlewares=[ops.observe, json_errors, throttle_failed_bearer, refuse_nul],
+        middlewares=[ops.observe, record_refusals, json_errors, throttle_failed_bearer, refuse_nul],
         client_max_size=1024**2,
     )
     app.on_response_prepare.append(ops.security_headers)

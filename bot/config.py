@@ -8,6 +8,7 @@ single line that names the key (``ConfigError``) and never echoes secrets.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import math
 import os
@@ -54,6 +55,14 @@ class ServerSettings(Section):
     )  #: host:port serving /metrics alone (internal); empty: none
     metrics_token: SecretStr = SecretStr("")  #: bearer token for /metrics on the public port
     trusted_proxies: tuple[str, ...] = ()  #: reverse proxies whose X-Forwarded-For is believed
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(str(ipaddress.ip_network(v, strict=False)) for v in value)
+        except ValueError as exc:
+            raise ValueError("must be IP addresses or networks such as 10.0.0.0/8") from exc
 
     @model_validator(mode="before")
     @classmethod
@@ -190,7 +199,8 @@ class ApiToken(Section):
 
 class AdminSettings(Section):
     api_tokens: tuple[ApiToken, ...] = ()  #: bearer tokens for the admin API, each with a role
-    session_secret: SecretStr = SecretStr("")  #: signs console sessions; random when empty
+    session_secret: SecretStr = SecretStr("")  #: signs residents' cookies; random when empty
+    session_idle_minutes: int = Field(30, ge=1, le=720)  #: idle minutes that end a console session
     auth_failures_per_minute: int = Field(10, ge=1)  #: wrong bearer tokens per address, then 429
 
     @field_validator("api_tokens")
@@ -365,8 +375,8 @@ def security_warnings(settings: Settings, role: str = "all") -> list[str]:
     several = role != "all" or settings.database.url.startswith(("postgres", "asyncpg"))
     if several and not settings.admin.session_secret.get_secret_value():
         warnings.append(
-            "admin.session_secret: empty, so each process signs console sessions with its own "
-            "random key and a session from one process is refused by the others; set one secret"
+            "admin.session_secret: empty, so each process signs residents' cookies with its own "
+            "random key and a cookie from one process is refused by the others; set one secret"
         )
     return warnings
 

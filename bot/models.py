@@ -123,6 +123,9 @@ class AuditEntry(Model):
     object_id = fields.CharField(max_length=128, db_index=True)
     detail = fields.JSONField[dict[str, Any]](default=dict)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    address = fields.CharField(max_length=64, default="")  # client address, when known
+    prev_hash = fields.CharField(max_length=64, unique=True)  # the previous entry's ``hash``
+    hash = fields.CharField(max_length=64, unique=True)  # sha256 of prev_hash + this entry
 
     class Meta:
         table = "audit_entry"

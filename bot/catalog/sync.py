@@ -24,6 +24,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot import audit
 from bot.catalog import events, stored
 from bot.catalog.fields import Problem
 from bot.catalog.kinds import Kind, all_kinds, names
@@ -305,8 +306,7 @@ async def sync_content(
                 await kind.sync(job)
         for name, what in (await stored.save_all(content, conn)).items():
             (job.report.created if what == "created" else job.report.updated)[name] += 1
-        for chunk in _chunks(job.audit):
-            await AuditEntry.bulk_create(chunk, using_db=conn)
+        await audit.record_many(job.audit, conn=conn)
     report = job.report
     if settings is not None:
         for kind in all_kinds():

@@ -70,9 +70,9 @@ def add_parser(subparsers: Any) -> None:
         op = ops.add_parser(name, help=helptext)
         op.add_argument("id", type=int)
 
-    test = ops.add_parser("test-send", help="测试发送到指定 openid")
+    test = ops.add_parser("test-send", help="测试发送到本人绑定的微信或已登记的测试人员")
     test.add_argument("id", type=int)
-    test.add_argument("openids", nargs="+")
+    test.add_argument("openids", nargs="*", help="测试人员的 openid 或姓名（默认：本人绑定的微信）")
     push.set_defaults(func=cmd_push)
 
     followers = subparsers.add_parser("followers", help="关注者")
@@ -141,7 +141,10 @@ async def _push(args: argparse.Namespace, base: str, token: str) -> int:
                     status, data = await _wait(http, path, data)
             elif op == "test-send":
                 status, data = await _call(
-                    http, "POST", f"{api}/campaigns/{args.id}/test-send", {"openids": args.openids}
+                    http,
+                    "POST",
+                    f"{api}/campaigns/{args.id}/test-send",
+                    {"openids": args.openids or None},
                 )
             else:
                 status, data = await _call(http, "POST", f"{api}/campaigns/{args.id}/{op}")

@@ -37,6 +37,7 @@ READ_ROLES = (Role.publisher, Role.editor, Role.reviewer)  # admin may always
 ANSWER_ROLES = (Role.editor, Role.reviewer)
 MAX_MESSAGE = 1000  # characters of one 留言 (refused beyond, never cut)
 MAX_ANSWER = 600  # characters: 3 bytes each in UTF-8, well inside a customer message
+ANSWER_ACTIONS = ("feedback.answer", "feedback.delivery")  # the latest says what became of it
 WINDOW = dt.timedelta(hours=48)
 REPLY_TARGET = dt.timedelta(hours=48)  # staff answer every 留言 within this
 MAX_PER_PAGE = 100
@@ -126,7 +127,7 @@ async def _last_delivery(feedback_id: int, conn: Any) -> bool | None:
     """What became of the latest answer: True sent or sending, False not delivered, None none."""
     entry = (
         await AuditEntry.filter(
-            object_type="feedback", object_id=str(feedback_id), action="feedback.answer"
+            object_type="feedback", object_id=str(feedback_id), action__in=ANSWER_ACTIONS
         )
         .using_db(conn)
         .order_by("-id")
@@ -162,8 +163,9 @@ async def answer_feedback(services: Services, feedback_id: int, answer: str, who
             who, "feedback.answer", "feedback", fb.id, conn=conn, delivered=None
         )
     delivered, reason, errcode = await _deliver(services, fb, now)
-    entry.detail = {"delivered": delivered, "reason": reason, "errcode": errcode}
-    await entry.save(update_fields=["detail"])
+    # The trail is append-only (hash-chained): the outcome is an entry of its own.
+    await audit.record(who, "feedback.delivery", "feedback", fb.id, delivered=delivered,
+                       reason=reason, errcode=errcode, answer=entry.id)  # fmt: skip
     log.info(
         "feedback answered",
         extra={"feedback": fb.id, "actor": name, "delivered": delivered, "reason": reason},

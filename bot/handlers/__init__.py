@@ -40,13 +40,23 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, participation, search, smalltalk, subscriptions
+    from bot.handlers import (
+        basics,
+        binding,
+        feedback,
+        menu,
+        participation,
+        search,
+        smalltalk,
+        subscriptions,
+    )
 
     return Dispatcher(
         [
             subscriptions.router,
             feedback.router,
             participation.router,
+            binding.router,
             basics.router,
             menu.router,
             smalltalk.router,

@@ -18,12 +18,13 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from bot import audit
+from bot.accounts import services as accounts
 from bot.audit import Actor
 from bot.catalog.models import Interpretation, Policy
 from bot.catalog.versions import content_hash
 from bot.config import Settings
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
-from bot.models import Subscriber
+from bot.models import AuditEntry, Subscriber
 from bot.push import audience, runs
 from bot.push.clock import cron_trigger, parse_when, utcnow
 from bot.push.models import (
@@ -39,8 +40,8 @@ from bot.push.regions import known_regions
 
 log = logging.getLogger("bot.push")
 
-MAX_TEST_OPENIDS = 20
 PAST_GRACE = timedelta(minutes=1)  # a form filled in a minute ago still means "now"
+DAILY_TEST_SENDS = 10  # per account; a test skips approval, so it stays a test
 MASS_PROTECTION_WARNING = (
     "若公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信确认，否则群发失败。"
 )
@@ -219,20 +220,27 @@ async def cancel(campaign_id: int, actor: Actor) -> Campaign:
 
 
 async def test_send(campaign_id: int, openids: Any, actor: Actor) -> CampaignRun:
-    """Send the message to named openids (staff phones) before approval."""
+    """Send the message before approval, only to the sender's own bound WeChat or to
+    testers an admin registered (``openids`` names them; none means the sender's own).
+
+    A test skips approval, so it must not reach residents: the recipients are
+    bounded by ``bot.accounts``, and each account may test ``DAILY_TEST_SENDS``
+    times a day (counted in the audit trail, which every test send writes).
+    """
     campaign = await get(campaign_id)
     if campaign.state == CampaignState.cancelled:
         raise Conflict("conflict", "推送任务已取消")
-    if (
-        not isinstance(openids, list)
-        or not openids
-        or not all(isinstance(o, str) and o for o in openids)
+    if openids is not None and (
+        not isinstance(openids, list) or not all(isinstance(o, str) and o for o in openids)
     ):
-        raise Invalid("invalid", "openids 应为非空的 openid 列表")
-    if len(openids) > MAX_TEST_OPENIDS:
-        raise Invalid("invalid", f"每次测试发送最多 {MAX_TEST_OPENIDS} 个 openid")
-    run = await runs.create_test_run(campaign, openids, actor.name)
-    await _audit(actor, "campaign.test_send", campaign_id, run=run.id, openids=openids)
+        raise Invalid("invalid", "openids 应为 openid 或测试人员姓名的列表")
+    recipients = await accounts.test_recipients(actor, openids or None)
+    since = utcnow() - timedelta(days=1)
+    sent = AuditEntry.filter(action="campaign.test_send", actor=actor.name, at__gte=since)
+    if await sent.count() >= DAILY_TEST_SENDS:
+        raise Forbidden("rate_limited", f"每个账号 24 小时内最多测试发送 {DAILY_TEST_SENDS} 次")
+    run = await runs.create_test_run(campaign, recipients, actor.name)
+    await _audit(actor, "campaign.test_send", campaign_id, run=run.id, openids=recipients)
     return run
 
 

@@ -223,8 +223,8 @@ async def withdraw_policy(request: web.Request) -> web.Response:
     response="Object",
 )
 async def list_audit(request: web.Request) -> web.Response:
-    """The audit trail, newest first: who changed what, when."""
-    require_role(request)
+    """The audit trail, newest first: who changed what, when, from where (admin)."""
+    require_role(request, Role.admin)
     page, per_page = params.paging(request, 50, MAX_PER_PAGE)
     query = AuditEntry.all()
     if object_id := request.query.get("object_id"):
@@ -238,6 +238,7 @@ async def list_audit(request: web.Request) -> web.Response:
             "at": e.at.isoformat(),
             "actor": e.actor,
             "role": e.role,
+            "address": e.address,
             "action": e.action,
             "object_type": e.object_type,
             "object_id": e.object_id,

@@ -12,6 +12,7 @@ shares the count.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -84,14 +85,23 @@ async def throttle_failed_bearer(
 
 def client_address(request: web.Request) -> str:
     """The client's address: the peer's, or behind a trusted reverse proxy (``server.
-    trusted_proxies``) the nearest ``X-Forwarded-For`` hop that is not a trusted proxy.
-    Anyone else's ``X-Forwarded-For`` is ignored, so it cannot be used to dodge the count."""
+    trusted_proxies``, addresses or networks) the nearest ``X-Forwarded-For`` hop that is
+    not a trusted proxy. Anyone else's ``X-Forwarded-For`` is ignored, so a client can
+    neither dodge the bearer count and the log-in lockout nor choose its audited address."""
     peer = request.remote or "unknown"
-    trusted = request.app[SETTINGS].server.trusted_proxies
-    if peer not in trusted:
+    trusted = [ipaddress.ip_network(p) for p in request.app[SETTINGS].server.trusted_proxies]
+    if not _within(peer, trusted):
         return peer
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-    return next((h for h in reversed(hops) if h and h not in trusted), peer)
+    return next((h for h in reversed(hops) if h and not _within(h, trusted)), peer)[:64]
+
+
+def _within(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def _too_many(retry_after: int) -> web.HTTPException:

@@ -122,7 +122,8 @@ async def cancel_campaign(request: web.Request) -> web.Response:
 
 @document(body="TestSendBody", response="Object")
 async def test_send(request: web.Request) -> web.Response:
-    """Send the campaign's message to named openids now, e.g. before approval (editor or reviewer)."""
+    """Send the message now, before approval, to the sender's own bound WeChat or to registered
+    testers (``openids``: their openids or names); 10 a day per account (editor or reviewer)."""
     token = require_role(request, Role.editor, Role.reviewer)
     body = await _body(request)
     run = await campaigns.test_send(_id(request), body.get("openids"), actor(token))

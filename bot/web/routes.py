@@ -10,6 +10,7 @@ from bot.web import (
     admin_api,
     api,
     attachments,
+    audit_trail,
     campaigns_api,
     console,
     consultations,
@@ -94,6 +95,9 @@ def setup_routes(app: web.Application) -> None:
     # Staff: feedback admin API and the console.
     feedback_api.setup_routes(app)
     console.setup_routes(app)
+
+    # Staff accounts: the audit trail's export and chain check for machines.
+    audit_trail.setup_routes(app)
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)

@@ -1,12 +1,10 @@
-"""Console sessions and CSRF tokens: signed cookies, no server-side store.
+"""Console sessions on the web edge: the cookie, the request's session, CSRF tokens.
 
-The cookie holds a fingerprint of the admin token used to log in, never the
-token itself; every request looks the fingerprint up in ``admin.api_tokens``
-again, so removing a token from the config (or changing its role) takes
-effect on open sessions at once. Signing is HMAC-SHA256 with
-``admin.session_secret`` (random per process when empty: sessions then end
-with the process, which is the safe default). CSRF tokens are derived from a
-random nonce inside the session, so they die with it.
+The session itself lives on the server (``bot.accounts.sessions``: a table
+every web process shares); the cookie carries only its random id, so logout,
+a password change or disabling the account ends it everywhere at once. Each
+session has its own random CSRF token; the log-in form, before any session
+exists, uses a double-submit token (a random cookie repeated in the form).
 """
 
 from __future__ import annotations
@@ -15,46 +13,64 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 
-import orjson
 from aiohttp import web
 
-from bot.config import ApiToken
+from bot.accounts import sessions
+from bot.accounts.models import Account, StaffSession
+from bot.audit import Actor
+from bot.config import Role
 from bot.keys import SETTINGS
+from bot.web.auth import client_address
 
 COOKIE = "policybot_console"
-LOGIN_COOKIE = "policybot_login"  # pre-session nonce: the login form has a CSRF token too
-MAX_AGE = 8 * 3600
+LOGIN_COOKIE = "policybot_login"  # pre-session token: the log-in form has a CSRF token too
 LOGIN_MAX_AGE = 1800
+_LOADED = "policybot.session"  # one lookup per request
 
 SECRET = web.AppKey("console_secret", bytes)
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What ``Session.token`` offered when the console logged in with API tokens."""
+
+    role: Role
+
+
+@dataclass(frozen=True)
 class Session:
-    token: ApiToken
-    nonce: str
-    expires: int
+    """The logged-in member of staff, as pages and actions see them."""
+
+    account_id: int
+    name: str
+    role: Role
+    department: str
+    csrf: str
+    must_change_password: bool
+    address: str
 
     @property
-    def name(self) -> str:
-        return self.token.name or f"{self.token.role.value}-token"
+    def actor(self) -> Actor:
+        return Actor(self.name, self.role.value, self.address)
+
+    @property
+    def token(self) -> Grant:
+        """``user.token.role`` keeps working for pages written against the token log-in."""
+        return Grant(self.role)
 
 
 def setup(app: web.Application) -> None:
-    """Fix the signing key of this app (configured, else random for this process)."""
+    """Fix this app's signing key for residents' cookies and forms (``admin.session_secret``,
+    else random for this process)."""
     configured = app[SETTINGS].admin.session_secret.get_secret_value()
     app[SECRET] = configured.encode() if configured else secrets.token_bytes(32)
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _mac(secret: bytes, purpose: str, data: str) -> str:
@@ -73,72 +89,75 @@ def signed_ok(request: web.Request, purpose: str, data: str, presented: str) -> 
     return bool(presented) and secrets.compare_digest(presented.encode(), expected.encode())
 
 
-def _fingerprint(secret: bytes, token: ApiToken) -> str:
-    return _mac(secret, "token", token.token.get_secret_value())[:22]
+def _idle(request: web.Request) -> timedelta:
+    return timedelta(minutes=request.app[SETTINGS].admin.session_idle_minutes)
 
 
 def _secure(request: web.Request) -> bool:
     return request.app[SETTINGS].server.base_url.startswith("https://")
 
 
-def start(request: web.Request, response: web.StreamResponse, token: ApiToken) -> None:
-    """Log ``token``'s holder in: set the signed session cookie on ``response``."""
-    secret = request.app[SECRET]
-    payload = {
-        "k": _fingerprint(secret, token),
-        "n": secrets.token_urlsafe(16),
-        "e": int(time.time()) + MAX_AGE,
-    }
-    body = _b64(orjson.dumps(payload))
-    value = f"{body}.{_mac(secret, 'session', body)}"
-    response.set_cookie(
-        COOKIE, value, max_age=MAX_AGE, path="/admin", httponly=True, samesite="Strict",
-        secure=_secure(request),
+def _session(request: web.Request, row: StaffSession, account: Account) -> Session:
+    return Session(
+        account_id=account.id, name=account.name, role=Role(account.role),
+        department=account.department, csrf=row.csrf,
+        must_change_password=account.must_change_password, address=client_address(request),
     )  # fmt: skip
+
+
+async def start(request: web.Request, response: web.StreamResponse, account: Account) -> Session:
+    """Log ``account`` in: a new server-side session and its cookie on ``response``.
+
+    The session the browser had before, if any, ends: a new log-in never inherits one."""
+    await sessions.end(request.cookies.get(COOKIE, ""))
+    raw, row = await sessions.open_session(account, client_address(request), _idle(request))
+    response.set_cookie(
+        COOKIE,
+        raw,
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )  # fmt: skip  (no max_age: the browser forgets it on close; the server ends it when idle)
     response.del_cookie(LOGIN_COOKIE, path="/admin")
+    user = _session(request, row, account)
+    request[_LOADED] = user
+    return user
 
 
-def end(response: web.StreamResponse) -> None:
+async def end(request: web.Request, response: web.StreamResponse) -> None:
+    """End this request's session on the server and drop the cookie."""
+    await sessions.end(request.cookies.get(COOKIE, ""))
+    request[_LOADED] = None
     response.del_cookie(COOKIE, path="/admin")
 
 
-def current(request: web.Request) -> Session | None:
-    """The valid session of this request, or None (missing, forged, expired, token revoked)."""
-    raw = request.cookies.get(COOKIE, "")
-    body, _, mac = raw.partition(".")
-    secret = request.app[SECRET]
-    if not body or not secrets.compare_digest(mac.encode(), _mac(secret, "session", body).encode()):
+async def current(request: web.Request, *, pending: bool = False) -> Session | None:
+    """The live session of this request, or None (missing, ended, idle, account disabled).
+
+    A session whose password must be changed first counts only with ``pending``
+    (the password page and logout); every other page sends it to log-in, which
+    sends it on to the password page.
+    """
+    if _LOADED not in request:
+        found = await sessions.load(request.cookies.get(COOKIE, ""), _idle(request))
+        request[_LOADED] = _session(request, *found) if found else None
+    user: Session | None = request[_LOADED]
+    if user is not None and user.must_change_password and not pending:
         return None
-    try:
-        data = orjson.loads(_unb64(body))
-        fingerprint, nonce, expires = str(data["k"]), str(data["n"]), int(data["e"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if expires < time.time():
-        return None
-    for token in request.app[SETTINGS].admin.api_tokens:
-        if secrets.compare_digest(_fingerprint(secret, token).encode(), fingerprint.encode()):
-            return Session(token, nonce, expires)
-    return None
+    return user
 
 
 def csrf_token(request: web.Request, session: Session) -> str:
-    return _mac(request.app[SECRET], "csrf", session.nonce)
+    return session.csrf
 
 
 def csrf_ok(request: web.Request, session: Session, presented: str) -> bool:
-    return bool(presented) and secrets.compare_digest(
-        presented.encode(), csrf_token(request, session).encode()
-    )
+    return bool(presented) and secrets.compare_digest(presented.encode(), session.csrf.encode())
 
 
 def new_login_nonce() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def login_csrf(request: web.Request, nonce: str) -> str:
-    """The login form's CSRF token, bound to the pre-session ``nonce`` cookie."""
-    return _mac(request.app[SECRET], "login", nonce)
+    return secrets.token_urlsafe(24)
 
 
 def set_login_nonce(request: web.Request, response: web.StreamResponse, nonce: str) -> None:
@@ -150,7 +169,4 @@ def set_login_nonce(request: web.Request, response: web.StreamResponse, nonce: s
 
 def login_csrf_ok(request: web.Request, presented: str) -> bool:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    expected = login_csrf(request, nonce)
-    return bool(nonce and presented) and secrets.compare_digest(
-        presented.encode(), expected.encode()
-    )
+    return bool(nonce and presented) and secrets.compare_digest(presented.encode(), nonce.encode())

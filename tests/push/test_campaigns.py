@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from bot.accounts import services as accounts
+from bot.audit import Actor
 from bot.models import Subscriber
 from bot.push.models import Campaign, Delivery
 from bot.wechat.fake import FakeWeChat
@@ -61,7 +63,8 @@ async def test_campaign_reaches_its_audience_once_and_only_it(
     assert created["state"] == "draft" and created["audience_count"] == 12
     cid = created["id"]
 
-    # A test send reaches only the named staff phone, before approval.
+    # A test send reaches only a tester an admin registered, before approval.
+    await accounts.add_tester("测试员", "o-fake-000020", Actor("管理员", "admin"))
     resp = await api.post(f"/api/v1/admin/campaigns/{cid}/test-send", json={"openids": ["o-fake-000020"]},
                           headers=EDITOR)  # fmt: skip
     assert resp.status == 202

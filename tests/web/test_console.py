@@ -13,6 +13,7 @@ from bot.catalog.models import Policy, Status
 from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState
 from tests.web.console_helpers import (
+    PASSWORD,
     RESIDENT,
     bearer,
     csrf_of,
@@ -37,30 +38,30 @@ async def test_login_wrong_then_right_and_logout(db_url: str, fake_wechat: Any) 
 
         form = await client.get("/admin/login?next=/admin/feedback")
         page = await form.text()
-        assert "访问令牌" in page and 'type="password"' in page
+        assert '<label for="username">用户名</label>' in page and 'type="password"' in page
         no_csrf = await client.post(
-            "/admin/login", data={"token": "tok-editor-7f3a9c2e5b8d1f4a"}, allow_redirects=False
-        )
+            "/admin/login", data={"username": "李编辑", "password": PASSWORD},
+            allow_redirects=False,
+        )  # fmt: skip
         assert no_csrf.status == 403
         wrong = await client.post(
-            "/admin/login", data={"token": "tok-wrong", "csrf": csrf_of(page)}
+            "/admin/login",
+            data={"username": "李编辑", "password": PASSWORD + "x", "csrf": csrf_of(page)},
         )
         assert wrong.status == 401
-        assert "令牌不正确" in await wrong.text()
+        assert "用户名或密码不正确" in await wrong.text()
 
         right = await client.post(
             "/admin/login",
-            data={
-                "token": "tok-editor-7f3a9c2e5b8d1f4a",
-                "csrf": csrf_of(page),
-                "next": "/admin/feedback",
-            },
+            data={"username": "李编辑", "password": PASSWORD, "csrf": csrf_of(page),
+                  "next": "/admin/feedback"},
             allow_redirects=False,
-        )
-        assert right.status == 303 and right.headers["Location"] == "/admin/feedback"
+        )  # fmt: skip
+        assert right.status == 303, await right.text()
+        assert right.headers["Location"] == "/admin/feedback"
         cookie = right.cookies["policybot_console"]
         assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
-        assert "tok-editor-7f3a9c2e5b8d1f4a" not in cookie.value
+        assert PASSWORD not in cookie.value
         home = await client.get("/admin/")
         assert home.status == 200
         text = await home.text()
@@ -77,6 +78,9 @@ async def test_login_wrong_then_right_and_logout(db_url: str, fake_wechat: Any) 
         )
         assert out.status == 303
         assert (await client.get("/admin/", allow_redirects=False)).status == 303
+        # The session ended on the server: the old cookie, presented again, is refused.
+        _set_cookie(client, "policybot_console", cookie.value)
+        assert (await client.get("/admin/", allow_redirects=False)).status == 303
 
 
 async def test_cookies_are_secure_behind_https(db_url: str, fake_wechat: Any) -> None:
@@ -87,7 +91,8 @@ async def test_cookies_are_secure_behind_https(db_url: str, fake_wechat: Any) ->
         assert nonce["secure"] and nonce["httponly"]
         _set_cookie(client, "policybot_login", nonce.value)  # the test speaks plain HTTP
         right = await client.post("/admin/login", allow_redirects=False,
-                                  data={"token": "tok-reviewer-7f3a9c2e5b8d1f4a", "csrf": csrf_of(await form.text())})  # fmt: skip
+                                  data={"username": "王审核", "password": PASSWORD,
+                                        "csrf": csrf_of(await form.text())})  # fmt: skip
         assert right.status == 303
         assert right.cookies["policybot_console"]["secure"]
 

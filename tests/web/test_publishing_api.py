@@ -132,7 +132,9 @@ async def test_policy_and_interpretations_are_published_together(admin: TestClie
         assert "onerror" not in html and "onclick" not in html
         assert 'href="https://example.gov.cn/"' in html  # ordinary links survive
 
-    trail = await call(admin, "GET", "/api/v1/admin/audit?object_id=demo-2025-1", "editor", 200)
+    trail_path = "/api/v1/admin/audit?object_id=demo-2025-1"
+    await call(admin, "GET", trail_path, "editor", 403)  # the trail is for admins only
+    trail = await call(admin, "GET", trail_path, "admin", 200)
     steps = [(e["action"], e["actor"]) for e in reversed(trail["items"])]
     assert steps == [
         ("policy.create", "publisher-zhang"),
@@ -207,7 +209,7 @@ async def test_a_published_policy_is_corrected_as_a_new_version(admin: TestClien
     assert versions[1]["version_hash"] == first["items"][0]["version_hash"]
     assert versions[0]["published_on"] == versions[1]["published_on"]  # 发布日期 stays the first
     trail = await call(admin, "GET", "/api/v1/admin/audit?object_id=fix-1&action=policy.publish",
-                       "editor", 200)  # fmt: skip
+                       "admin", 200)  # fmt: skip
     hashes = [(e["detail"]["version"], e["detail"]["hash"]) for e in reversed(trail["items"])]
     assert hashes == [(v["number"], v["version_hash"]) for v in reversed(versions)]
     assert trail["items"][0]["detail"]["previous_hash"] == versions[1]["version_hash"]

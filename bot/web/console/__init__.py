@@ -1,6 +1,7 @@
 """The staff and editor console at /admin/: one module per screen, one route table here.
 
-Staff log in (``login``), then see what needs them (``dashboard``), write and
+Staff log in with their named account (``login``; ``accounts`` for admins'
+account management and everyone's own account, ``audit`` for the trail), then see what needs them (``dashboard``), write and
 review policies with their interpretations (``policies``, ``review``),
 compose, approve and follow pushes (``campaigns``), answer 留言
 (``feedback``), look at subscribers (``residents``), handle 依申请公开
@@ -16,6 +17,8 @@ from aiohttp import web
 
 from bot.web import session
 from bot.web.console import (
+    accounts,
+    audit,
     campaigns,
     consultations,
     dashboard,
@@ -42,6 +45,20 @@ def setup_routes(app: web.Application) -> None:
     get("/admin/login", login.login_form, name="console_login_form")
     post("/admin/login", login.login, name="console_login")
     post("/admin/logout", login.logout, name="console_logout")
+    get("/admin/password", login.password_form, name="console_password_form")
+    post("/admin/password", login.change_password, name="console_password")
+
+    get("/admin/accounts", accounts.accounts_page, name="console_accounts")
+    post("/admin/accounts", accounts.create, name="console_account_create")
+    post(r"/admin/accounts/{id:\d+}/disable", accounts.disable, name="console_account_disable")
+    post(r"/admin/accounts/{id:\d+}/enable", accounts.enable, name="console_account_enable")
+    post(r"/admin/accounts/{id:\d+}/reset", accounts.reset, name="console_account_reset")
+    post("/admin/testers", accounts.add_tester, name="console_tester_add")
+    post(r"/admin/testers/{id:\d+}/remove", accounts.remove_tester, name="console_tester_remove")
+    get("/admin/account", accounts.me_page, name="console_me")
+    post("/admin/account/binding", accounts.binding_code, name="console_binding_code")
+    get("/admin/audit", audit.audit_page, name="console_audit")
+    get("/admin/audit.csv", audit.audit_csv, name="console_audit_csv")
 
     get("/admin/policies", policies.policy_list, name="console_policies")
     get("/admin/policies/new", policies.new_policy, name="console_policy_new")

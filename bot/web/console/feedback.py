@@ -29,7 +29,9 @@ async def overdue_count(now: dt.datetime) -> int:
 
 async def _latest_answers(ids: list[int]) -> dict[int, AuditEntry]:
     entries = await AuditEntry.filter(
-        object_type="feedback", action="feedback.answer", object_id__in=[str(i) for i in ids]
+        object_type="feedback",
+        action__in=answers.ANSWER_ACTIONS,
+        object_id__in=[str(i) for i in ids],
     ).order_by("id")
     return {int(e.object_id): e for e in entries}  # later entries overwrite earlier ones
 

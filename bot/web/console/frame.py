@@ -71,6 +71,9 @@ NAV = (
     NavItem("/admin/disclosure", "依申请公开"),  # publishers see applicants masked
     NavItem("/admin/consultations", "征求意见"),
     NavItem("/admin/search", "未找到的查询"),
+    NavItem("/admin/accounts", "账号管理", (Role.admin,)),
+    NavItem("/admin/audit", "审计日志", (Role.admin,)),
+    NavItem("/admin/account", "我的账号"),
 )
 
 
@@ -83,7 +86,7 @@ def can(user: User | None, *roles: Role) -> bool:
 
 def who(user: User) -> Actor:
     """How the logged-in user appears in the audit trail and four-eyes checks."""
-    return Actor(user.name, user.token.role.value)
+    return user.actor
 
 
 def local_time(request: web.Request) -> Callable[[dt.datetime | None], str]:
@@ -150,7 +153,7 @@ def page(handler: Callable[[web.Request, User], Awaitable[web.StreamResponse]]) 
     """A GET page: logged-in users only, others go to the login form first."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        user = session.current(request)
+        user = await session.current(request)
         if user is None:
             raise back("/admin/login", next=request.path_qs)
         return await handler(request, user)
@@ -165,7 +168,7 @@ def action(*roles: Role) -> Callable[[Any], Handler]:
         handler: Callable[[web.Request, User, Any], Awaitable[web.StreamResponse]],
     ) -> Handler:
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            user = session.current(request)
+            user = await session.current(request)
             if user is None:
                 return refuse(request, None, "登录已过期，请重新登录后再提交。")
             form = await read_form(request)
