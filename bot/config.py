@@ -241,6 +241,25 @@ class LogSettings(Section):
     )  #: json: one object per line; text: for people
 
 
+class PrivacySettings(Section):
+    key: SecretStr = SecretStr(
+        ""
+    )  #: encrypts personal data at rest (a Fernet key or any long secret)
+
+
+class EligibilitySettings(Section):
+    """政策找人: the policy check in chat and on /eligibility, and the notices it makes."""
+
+    max_results: int = Field(3, ge=1, le=10)  #: policies shown in full in one chat reply
+    session_hours: int = Field(
+        24, ge=1, le=720
+    )  #: an unfinished check without consent is forgotten after this
+    remind_days: int = Field(7, ge=1, le=60)  #: days before an apply_by that residents are reminded
+    channel: str = Field(
+        "template", pattern="^(template|mass|customer)$"
+    )  #: channel of the campaigns telling residents they may qualify
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -251,6 +270,8 @@ class Settings(Section):
     push: PushSettings = PushSettings()
     chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -20,7 +20,13 @@ from tortoise.migrations.api import migrate
 
 log = logging.getLogger("bot.db")
 
-MODEL_MODULES = ["bot.models", "bot.catalog.models", "bot.push.models", "bot.search.models"]
+MODEL_MODULES = [
+    "bot.models",
+    "bot.catalog.models",
+    "bot.push.models",
+    "bot.search.models",
+    "bot.eligibility.models",
+]
 
 
 def tortoise_url(url: str) -> str:

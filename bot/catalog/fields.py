@@ -145,6 +145,13 @@ def positive_number(value: Any) -> float:
     return float(value)
 
 
+def eligibility(value: Any) -> dict[str, Any]:
+    """Who a policy is for (政策找人); the rules live with the rest of that domain."""
+    from bot.eligibility.conditions import convert
+
+    return convert(value)
+
+
 @dataclass(frozen=True)
 class Spec:
     convert: Converter
@@ -169,6 +176,7 @@ POLICY_FIELDS: dict[str, Spec] = {
     "replaced_by": Spec(ident),
     "disclosure": Spec(choice(Disclosure), default=Disclosure.proactive),
     "requires_interpretation": Spec(boolean, default=False),
+    "eligibility": Spec(eligibility),
 }
 
 INTERPRETATION_FIELDS: dict[str, Spec] = {
@@ -213,7 +221,8 @@ def convert_fields(
             continue
         try:
             values[key] = spec.convert(raw)
-        except FieldError as exc:
-            report(key, f"{key}: {exc}")
+        except FieldError as exc:  # a nested value's error says where (eligibility.all.1.age)
+            where = ".".join(map(str, (key, *getattr(exc, "path", ()))))
+            report(where, f"{key}: {exc}")
             ok = False
     return values if ok else None

@@ -40,7 +40,15 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, search, smalltalk, subscriptions
+    from bot.handlers import (
+        basics,
+        eligibility,
+        feedback,
+        menu,
+        search,
+        smalltalk,
+        subscriptions,
+    )
 
     return Dispatcher(
         [
@@ -48,6 +56,7 @@ def dispatcher() -> Dispatcher:
             feedback.router,
             basics.router,
             menu.router,
+            eligibility.router,
             smalltalk.router,
             search.router,
         ]

@@ -32,10 +32,25 @@ def _check(reader: Reader, doc: PolicyDoc) -> bool:
     if doc.replaced_by == doc.id:
         reader.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
         return False
+    if doc.eligibility and not _towns_known(reader, doc):
+        return False
     if doc.replaced_by and doc.validity == Validity.valid:
         reader.problem(
             rel, lines["replaced_by"], "已填写 replaced_by，但 validity 仍为 有效", "warning"
         )
+    return True
+
+
+def _towns_known(reader: Reader, doc: PolicyDoc) -> bool:
+    """``town`` conditions name towns of regions.yaml (read before the policies)."""
+    from bot.eligibility.conditions import town_paths
+
+    known = {r.name for r in reader.content.regions}
+    for path, town in town_paths(doc.eligibility or {}):
+        if town not in known:
+            line = doc.lines.get(path) or doc.lines.get("eligibility", 1)
+            reader.fail(doc.source_path, line, f"eligibility: regions.yaml 中没有 '{town}'")
+            return False
     return True
 
 
@@ -54,6 +69,7 @@ def _columns(doc: PolicyDoc) -> dict[str, Any]:
         "replaced_by": doc.replaced_by,
         "disclosure": doc.disclosure,
         "requires_interpretation": doc.requires_interpretation,
+        "eligibility": doc.eligibility,
     }
 
 
