@@ -41,16 +41,19 @@ def cn_number(text: str) -> float | None:
         return float(word)
     if all(ch in _CN_DIGITS for ch in word) and len(word) > 1:  # 一九四四
         return float("".join(str(_CN_DIGITS[ch]) for ch in word))
-    total, section, digit = 0, 0, 0
+    total, section, digit, unit, zero = 0, 0, 0, 1, False
     for ch in word:
         if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
+            digit, zero = _CN_DIGITS[ch], zero or ch in "零〇"
         elif ch == "万":
             total += (section + digit) * 10000
-            section, digit = 0, 0
+            section, digit, unit = 0, 0, 10000
         else:
-            section += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
+            unit = _CN_UNITS[ch]
+            section += (digit or 1) * unit
+            digit, zero = 0, False
+    if digit and unit >= 100 and not zero:  # 一千五 is 1500, 两万三 is 23000
+        digit *= unit // 10
     return float(total + section + digit)
 
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from bot.catalog.kinds import kind
+from bot.config import Settings
 from bot.eligibility import profile
 from bot.eligibility.attributes import ATTRIBUTES, AnswerError
 from bot.eligibility.check import Outcome, read_answer, run
@@ -155,13 +156,17 @@ async def _next(row: EligibilityCheck, ctx: Context, lead: str) -> Reply:
     if row.consent is True:
         await profile.save(row.openid, answers, ctx.now)
     await row.delete()  # ends the check; without consent nothing of it is left
-    return TextReply(result_text(outcome, answers, ctx.settings.server.base_url, ctx.settings))
+    return TextReply(
+        lead + result_text(outcome, answers, ctx.settings.server.base_url, ctx.settings)
+    )
 
 
-def result_text(outcome: Outcome, answers: dict[str, Any], base_url: str, settings: Any) -> str:
+def result_text(
+    outcome: Outcome, answers: dict[str, Any], base_url: str, settings: Settings, lead: str = ""
+) -> str:
     """The result in one text reply: full entries while they fit, then titles and a link."""
     policy_kind, interp_kind = kind("policy"), kind("interpretation")
-    head = "政策体检结果（仅供参考，是否符合以主管部门审核为准）\n"
+    head = lead + "政策体检结果（仅供参考，是否符合以主管部门审核为准）\n"
     if outcome.likely:
         head += f"您可能符合以下 {len(outcome.likely)} 项政策：\n"
     else:

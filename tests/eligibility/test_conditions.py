@@ -33,13 +33,20 @@ def rule(**kw: Any) -> dict[str, Any]:
         ({"hukou": ["农村"]}, {"hukou": ["农村"]}, {"hukou": ["城镇"]}),
         ({"town": ["白石镇"]}, {"town": ["白石镇"]}, {"town": ["城关镇"]}),
         ({"household_size": {"min": 3}}, {"household_size": 3}, {"household_size": 2}),
-        ({"income_per_capita_month": {"max": 860}}, {"income_per_capita_month": 860},
-         {"income_per_capita_month": 861}),  # fmt: skip
+        (
+            {"income_per_capita_month": {"max": 860}},
+            {"income_per_capita_month": 860},
+            {"income_per_capita_month": 861},
+        ),
         ({"status": ["低保", "特困"]}, {"status": ["特困", "脱贫户"]}, {"status": []}),
         ({"disability": ["一级", "二级"]}, {"disability": ["二级"]}, {"disability": ["三级"]}),
         ({"unemployed": True}, {"unemployed": True}, {"unemployed": False}),
         ({"farming_land_mu": {"min": 0.1}}, {"farming_land_mu": 4.5}, {"farming_land_mu": 0}),
-        ({"child_stage": ["高中", "大学"]}, {"child_stage": ["小学", "大学"]}, {"child_stage": ["初中"]}),
+        (
+            {"child_stage": ["高中", "大学"]},
+            {"child_stage": ["小学", "大学"]},
+            {"child_stage": ["初中"]},
+        ),
         ({"newborn": True}, {"newborn": True}, {"newborn": False}),
         ({"pregnant": True}, {"pregnant": True}, {"pregnant": False}),
         ({"veteran": True}, {"veteran": True}, {"veteran": False}),
@@ -59,8 +66,12 @@ def test_each_condition_type_holds_fails_or_waits_for_the_answer(
 
 
 def test_all_and_any_nest_and_a_missing_answer_only_matters_when_it_could_decide() -> None:
-    r = rule(any=[{"all": [{"disability": ["一级", "二级"]}, {"status": ["低保"]}]},
-                  {"disability": ["一级"]}])  # fmt: skip
+    r = rule(
+        any=[
+            {"all": [{"disability": ["一级", "二级"]}, {"status": ["低保"]}]},
+            {"disability": ["一级"]},
+        ]
+    )
     assert holds(r, {"disability": ["一级"]}, DAY) is True  # status not needed
     assert holds(r, {"disability": ["二级"]}, DAY) is None  # needs status
     assert holds(r, {"disability": ["二级"], "status": []}, DAY) is False
@@ -79,7 +90,10 @@ def test_all_and_any_nest_and_a_missing_answer_only_matters_when_it_could_decide
         ({"all": [{"age": {"min": "八十"}}], "gives": "x"}, "age.min 应为非负数"),
         ({"all": [{"age": {"min": 90, "max": 80}}], "gives": "x"}, "min 大于 max"),
         ({"all": [{"veteran": "是"}], "gives": "x"}, "veteran 应为 true 或 false"),
-        ({"all": [{"age": {"min": 80}, "hukou": ["农村"]}], "gives": "x"}, "每一条应为一个属性条件"),
+        (
+            {"all": [{"age": {"min": 80}, "hukou": ["农村"]}], "gives": "x"},
+            "每一条应为一个属性条件",
+        ),
         ({"all": {"age": {"min": 80}}, "gives": "x"}, "all 应为非空列表"),
         ({"all": [{"age": {"min": 80}}], "any": [{"veteran": True}], "gives": "x"}, "有且只有一个"),
         ({"all": [{"age": {"min": 80}}]}, "缺少 gives"),
@@ -106,14 +120,22 @@ def test_content_check_points_at_the_line_of_the_bad_condition(
     town_line = body[: body.index("    - town:")].count("\n") + 1
     nested = root / "policies/qmf-2025-6-disability-subsidies.md"
     nbody = nested.read_text(encoding="utf-8")
-    nested.write_text(nbody.replace("status: [低保, 特困, 低收入]", "status: [低保, 富裕]"), encoding="utf-8")
+    nested.write_text(
+        nbody.replace("status: [低保, 特困, 低收入]", "status: [低保, 富裕]"), encoding="utf-8"
+    )
     nested_line = nbody[: nbody.index("        - status:")].count("\n") + 1
 
     assert main(["content", "check", str(root)]) == 1
     out = capsys.readouterr().out
     assert f"policies/qmf-2024-20-elderly-allowance.md:{line}: eligibility: 未知属性 'agee'" in out
-    assert f"qjf-2024-11-public-rental-housing.md:{town_line}: eligibility: regions.yaml 中没有 '白云镇'" in out
-    assert f"qmf-2025-6-disability-subsidies.md:{nested_line}: eligibility: status: '富裕' 不是可选值" in out
+    assert (
+        f"qjf-2024-11-public-rental-housing.md:{town_line}: eligibility: regions.yaml 中没有 '白云镇'"
+        in out
+    )
+    assert (
+        f"qmf-2025-6-disability-subsidies.md:{nested_line}: eligibility: status: '富裕' 不是可选值"
+        in out
+    )
 
 
 def test_the_sample_policies_carry_realistic_rules() -> None:
@@ -168,4 +190,5 @@ def test_an_unreadable_answer_says_how_to_answer() -> None:
         ATTRIBUTES["age"].read("很老了", DAY)
     with pytest.raises(AnswerError, match="城镇、农村"):
         ATTRIBUTES["hukou"].read("外地", DAY)
-    assert cn_number("两千五百") == 2500
+    assert cn_number("两千五百") == 2500 == cn_number("两千五")
+    assert cn_number("一千零五") == 1005
