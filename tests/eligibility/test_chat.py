@@ -116,7 +116,7 @@ async def test_an_expired_policy_is_not_offered(synced: Services) -> None:
     result, seen = await converse(synced, ELDER, "o-late")
     assert "可能符合" in result and "高龄津贴" not in result
     assert "age" not in seen or any(  # asked only if another policy in force needs the age
-        "age" in str((p.eligibility or {})) for p in await Policy.exclude(id="qmf-2024-20-elderly-allowance")
+        "age" in str(p.eligibility or {}) for p in await Policy.exclude(id="qmf-2024-20-elderly-allowance")
     )
 
 
