@@ -36,7 +36,9 @@ def asked(reply: str) -> str | None:
     return next((n for n, a in ATTRIBUTES.items() if a.question in reply), None)
 
 
-async def converse(services: Services, answers: dict[str, str], openid: str) -> tuple[str, list[str]]:
+async def converse(
+    services: Services, answers: dict[str, str], openid: str
+) -> tuple[str, list[str]]:
     """Answer every question asked; returns the final reply and the attributes asked."""
     reply = await say(services, "同意" if answers is ELDER else "不同意", openid)
     seen: list[str] = []
@@ -116,7 +118,8 @@ async def test_an_expired_policy_is_not_offered(synced: Services) -> None:
     result, seen = await converse(synced, ELDER, "o-late")
     assert "可能符合" in result and "高龄津贴" not in result
     assert "age" not in seen or any(  # asked only if another policy in force needs the age
-        "age" in str(p.eligibility or {}) for p in await Policy.exclude(id="qmf-2024-20-elderly-allowance")
+        "age" in str(p.eligibility or {})
+        for p in await Policy.exclude(id="qmf-2024-20-elderly-allowance")
     )
 
 
