@@ -20,6 +20,7 @@ from bot.eligibility.models import EligibilityNotice
 from bot.models import Subscriber
 from bot.push import campaigns, runs
 from bot.push.models import Campaign, CampaignRun, CampaignState, Delivery, DeliveryState
+from bot.push.runtime import push_runtime
 from bot.services import open_services
 from bot.wechat.fake import FakeWeChat
 from tests.conftest import CONTENT, make_settings
@@ -69,7 +70,7 @@ async def test_a_changed_rule_drafts_one_campaign_for_those_it_matches(
     db_url: str, fake_wechat: FakeWeChat, content: Path
 ) -> None:
     settings = _settings(db_url, fake_wechat, content)
-    async with open_services(settings) as services:
+    async with open_services(settings):
         await sync_content(content)
         now = dt.datetime.now(dt.UTC)
         assert await notify.prepare_pending(settings, now) == 0  # nobody agreed yet
@@ -129,8 +130,6 @@ async def test_a_resident_who_withdraws_after_the_audience_is_frozen_is_skipped(
         await runs.start_run(run.id, settings)
         await runs.materialize(run.id, settings)
         await profile.forget("o-fake-000002")  # between matching and sending
-        from bot.push.runtime import push_runtime
-
         async with push_runtime(services):
             await eventually(lambda: _sent("o-fake-000001", fake_wechat))
         skipped = await Delivery.get(run_id=run.id, openid="o-fake-000002")
