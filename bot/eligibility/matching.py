@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from tortoise import connections
 
 from bot.catalog.models import Policy, Status, Validity
 from bot.catalog.validity import validity_filter
@@ -57,34 +58,42 @@ class Residents:
         out = cls([openid for openid, _ in rows])
         n = len(rows)
         for name, attribute in ATTRIBUTES.items():
-            known = np.zeros(n, dtype=np.bool_)
-            if attribute.sort == "choice":
-                bits = {c: i for i, c in enumerate(attribute.choices)}
-                column = np.zeros(n, dtype=np.int64)
-                for i, (_, answers) in enumerate(rows):
-                    if name in answers:
-                        known[i] = True
-                        mask = 0
-                        for value in answers[name]:
-                            if value not in bits:
-                                if len(bits) >= MAX_CHOICES:
-                                    raise ValueError(f"more than {MAX_CHOICES} values of {name}")
-                                bits[value] = len(bits)
-                            mask |= 1 << bits[value]
-                        column[i] = mask
-                out.bits[name] = bits
-            else:
-                dtype = np.float64 if attribute.sort == "range" else np.int8
-                column = np.zeros(n, dtype=dtype)
-                for i, (_, answers) in enumerate(rows):
-                    value = answers.get(name)
-                    if value is not None:
-                        known[i] = True
-                        if name == "age":
-                            value = int(value[:4]) * 12 + int(value[5:7])
-                        column[i] = value
-            out.values[name], out.known[name] = column, known
+            sort = attribute.sort
+            dtype = np.int64 if sort == "choice" else np.float64 if sort == "range" else np.int8
+            out.values[name] = np.zeros(n, dtype=dtype)
+            out.known[name] = np.zeros(n, dtype=np.bool_)
+            if sort == "choice":
+                out.bits[name] = {c: i for i, c in enumerate(attribute.choices)}
+        # One pass over the rows, writing plain lists first (NumPy item writes are slow).
+        plain: dict[str, list[Any]] = {name: [0] * n for name in ATTRIBUTES}
+        known: dict[str, list[bool]] = {name: [False] * n for name in ATTRIBUTES}
+        sorts = {name: a.sort for name, a in ATTRIBUTES.items()}
+        for i, (_, answers) in enumerate(rows):
+            for name, value in answers.items():
+                sort = sorts.get(name)
+                if sort is None or value is None:
+                    continue
+                known[name][i] = True
+                if sort == "choice":
+                    plain[name][i] = out._mask(name, value)
+                elif name == "age":
+                    plain[name][i] = int(value[:4]) * 12 + int(value[5:7])
+                else:
+                    plain[name][i] = value
+        for name in ATTRIBUTES:
+            out.values[name][:] = plain[name]
+            out.known[name][:] = known[name]
         return out
+
+    def _mask(self, name: str, values: Iterable[str]) -> int:
+        bits, mask = self.bits[name], 0
+        for value in values:
+            if value not in bits:
+                if len(bits) >= MAX_CHOICES:
+                    raise ValueError(f"more than {MAX_CHOICES} values of {name}")
+                bits[value] = len(bits)
+            mask |= 1 << bits[value]
+        return mask
 
     def __len__(self) -> int:
         return len(self.openids)
@@ -136,5 +145,7 @@ async def consenting_residents() -> Residents:
     from bot.eligibility.models import ResidentProfile
     from bot.eligibility.profile import only_known, unseal
 
-    rows = await ResidentProfile.all().values_list("openid", "data")
-    return Residents.of((str(openid), only_known(unseal(str(data)))) for openid, data in rows)
+    conn = connections.get("default")
+    table = ResidentProfile._meta.db_table
+    rows = await conn.execute_query_dict(f'SELECT "openid", "data" FROM "{table}"')
+    return Residents.of((str(r["openid"]), only_known(unseal(str(r["data"])))) for r in rows)

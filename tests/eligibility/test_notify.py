@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from bot.audit import Actor
+from bot.catalog import publishing
 from bot.catalog.sync import sync_content
 from bot.config import Settings
 from bot.eligibility import notify, profile
 from bot.eligibility.models import EligibilityNotice
+from bot.errors import DomainError
 from bot.models import Subscriber
 from bot.push import campaigns, runs
 from bot.push.models import Campaign, CampaignRun, CampaignState, Delivery, DeliveryState
@@ -171,3 +173,35 @@ async def test_a_birthday_next_month_and_a_closing_window_make_one_reminder_each
         assert soon in deadline.text and deadline.audience_count == 1
         # One reminder per policy per resident: the next day's run adds nothing.
         assert await notify.remind(settings, now + dt.timedelta(days=1)) == 0
+
+
+async def test_a_policy_published_through_the_admin_api_finds_its_residents(
+    db_url: str, fake_wechat: FakeWeChat, content: Path
+) -> None:
+    settings = _settings(db_url, fake_wechat, content)
+    async with open_services(settings):
+        await sync_content(content)
+        now = dt.datetime.now(dt.UTC)
+        await notify.prepare_pending(settings, now)
+        await _residents(
+            **{"o-fake-000001": {"newborn": True}, "o-fake-000002": {"newborn": False}}
+        )
+        editor, reviewer = Actor("李编辑", "editor"), Actor("王审核", "reviewer")
+        draft = {
+            "id": "qwj-2026-1-newborn-gift",
+            "title": "青山县新生儿健康礼包发放办法",
+            "issuer": "青山县卫生健康局",
+            "written_on": dt.date.today().isoformat(),
+            "body": "正文。",
+        }
+        with pytest.raises(DomainError, match="newborn 应为 true 或 false"):
+            await publishing.create_policy(
+                {**draft, "eligibility": {"all": [{"newborn": "有"}], "gives": "礼包"}}, editor
+            )
+        rule = {"all": [{"newborn": True}], "gives": "新生儿健康礼包一份", "where": "乡镇卫生院"}
+        await publishing.create_policy({**draft, "eligibility": rule}, editor)
+        await publishing.submit(draft["id"], editor)
+        await publishing.publish(draft["id"], reviewer, dt.date.today())
+        assert await notify.prepare_pending(settings, now) == 1
+        campaign = await Campaign.get(policy_id=draft["id"])
+        assert campaign.audience_count == 1 and "新生儿健康礼包一份" in campaign.text
