@@ -70,11 +70,11 @@ class Residents:
         sorts = {name: a.sort for name, a in ATTRIBUTES.items()}
         for i, (_, answers) in enumerate(rows):
             for name, value in answers.items():
-                sort = sorts.get(name)
-                if sort is None or value is None:
+                kind = sorts.get(name)
+                if kind is None or value is None:
                     continue
                 known[name][i] = True
-                if sort == "choice":
+                if kind == "choice":
                     plain[name][i] = out._mask(name, value)
                 elif name == "age":
                     plain[name][i] = int(value[:4]) * 12 + int(value[5:7])

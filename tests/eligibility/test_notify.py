@@ -54,7 +54,7 @@ def content(tmp_path: Path) -> Path:
     return folder
 
 
-async def _residents(**people: dict[str, Any]) -> None:
+async def _residents(**people: Any) -> None:
     now = dt.datetime.now(dt.UTC)
     for openid, answers in people.items():
         await Subscriber.create(openid=openid, following=True, followed_at=now)

@@ -3,6 +3,8 @@ Chromium at 390 px and on a desktop (screenshots in tests/artifacts/)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -37,10 +39,11 @@ async def test_a_resident_fills_the_form_on_a_phone_and_on_a_desktop(client: Tes
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
-            for name, viewport, mobile in (
+            sizes: list[tuple[str, Any, bool]] = [
                 ("phone", PHONE, True),
                 ("desktop", {"width": 1280, "height": 900}, False),
-            ):
+            ]
+            for name, viewport, mobile in sizes:
                 context = await browser.new_context(
                     viewport=viewport, is_mobile=mobile, has_touch=mobile,
                     user_agent=WECHAT_UA if mobile else None,
