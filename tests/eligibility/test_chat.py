@@ -6,12 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from aiohttp.test_utils import TestClient
+
 from bot.catalog.models import Policy
 from bot.config import Settings
+from bot.eligibility import profile
 from bot.eligibility.attributes import ATTRIBUTES
 from bot.eligibility.models import EligibilityCheck, ResidentProfile
 from bot.services import Services, open_services
 from tests.handlers.chat import say
+from tests.wechat.wx import WeChatServer, text_xml
 
 ELDER = {  # an 82-year-old farmer in 东山镇 with a small income, everyday words
     "age": "八十二岁",
@@ -132,3 +136,19 @@ async def test_an_unknown_answer_can_be_skipped_and_the_policy_waits_for_it(
     assert "age" in seen
     assert "还需补充信息才能判断" in result and "高龄津贴" in result.split("还需补充")[1]
     assert "年龄" in result.split("还需补充")[1]
+
+
+async def test_a_retried_answer_through_the_callback_advances_the_check_once(
+    client: TestClient,
+) -> None:
+    wechat = WeChatServer(client)
+    await wechat.send(text_xml("政策体检", openid="o-retry", msg_id="7100000000000000001"))
+    question = await wechat.send(text_xml("同意", openid="o-retry", msg_id="7100000000000000002"))
+    attribute = asked(question.text)
+    assert attribute is not None
+    xml = text_xml(ELDER[attribute], openid="o-retry", msg_id="7100000000000000003")
+    first = await wechat.send(xml)
+    second = await wechat.send(xml)  # WeChat retries after 5 s without an answer
+    assert first.text == second.text and asked(first.text) not in (None, attribute)
+    row = await EligibilityCheck.get(openid="o-retry")
+    assert list(profile.unseal(row.data)["answers"]) == [attribute]
