@@ -153,7 +153,14 @@ def _birth(text: str, today: dt.date) -> str:
     raise AnswerError("请回答年龄或出生年月，如“82岁”或“1944年5月”")
 
 
+def _not_about(text: str, units: str, hint: str) -> None:
+    """An answer naming another question's unit (三亩地 to the income question) is refused."""
+    if re.search(units, text):
+        raise AnswerError(hint)
+
+
 def _household(text: str, today: dt.date) -> int:
+    _not_about(text, "元|块|亩|岁", "请回答家里共几口人，如“3”或“三口人”")
     number = cn_number(text)
     if number is None or not 1 <= number <= 30:
         raise AnswerError("请回答家里共几口人，如“3”或“三口人”")
@@ -163,6 +170,7 @@ def _household(text: str, today: dt.date) -> int:
 def _income(text: str, today: dt.date) -> float:
     if NO.match(text) or text in ("没收入", "没有收入", "无收入"):
         return 0
+    _not_about(text, "亩|岁|口|个人", "请回答家庭每人每月大约多少元，如“800”")
     number = cn_number(text)
     if number is None:
         raise AnswerError("请回答家庭每人每月大约多少元，如“800”；没有收入请回答“没有”")
@@ -172,6 +180,7 @@ def _income(text: str, today: dt.date) -> float:
 def _land(text: str, today: dt.date) -> float:
     if NO.match(text) or "不种" in text:
         return 0
+    _not_about(text, "元|块|岁|口", "请回答种了几亩地，如“5亩”")
     number = cn_number(text)
     if number is None:
         raise AnswerError("请回答种了几亩地，如“5亩”；不种地请回答“没有”")

@@ -186,6 +186,8 @@ def phrase(key: str, wanted: Any) -> str:
         return "户籍在本县" if len(wanted) > 1 else f"您是{wanted[0]}户籍"
     if key == "town":
         return f"户籍在{'、'.join(wanted)}"
+    if key == "farming_land_mu" and wanted.get("min", 1) < 1 and "max" not in wanted:
+        return "您家种有承包耕地"
     if attribute.sort == "range":
         low, high = wanted.get("min"), wanted.get("max")
         noun, unit = attribute.label, attribute.unit

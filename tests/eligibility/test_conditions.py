@@ -192,3 +192,12 @@ def test_an_unreadable_answer_says_how_to_answer() -> None:
         ATTRIBUTES["hukou"].read("外地", DAY)
     assert cn_number("两千五百") == 2500 == cn_number("两千五")
     assert cn_number("一千零五") == 1005
+
+
+def test_an_answer_to_another_question_is_not_taken_for_this_one() -> None:
+    with pytest.raises(AnswerError, match="每人每月"):
+        ATTRIBUTES["income_per_capita_month"].read("我家种了三亩地", DAY)
+    with pytest.raises(AnswerError, match="几亩"):
+        ATTRIBUTES["farming_land_mu"].read("八百元", DAY)
+    with pytest.raises(AnswerError, match="几口人"):
+        ATTRIBUTES["household_size"].read("82岁", DAY)
