@@ -242,9 +242,7 @@ class LogSettings(Section):
 
 
 class PrivacySettings(Section):
-    key: SecretStr = SecretStr(
-        ""
-    )  #: encrypts personal data at rest (a Fernet key or any long secret)
+    key: SecretStr = SecretStr("")  #: encrypts personal data at rest (Fernet key or secret)
 
 
 class EligibilitySettings(Section):

@@ -33,7 +33,7 @@ async def normalise(audience: dict[str, Any] | None) -> dict[str, Any]:
         if not batch or set(audience) != {"eligibility"}:
             raise AudienceError("eligibility 为政策找人匹配的居民批次，不能与其他字段同时使用")
         return {"eligibility": batch}
-    unknown = set(audience) - {"topics", "regions", "everyone", "eligibility"}
+    unknown = set(audience) - {"topics", "regions", "everyone"}
     if unknown:
         raise AudienceError(f"audience 不支持的字段：{'、'.join(sorted(unknown))}")
     everyone = bool(audience.get("everyone"))
