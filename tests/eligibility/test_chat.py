@@ -4,8 +4,10 @@ at a time, everyday answers, stop and resume, results, 我的信息 / 删除我�
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.catalog.models import Policy
@@ -152,3 +154,15 @@ async def test_a_retried_answer_through_the_callback_advances_the_check_once(
     assert first.text == second.text and asked(first.text) not in (None, attribute)
     row = await EligibilityCheck.get(openid="o-retry")
     assert list(profile.unseal(row.data)["answers"]) == [attribute]
+
+
+async def test_answers_never_reach_the_logs(
+    synced: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await say(synced, "政策体检", "o-logs")
+    await converse(synced, ELDER, "o-logs")
+    await say(synced, "我的信息", "o-logs")
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    for answer in ("八十二岁", "农村户口", "1944", "一千五", "三亩"):
+        assert answer not in logged
