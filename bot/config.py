@@ -324,6 +324,19 @@ class ParticipationSettings(Section):
     outbox_poll_seconds: float = Field(10.0, gt=0, le=3600)
 
 
+class EligibilitySettings(Section):
+    """政策找人: the policy check in chat and on /eligibility, and the notices it makes."""
+
+    max_results: int = Field(3, ge=1, le=10)  #: policies shown in full in one chat reply
+    session_hours: int = Field(
+        24, ge=1, le=720
+    )  #: an unfinished check without consent is forgotten after this
+    remind_days: int = Field(7, ge=1, le=60)  #: days before an apply_by that residents are reminded
+    channel: str = Field(
+        "template", pattern="^(template|mass|customer)$"
+    )  #: channel of the campaigns telling residents they may qualify
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -337,6 +350,7 @@ class Settings(Section):
     feedback: FeedbackSettings = FeedbackSettings()
     privacy: PrivacySettings = PrivacySettings()
     participation: ParticipationSettings = ParticipationSettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -19,7 +19,8 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.audit import Actor
 from bot.catalog import events
-from bot.catalog.fields import INTERPRETATION_FIELDS, POLICY_FIELDS, convert_fields
+from bot.catalog.fields import INTERPRETATION_FIELDS, convert_fields
+from bot.catalog.kinds import kind
 from bot.catalog.models import Area, Interpretation, Policy, Status, Topic
 from bot.catalog.render import render_markdown
 from bot.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
@@ -37,7 +38,7 @@ def _validate(data: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     body = data.pop("body", "") or ""
     raw_interps = data.pop("interpretations", None)
     problems: list[str] = []
-    values = convert_fields(data, POLICY_FIELDS, lambda _key, msg: problems.append(msg))
+    values = convert_fields(data, kind("policy").fields, lambda _key, msg: problems.append(msg))
     if not isinstance(body, str):
         problems.append("body: 应为 Markdown 文本")
     interps: list[dict[str, Any]] = []

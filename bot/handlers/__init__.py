@@ -40,7 +40,16 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, participation, search, smalltalk, subscriptions
+    from bot.handlers import (
+        basics,
+        eligibility,
+        feedback,
+        menu,
+        participation,
+        search,
+        smalltalk,
+        subscriptions,
+    )
 
     return Dispatcher(
         [
@@ -49,6 +58,7 @@ def dispatcher() -> Dispatcher:
             participation.router,
             basics.router,
             menu.router,
+            eligibility.router,
             smalltalk.router,
             search.router,
         ]
