@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
 from aiohttp import web
 from tortoise.functions import Count
 
@@ -27,7 +28,7 @@ from bot.catalog.models import (
 )
 from bot.catalog.render import render_markdown
 from bot.config import Role
-from bot.errors import DomainError
+from bot.errors import DomainError, Invalid
 from bot.models import AuditEntry
 from bot.web.console.frame import User, action, back, can, page, page_number, refuse, render, who
 from bot.web.errors import status_of
@@ -43,7 +44,7 @@ LABELS = {
     "topics": "主题", "keywords": "关键词", "summary": "摘要", "validity": "有效性",
     "expires_on": "失效日期", "replaced_by": "替代文件", "disclosure": "公开方式",
     "requires_interpretation": "须同步解读", "body": "正文", "form": "解读形式",
-    "media_url": "媒体链接", "interpretations": "解读",
+    "media_url": "媒体链接", "interpretations": "解读", "eligibility": "适用条件",
 }  # fmt: skip
 DONE = {"saved": "草稿已保存。", "submitted": "已提交审核，等待审核人发布。"}
 _FIELD = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
@@ -124,7 +125,25 @@ def _values_of(policy: Policy, areas: list[str], topics: list[str]) -> dict[str,
         "expires_on": policy.expires_on.isoformat() if policy.expires_on else "",
         "replaced_by": policy.replaced_by or "", "disclosure": policy.disclosure.value,
         "requires_interpretation": policy.requires_interpretation, "body": policy.body_md,
+        "eligibility": _rule_text(policy.eligibility),
     }  # fmt: skip
+
+
+def _rule_text(rule: dict[str, Any] | None) -> str:
+    """The stored 政策找人 rule as the YAML a content file would hold (empty: none)."""
+    return yaml.safe_dump(rule, allow_unicode=True, sort_keys=False) if rule else ""
+
+
+def _rule_of(raw: str) -> Any:
+    """The editor's YAML for ``publishing`` to check with the content files' converter."""
+    if not raw.strip():
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行" if mark is not None else ""
+        raise Invalid("invalid", f"eligibility: {where}不是有效的 YAML，请检查缩进和冒号") from None
 
 
 def _interp_values(row: Interpretation) -> dict[str, Any]:
@@ -202,7 +221,8 @@ async def _save(
     data, interps = _form_to_data(form)
     submit = form.get("then") == "submit"
     try:
-        body = {**data, "interpretations": interps}
+        rule = _rule_of(str(form.get("eligibility", "")))
+        body = {**data, "interpretations": interps, **({"eligibility": rule} if rule else {})}
         if policy_id is None:
             saved = await publishing.create_policy(body, who(user))
         else:
@@ -211,7 +231,11 @@ async def _save(
             await publishing.submit(saved.id, who(user))
     except DomainError as exc:
         policy = await Policy.get_or_none(id=policy_id) if policy_id else None
-        values = {**data, "keywords": str(form.get("keywords", ""))}
+        values = {
+            **data,
+            "keywords": str(form.get("keywords", "")),
+            "eligibility": str(form.get("eligibility", "")),
+        }
         return await _editor(request, user, policy, values, interps,
                              error=in_words(exc.message), status=status_of(exc))  # fmt: skip
     raise back(f"/admin/policies/{saved.id}", done="submitted" if submit else "saved")
