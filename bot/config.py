@@ -339,6 +339,19 @@ class AttachmentSettings(Section):
     max_bytes: int = Field(50 * 1024 * 1024, ge=1024)  #: largest file accepted, in bytes
 
 
+class EligibilitySettings(Section):
+    """政策找人: the policy check in chat and on /eligibility, and the notices it makes."""
+
+    max_results: int = Field(3, ge=1, le=10)  #: policies shown in full in one chat reply
+    session_hours: int = Field(
+        24, ge=1, le=720
+    )  #: an unfinished check without consent is forgotten after this
+    remind_days: int = Field(7, ge=1, le=60)  #: days before an apply_by that residents are reminded
+    channel: str = Field(
+        "template", pattern="^(template|mass|customer)$"
+    )  #: channel of the campaigns telling residents they may qualify
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -353,6 +366,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     participation: ParticipationSettings = ParticipationSettings()
     attachments: AttachmentSettings = AttachmentSettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

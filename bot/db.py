@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "bot.search.models",
     "bot.participation.models",
     "bot.accounts.models",
+    "bot.eligibility.models",
 ]
 
 

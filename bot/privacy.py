@@ -5,6 +5,11 @@ written to the database; without one, a key file is generated once under
 ``./data/`` so the embedded default still runs. A sealed value cannot be
 searched, so look-ups go by something else (a request's number) and compare
 after opening.
+
+Code that has its settings at hand asks ``sealer(settings.privacy)``; code that
+does not (a resident's eligibility answers, read deep in the chat) uses
+``encrypt``/``decrypt``, which seal with the key ``configure`` was given when
+the services opened (the same key, so one ``[privacy]`` section serves both).
 """
 
 from __future__ import annotations
@@ -62,6 +67,29 @@ def _sealer(raw: str, key_file: str) -> Sealer:
         f.write(key)
     log.warning("privacy.key not set: generated a key file", extra={"path": path})
     return Sealer(key)
+
+
+_configured: Sealer | None = None
+
+
+def configure(settings: PrivacySettings) -> None:
+    """Make ``settings``' key the one ``encrypt``/``decrypt`` use in this process."""
+    global _configured
+    _configured = sealer(settings)
+
+
+def _current() -> Sealer:
+    return _configured or sealer(PrivacySettings())
+
+
+def encrypt(text: str) -> str:
+    """``text`` sealed with the configured key (an empty text too)."""
+    return _current()._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str) -> str | None:
+    """The text; ``None`` when sealed with another key or altered (logged, never raises)."""
+    return _current().open(token)
 
 
 def mask_id(value: str | None) -> str:

@@ -52,9 +52,12 @@ async def open_services(
     settings: Settings, *, sync_content: bool = False
 ) -> AsyncIterator[Services]:
     """Database → Redis → HTTP session → WeChat API → content → search index."""
+    from bot import privacy
+    from bot.eligibility import notify  # noqa: F401  (listens for published policies)
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
 
+    privacy.configure(settings.privacy)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(db.database(settings.database.url))
         redis = None

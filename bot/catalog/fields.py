@@ -201,7 +201,7 @@ POLICY_FIELDS: dict[str, Spec] = {
     "disclosure": Spec(choice(Disclosure), default=Disclosure.proactive),
     "requires_interpretation": Spec(boolean, default=False),
     "attachments": Spec(attachment_list, default=[]),
-}
+}  # the policy kind adds ``eligibility``, whose converter (bot.eligibility) builds on these
 
 INTERPRETATION_FIELDS: dict[str, Spec] = {
     "id": Spec(ident, required=True),
@@ -245,8 +245,9 @@ def convert_fields(
             continue
         try:
             values[key] = spec.convert(raw)
-        except FieldError as exc:
-            report(key, f"{key}: {exc}")
+        except FieldError as exc:  # a nested value's error says where (eligibility.all.1.age)
+            where = ".".join(map(str, (key, *getattr(exc, "path", ()))))
+            report(where, f"{key}: {exc}")
             ok = False
     return values if ok else None
 

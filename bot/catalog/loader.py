@@ -93,6 +93,30 @@ _FM = frontmatter.YAMLHandler()
 _KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 
 
+def _nested_lines(fm: str, top: str) -> dict[str, int]:
+    """Lines of the keys and list items under ``top``, as dotted paths (``top.all.1.age``),
+    so a problem deep inside a structured field points at its own line."""
+    out: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = f"{path}.{key.value}"
+                out[here] = key.start_mark.line + 1  # fm's line n is the file's line n + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out[f"{path}.{i}"] = item.start_mark.line + 1
+                walk(item, f"{path}.{i}")
+
+    root = yaml.compose(fm, Loader=_YAML_LOADER)
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == top:
+                walk(value, top)
+    return out
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -115,6 +139,7 @@ class PolicyDoc:
     disclosure: Disclosure
     requires_interpretation: bool
     attachments: list[dict[str, str]]  # [{file, title}] under content/attachments/
+    eligibility: dict[str, Any] | None
     body_md: str
     source_path: str  # relative to the content folder, with forward slashes
     content_hash: str
@@ -293,14 +318,16 @@ class Reader:
             found = _KEY_RE.match(line)
             if found:
                 lines.setdefault(found.group(1), number)
+        if isinstance(meta.get("eligibility"), dict):
+            lines.update(_nested_lines(fm, "eligibility"))
         digest = hashlib.sha256(f"{rel}\0{RENDER_VERSION}\0".encode() + raw).hexdigest()
         return meta, body.strip("\n"), lines, digest
 
     def fields(
         self, rel: str, meta: dict[str, Any], lines: dict[str, int], specs: dict[str, Spec]
     ) -> dict[str, Any] | None:
-        def report(key: str, message: str) -> None:
-            self.problem(rel, lines.get(key, 1), message)
+        def report(key: str, message: str) -> None:  # key may be a nested path: a.all.1.age
+            self.problem(rel, lines.get(key) or lines.get(key.split(".")[0], 1), message)
 
         def warn(key: str, message: str) -> None:
             self.problem(rel, lines.get(key, 1), message, "warning")

@@ -86,6 +86,8 @@ class Policy(Model):
     replaced_by = fields.CharField(max_length=80, null=True)  # id of the policy replacing it
     disclosure = fields.CharEnumField(Disclosure, default=Disclosure.proactive)
     requires_interpretation = fields.BooleanField(default=False)
+    # who it is for (政策找人): bot.eligibility.conditions' stored form, or None
+    eligibility = fields.JSONField[dict[str, Any]](null=True)
     status = fields.CharEnumField(Status, default=Status.draft, db_index=True)
     source_path = fields.CharField(max_length=255, null=True)  # content file it came from
     content_hash = fields.CharField(max_length=64, default="")

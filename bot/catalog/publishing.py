@@ -33,10 +33,10 @@ from bot.audit import Actor
 from bot.catalog import events
 from bot.catalog.fields import (
     INTERPRETATION_FIELDS,
-    POLICY_FIELDS,
     convert_fields,
     date_order_problems,
 )
+from bot.catalog.kinds import kind
 from bot.catalog.models import (
     Area,
     Interpretation,
@@ -87,7 +87,7 @@ def _check(data: Any, policy_id: str | None = None) -> tuple[dict[str, Any], boo
     has_interps = "interpretations" in data
     raw_interps = data.pop("interpretations", None)
     problems: list[str] = []
-    values = convert_fields(data, POLICY_FIELDS, lambda _key, msg: problems.append(msg))
+    values = convert_fields(data, kind("policy").fields, lambda _key, msg: problems.append(msg))
     if values is not None:
         problems += date_order_problems(values)
     if not isinstance(body, str):
@@ -124,7 +124,8 @@ def _check(data: Any, policy_id: str | None = None) -> tuple[dict[str, Any], boo
 def _typed(snapshot: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The snapshot's values converted back to dates and enums (they were checked on save)."""
     fail = _fail_on_problem
-    values = convert_fields({k: snapshot.get(k) for k in POLICY_FIELDS}, POLICY_FIELDS, fail)
+    fields = kind("policy").fields
+    values = convert_fields({k: snapshot.get(k) for k in fields}, fields, fail)
     interps = []
     for item in snapshot.get("interpretations", []):
         got = convert_fields({k: item.get(k) for k in _INTERP_SPECS}, _INTERP_SPECS, fail)
@@ -139,7 +140,7 @@ def _fail_on_problem(key: str, message: str) -> None:
 async def _rows_snapshot(conn: BaseDBAsyncClient, policy: Policy) -> dict[str, Any]:
     """A snapshot of what the rows hold (policies made before versions existed)."""
     await policy.fetch_related("areas", "topics", using_db=conn)
-    values = {key: getattr(policy, key, None) for key in POLICY_FIELDS}
+    values = {key: getattr(policy, key, None) for key in kind("policy").fields}
     values["areas"] = [a.name for a in policy.areas]
     values["topics"] = [t.id for t in policy.topics]
     interps = await Interpretation.filter(policy_id=policy.id).using_db(conn).order_by("id")

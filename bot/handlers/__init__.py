@@ -43,6 +43,7 @@ def dispatcher() -> Dispatcher:
     from bot.handlers import (
         basics,
         binding,
+        eligibility,
         feedback,
         menu,
         participation,
@@ -59,6 +60,7 @@ def dispatcher() -> Dispatcher:
             binding.router,
             basics.router,
             menu.router,
+            eligibility.router,
             smalltalk.router,
             search.router,
         ]

@@ -13,7 +13,15 @@ from bot.handlers.types import Context, Incoming, Reply
 
 log = logging.getLogger("bot.handlers")
 
-Handler = Callable[[Incoming, Context], Awaitable[Reply | None]]
+
+class Pass:
+    """What a handler returns when, having looked closer (e.g. at the database), the
+    message is not for it after all: the next route that accepts it runs."""
+
+
+PASS = Pass()
+
+Handler = Callable[[Incoming, Context], Awaitable[Reply | Pass | None]]
 Filter = Callable[[Incoming], bool]
 
 
@@ -58,7 +66,7 @@ def command_argument(text: str) -> str:
 
 
 class Dispatcher:
-    """Runs the first route whose filter accepts the message."""
+    """Runs the first route whose filter accepts the message and whose handler does not PASS."""
 
     def __init__(self, routers: list[Router]) -> None:
         self.routes = [route for router in routers for route in router.routes]
@@ -67,7 +75,9 @@ class Dispatcher:
         return next((r for r in self.routes if r.filter(message)), None)
 
     async def dispatch(self, message: Incoming, ctx: Context) -> tuple[str, Reply | None]:
-        route = self.route_for(message)
-        if route is None:
-            return "none", None
-        return route.name, await route.handler(message, ctx)
+        for route in self.routes:
+            if route.filter(message):
+                reply = await route.handler(message, ctx)
+                if not isinstance(reply, Pass):
+                    return route.name, reply
+        return "none", None

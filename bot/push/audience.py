@@ -1,4 +1,6 @@
-"""Who a campaign reaches: topics any-of, regions any-of, or everyone.
+"""Who a campaign reaches: topics any-of, regions any-of, everyone, or the residents
+政策找人 matched (``eligibility``: a batch of ``EligibilityNotice`` rows; only those
+who still consent count).
 
 Only residents who still follow and whom WeChat has not refused for good are
 counted. The audience is read in openid order, a page at a time, so that
@@ -38,6 +40,11 @@ async def normalise(
     if audience is not None and not isinstance(audience, dict):
         raise AudienceError("audience 应为对象：{topics?, regions?, everyone?}")
     audience = dict(audience or {})
+    if "eligibility" in audience:
+        batch = str(audience["eligibility"] or "").strip()
+        if not batch or set(audience) != {"eligibility"}:
+            raise AudienceError("eligibility 为政策找人匹配的居民批次，不能与其他字段同时使用")
+        return {"eligibility": batch}
     unknown = set(audience) - {"topics", "regions", "everyone"}
     if unknown:
         raise AudienceError(f"audience 不支持的字段：{'、'.join(sorted(unknown))}")
@@ -69,6 +76,12 @@ async def normalise(
 def query(audience: dict[str, Any]) -> QuerySet[Subscriber]:
     """Residents matching the audience: any of its topics and (if given) any of its regions."""
     qs = Subscriber.filter(following=True, blocked_reason__isnull=True)
+    if audience.get("eligibility"):
+        from bot.eligibility.models import EligibilityNotice, ResidentProfile
+
+        matched = EligibilityNotice.filter(batch=audience["eligibility"]).values("openid")
+        consenting = ResidentProfile.all().values("openid")
+        return qs.filter(openid__in=Subquery(matched)).filter(openid__in=Subquery(consenting))
     if audience.get("everyone"):
         return qs
     if audience.get("topics"):

@@ -81,10 +81,12 @@ class PushScheduler:
             log.exception("rebuilding push jobs failed")
 
     async def _reconcile(self, startup: bool) -> None:
+        from bot.eligibility.reminders import eligibility_due
         from bot.push.notify import prepare_pending  # notify → campaigns → this module
 
         now = utcnow()
         await prepare_pending(self.settings, now)  # the runs it approves are planned below
+        await eligibility_due(self.settings, now)
         desired: dict[str, tuple[str, Any]] = {}
         cron_campaigns = await Campaign.filter(
             state__in=[CampaignState.scheduled, CampaignState.sending], cron__isnull=False

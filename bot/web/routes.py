@@ -15,6 +15,7 @@ from bot.web import (
     console,
     consultations,
     disclosure,
+    eligibility,
     feed,
     feedback_api,
     home,
@@ -104,6 +105,10 @@ def setup_routes(app: web.Application) -> None:
 
     # Search: what residents could not find, and staff's fixes.
     search_admin_api.setup_routes(app)
+
+    # 政策找人: the policy check as a form (the chat's 政策体检 on the web).
+    app.router.add_get("/eligibility", eligibility.eligibility_page, name="eligibility")
+    app.router.add_post("/eligibility", eligibility.eligibility_page, name="eligibility_check")
 
     # Landing page: what the account offers, search, topics, the console's door.
     app.router.add_get("/", home.home_page, name="home")

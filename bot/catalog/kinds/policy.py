@@ -12,15 +12,19 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.catalog.attachments import CONTENT_FOLDER as ATTACHMENTS
 from bot.catalog.attachments import read_type
 from bot.catalog.export import adoptable
-from bot.catalog.fields import POLICY_FIELDS
+from bot.catalog.fields import POLICY_FIELDS, Spec
 from bot.catalog.kinds import FeedEntry, Kind, Row, SearchField, kind, register
 from bot.catalog.loader import PolicyDoc, Reader
 from bot.catalog.models import Area, Interpretation, Policy, Status, Validity
 from bot.catalog.render import plain_text
 from bot.catalog.validity import effective_validity
+from bot.eligibility.conditions import convert as eligibility_rule
+from bot.eligibility.conditions import town_paths
 
 LAPSED_PRIOR = 0.6  # a lapsed or repealed policy ranks below a valid one on the same words
 BATCH = 500
+#: every field of a policy file, the console's editor and the admin API (政策找人's rule too)
+FIELDS = {**POLICY_FIELDS, "eligibility": Spec(eligibility_rule)}
 
 
 def _check(reader: Reader, doc: PolicyDoc) -> bool:
@@ -41,10 +45,23 @@ def _check(reader: Reader, doc: PolicyDoc) -> bool:
     if doc.replaced_by == doc.id:
         reader.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
         return False
+    if doc.eligibility and not _towns_known(reader, doc):
+        return False
     if doc.replaced_by and doc.validity == Validity.valid:
         reader.problem(
             rel, lines["replaced_by"], "已填写 replaced_by，但 validity 仍为 有效", "warning"
         )
+    return True
+
+
+def _towns_known(reader: Reader, doc: PolicyDoc) -> bool:
+    """``town`` conditions name towns of regions.yaml (read before the policies)."""
+    known = {r.name for r in reader.content.regions}
+    for path, town in town_paths(doc.eligibility or {}):
+        if town not in known:
+            line = doc.lines.get(path) or doc.lines.get("eligibility", 1)
+            reader.fail(doc.source_path, line, f"eligibility: regions.yaml 中没有 '{town}'")
+            return False
     return True
 
 
@@ -64,6 +81,7 @@ def _columns(doc: PolicyDoc) -> dict[str, Any]:
         "disclosure": doc.disclosure,
         "requires_interpretation": doc.requires_interpretation,
         "attachments": doc.attachments,
+        "eligibility": doc.eligibility,
     }
 
 
@@ -185,7 +203,7 @@ POLICY = register(
         route="policy",
         published={"status": Status.published},
         folder="policies",
-        fields=POLICY_FIELDS,
+        fields=FIELDS,
         document=PolicyDoc,
         check=_check,
         columns=_columns,

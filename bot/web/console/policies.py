@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
 from aiohttp import web
 from tortoise.functions import Count
 
@@ -61,7 +62,7 @@ LABELS = {
     "topics": "主题", "keywords": "关键词", "summary": "摘要", "validity": "有效性",
     "expires_on": "失效日期", "replaced_by": "替代文件", "disclosure": "公开方式",
     "requires_interpretation": "须同步解读", "body": "正文", "form": "解读形式",
-    "media_url": "媒体链接", "interpretations": "解读", "attachments": "附件",
+    "media_url": "媒体链接", "interpretations": "解读", "attachments": "附件", "eligibility": "适用条件",
 }  # fmt: skip
 VERSION_NAMES = {s.value: name for s, name in publishing.VERSION_NAMES.items()}
 DONE = {"saved": "草稿已保存。", "submitted": "已提交审核，等待审核人发布。"}
@@ -145,6 +146,7 @@ def _values_of(policy: Policy, areas: list[str], topics: list[str]) -> dict[str,
         "replaced_by": policy.replaced_by or "", "disclosure": policy.disclosure.value,
         "requires_interpretation": policy.requires_interpretation, "body": policy.body_md,
         "attachments": list(policy.attachments or []),
+        "eligibility": _rule_text(policy.eligibility),
     }  # fmt: skip
 
 
@@ -153,6 +155,7 @@ def _snapshot_values(snap: dict[str, Any]) -> tuple[dict[str, Any], list[dict[st
     values = {key: "" if snap[key] is None else snap[key] for key in POLICY_FIELDS if key in snap}
     values["keywords"] = "，".join(snap.get("keywords") or [])
     values["body"] = snap.get("body_md", "")
+    values["eligibility"] = _rule_text(snap.get("eligibility"))
     interps = [
         {"id": i["id"], "title": i["title"], "form": i.get("form", ""),
          "issuer": i.get("issuer") or "", "media_url": i.get("media_url") or "",
@@ -160,6 +163,23 @@ def _snapshot_values(snap: dict[str, Any]) -> tuple[dict[str, Any], list[dict[st
         for i in snap.get("interpretations", [])
     ]  # fmt: skip
     return values, interps
+
+
+def _rule_text(rule: dict[str, Any] | None) -> str:
+    """The stored 政策找人 rule as the YAML a content file would hold (empty: none)."""
+    return yaml.safe_dump(rule, allow_unicode=True, sort_keys=False) if rule else ""
+
+
+def _rule_of(raw: str) -> Any:
+    """The editor's YAML for ``publishing`` to check with the content files' converter."""
+    if not raw.strip():
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行" if mark is not None else ""
+        raise Invalid("invalid", f"eligibility: {where}不是有效的 YAML，请检查缩进和冒号") from None
 
 
 def _interp_values(row: Interpretation) -> dict[str, Any]:
@@ -272,7 +292,8 @@ async def _save(
     submit = form.get("then") == "submit"
     try:
         _store_uploads(request, form, data)
-        body = {**data, "interpretations": interps}
+        rule = _rule_of(str(form.get("eligibility", "")))
+        body = {**data, "interpretations": interps, **({"eligibility": rule} if rule else {})}
         if policy_id is None:  # a new id: refused if taken, never writes over another policy
             saved = await publishing.create_policy(body, who(user))
         else:
@@ -281,7 +302,11 @@ async def _save(
             await publishing.submit(saved.id, who(user))
     except DomainError as exc:
         policy = await Policy.get_or_none(id=policy_id) if policy_id else None
-        values = {**data, "keywords": str(form.get("keywords", ""))}
+        values = {
+            **data,
+            "keywords": str(form.get("keywords", "")),
+            "eligibility": str(form.get("eligibility", "")),
+        }
         return await _editor(request, user, policy, values, interps,
                              error=in_words(exc.message), status=status_of(exc))  # fmt: skip
     raise back(f"/admin/policies/{saved.id}", done="submitted" if submit else "saved")
