@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.wechat.templates import PARTS, key_type
+
 ENV_PREFIX = "POLICYBOT_"
 DEFAULT_CONFIG = Path("config.toml")
 
@@ -155,6 +157,21 @@ class PushSettings(Section):
     max_attempts: int = Field(5, ge=1, le=20)  #: tries for a transient error before failing
     misfire_grace_seconds: int = Field(3600, ge=0)  #: a missed run within this window still runs
     mass_monthly_quota: int = Field(4, ge=0)  #: mass sends a resident may receive per month
+    #: per template id, its data keys mapped to message parts (title, text, date, time, =fixed)
+    templates: dict[str, dict[str, str]] = {}
+
+    @field_validator("templates")
+    @classmethod
+    def _template_keys(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for template_id, keys in value.items():
+            for key, part in keys.items():
+                if key_type(key) is None:
+                    raise ValueError(f"{template_id}.{key}: not a WeChat key type (thing1, time2…)")
+                if part not in PARTS and not part.startswith("="):
+                    raise ValueError(
+                        f"{template_id}.{key}: must be one of {', '.join(PARTS)} or =fixed text"
+                    )
+        return value
 
     @field_validator("quiet_hours")
     @classmethod

@@ -20,6 +20,8 @@ from tortoise.queryset import ValuesQuery
 from bot.catalog.models import Topic
 from bot.config import Settings
 from bot.push import audience
+from bot.push.channels import channel_class
+from bot.push.channels.base import Unit
 from bot.push.clock import quiet_until, utcnow
 from bot.push.models import (
     Campaign,
@@ -35,7 +37,6 @@ from bot.wechat.errors import WeChatError
 
 log = logging.getLogger("bot.push")
 
-MASS_CHUNK = 10_000  # message/mass/send takes 2 to 10,000 openids
 PAGE = 2000  # delivery rows written per statement
 OPEN_CAMPAIGN = (CampaignState.approved, CampaignState.scheduled, CampaignState.sending)
 
@@ -148,12 +149,14 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
     )
     if last:
         qs = qs.filter(openid__gt=last)
+    kind = channel_class(campaign.channel.value)
+    chunk_size = kind.chunk_size if kind is not None and kind.unit == Unit.chunk else 0
     async for page in audience.iter_openids(qs, PAGE):
         rows = []
         for openid in page:
             chunk = None
-            if campaign.channel == Channel.mass:
-                chunk = 0 if tag_id is not None else written // MASS_CHUNK
+            if chunk_size:
+                chunk = 0 if tag_id is not None else written // chunk_size
             rows.append(
                 Delivery(
                     run_id=run.id,
@@ -165,7 +168,7 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
             )
             written += 1
         await Delivery.bulk_create(rows, ignore_conflicts=True)
-    if campaign.channel == Channel.mass and tag_id is None:
+    if chunk_size and tag_id is None:
         await _balance_last_chunk(run.id)
     total = await Delivery.filter(run_id=run.id).count()
     await CampaignRun.filter(id=run.id).update(materialized=True, total=total)
@@ -279,7 +282,7 @@ async def settle_campaign(
     await Campaign.filter(id=campaign_id, state__in=OPEN_CAMPAIGN).update(**update)
 
 
-async def fail_run(run_id: int, code: int, message: str) -> None:
+async def fail_run(run_id: int, code: int | str | None, message: str) -> None:
     """A refusal that concerns the whole send (bad template, API not authorised, demo mode)."""
     run = await CampaignRun.get(id=run_id)
     await Delivery.filter(run_id=run_id, state=DeliveryState.pending).update(
