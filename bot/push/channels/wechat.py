@@ -32,7 +32,10 @@ RESIDENT_REFUSALS = {
     43101: "拒收订阅通知",
 }
 # Refusals about the whole send: every other row would fail the same way.
-RUN_FATAL = frozenset({DEMO_MODE, BAD_ANSWER, 40013, 40125, 40037, 41028, 47001, 48001, 40164})
+# 47001/47003: the data is wrong for the template, the same for every resident.
+RUN_FATAL = frozenset(
+    {DEMO_MODE, BAD_ANSWER, 40013, 40125, 40037, 41028, 47001, 47003, 48001, 40164}
+)
 CUSTOMER_WINDOW = timedelta(hours=48)
 CUSTOMER_LIMIT = 4  # WeChat allows 5 per window; one is kept for answering the resident
 MASS_CHUNK = 10_000  # message/mass/send takes 2 to 10,000 openids
