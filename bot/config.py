@@ -181,6 +181,72 @@ class PushSettings(Section):
         return value
 
 
+class SmsSettings(Section):
+    """Tencent Cloud SMS (API 3.0 ``SendSms``, version 2021-01-11, TC3-HMAC-SHA256)."""
+
+    provider: str = Field("tencentcloud", pattern="^tencentcloud$")  #: the SMS provider
+    secret_id: str = ""  #: API key id (SecretId); empty turns SMS off
+    secret_key: SecretStr = SecretStr("")  #: API key secret (SecretKey)
+    sdk_app_id: str = ""  #: SmsSdkAppId of the SMS application
+    sign_name: str = ""  #: approved signature (签名), e.g. 青山县政务
+    template_id: str = ""  #: approved notice template: {1} the title, {2} the link
+    region: str = "ap-guangzhou"  #: API region
+    endpoint: str = "https://sms.tencentcloudapi.com/"  #: API root (a stand-in in tests)
+    daily_limit: int = Field(10000, ge=0)  #: SMS this service sends a day at most (cost ceiling)
+    #: approved verification-code template: {1} the code, {2} minutes valid
+    verify_template_id: str = ""
+    rate_per_second: float = Field(50, gt=0, le=3000)  #: ceiling on SendSms calls per second
+    per_number_daily_limit: int = Field(10, ge=1)  #: what the account allows one number a day
+    #: secret part of the status and reply callback URLs (/sms/callback/<token>/…)
+    callback_token: SecretStr = SecretStr("")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_id and self.sdk_app_id and self.template_id)
+
+
+class EmailSettings(Section):
+    """Outgoing mail over SMTP (aiosmtplib)."""
+
+    host: str = ""  #: SMTP server; empty turns email off
+    port: int = Field(587, ge=1, le=65535)  #: SMTP port
+    username: str = ""  #: SMTP login; empty sends without logging in
+    password: SecretStr = SecretStr("")  #: SMTP password
+    from_: str = Field(
+        "", alias="from"
+    )  #: sender address, e.g. 青山县人民政府 <notice@example.gov.cn>
+    starttls: bool = True  #: upgrade the connection with STARTTLS before logging in
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.from_)
+
+
+class PrivacySettings(Section):
+    #: Fernet key(s) encrypting phones, emails and ID numbers at rest (first encrypts;
+    #: comma-separated older keys still decrypt). Never stored in the database.
+    key: SecretStr = SecretStr("")
+
+    @field_validator("key")
+    @classmethod
+    def _fernet(cls, value: SecretStr) -> SecretStr:
+        from bot.privacy import valid_key
+
+        if value.get_secret_value() and not valid_key(value.get_secret_value()):
+            raise ValueError("must be a Fernet key (32 url-safe base64-encoded bytes)")
+        return value
+
+
 class LogSettings(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")  #: log level
     format: str = Field(
@@ -197,6 +263,9 @@ class Settings(Section):
     admin: AdminSettings = AdminSettings()
     push: PushSettings = PushSettings()
     log: LogSettings = LogSettings()
+    sms: SmsSettings = SmsSettings()
+    email: EmailSettings = EmailSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

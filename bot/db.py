@@ -20,7 +20,7 @@ from tortoise.migrations.api import migrate
 
 log = logging.getLogger("bot.db")
 
-MODEL_MODULES = ["bot.models", "bot.catalog.models", "bot.push.models"]
+MODEL_MODULES = ["bot.models", "bot.catalog.models", "bot.push.models", "bot.contacts.models"]
 
 
 def tortoise_url(url: str) -> str:

@@ -92,7 +92,11 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     try:
         channel = Channel(data.get("channel") or "")
     except ValueError:
-        raise Invalid("invalid", "channel 应为 template、mass 或 customer") from None
+        raise Invalid("invalid", "channel 应为 template、mass、customer、sms 或 email") from None
+    if channel == Channel.sms and not settings.sms.enabled:
+        raise Invalid("invalid", "未配置短信（[sms]），不能按短信推送")
+    if channel == Channel.email and not settings.email.enabled:
+        raise Invalid("invalid", "未配置电子邮件（[email]），不能按邮件推送")
     template_id = _str(data, "template_id", 128) or settings.wechat.template_id or None
     if channel == Channel.template and not template_id:
         raise Invalid("invalid", "模板消息需要 template_id（或配置 wechat.template_id）")

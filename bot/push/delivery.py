@@ -337,9 +337,13 @@ class DeliveryEngine:
         """The channel's eligibility: record the rows it will not send, keep the rest."""
         keep, skips = await run.channel.eligible(run, items, now)
         for skip in skips:
-            self._record(
-                Outcome([i.id for i in skip.items], DeliveryState.skipped, message=skip.reason)
-            )
+            ids = [i.id for i in skip.items]
+            if skip.until is None:
+                self._record(Outcome(ids, DeliveryState.skipped, message=skip.reason))
+            else:
+                self._record(
+                    Outcome(ids, None, message=skip.reason, next_at=skip.until, count_attempt=False)
+                )
         return keep
 
     async def _finish(self, runs: list[RunInfo]) -> None:
@@ -499,6 +503,7 @@ class DeliveryEngine:
                         attempts=F("attempts") + 1,
                         error_code=None,
                         error_message=None,
+                        reason=None,
                         **released,
                     )
                 )
@@ -514,6 +519,7 @@ class DeliveryEngine:
                             wechat_msgid=o.msgid,
                             error_code=None,
                             error_message=None,
+                            reason=None,
                             **released,
                         )
                     )
@@ -523,7 +529,8 @@ class DeliveryEngine:
                         .using_db(conn)
                         .update(
                             state=o.state,
-                            error_code=o.code,
+                            error_code=o.code if isinstance(o.code, int) else None,
+                            reason=None if o.code is None else str(o.code)[:64],
                             error_message=o.message,
                             attempts=F("attempts") + (1 if o.state == DeliveryState.failed else 0),
                             **released,
@@ -536,7 +543,8 @@ class DeliveryEngine:
                         .update(
                             attempts=F("attempts") + (1 if o.count_attempt else 0),
                             next_attempt_at=o.next_at,
-                            error_code=o.code,
+                            error_code=o.code if isinstance(o.code, int) else None,
+                            reason=None if o.code is None else str(o.code)[:64],
                             error_message=o.message,
                             **released,
                         )

@@ -14,6 +14,8 @@ class Channel(StrEnum):
     template = "template"  # one template (or 订阅通知) message per resident
     mass = "mass"  # mass send by WeChat tag
     customer = "customer"  # customer-service message, residents active in the last 48 h
+    sms = "sms"  # Tencent Cloud SMS to residents who gave a phone with consent
+    email = "email"  # email to residents who gave an address with consent
 
 
 class CampaignState(StrEnum):
@@ -120,8 +122,10 @@ class Delivery(Model):
     claimed_until = fields.DatetimeField(null=True)
     error_code = fields.IntField(null=True)
     error_message = fields.CharField(max_length=255, null=True)  # or the reason it was skipped
-    wechat_msgid = fields.CharField(max_length=64, null=True)
+    wechat_msgid = fields.CharField(max_length=64, null=True)  # or the provider's id (SMS SerialNo)
+    reason = fields.CharField(max_length=64, null=True)  # the provider's stable code for a refusal
     sent_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)  # the provider's report: reached the phone
 
     class Meta:
         table = "delivery"

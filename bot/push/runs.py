@@ -287,7 +287,8 @@ async def fail_run(run_id: int, code: int | str | None, message: str) -> None:
     run = await CampaignRun.get(id=run_id)
     await Delivery.filter(run_id=run_id, state=DeliveryState.pending).update(
         state=DeliveryState.failed,
-        error_code=code,
+        error_code=code if isinstance(code, int) else None,
+        reason=None if code is None else str(code)[:64],
         error_message=message[:255],
         claimed_by=None,
         claimed_until=None,

@@ -11,12 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.push.channels.base import DeliveryChannel
+from bot.push.channels.sms import SmsChannel
 from bot.push.channels.wechat import CustomerChannel, MassChannel, TemplateChannel
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-REGISTRY: tuple[type[DeliveryChannel], ...] = (TemplateChannel, CustomerChannel, MassChannel)
+REGISTRY: tuple[type[DeliveryChannel], ...] = (
+    TemplateChannel,
+    CustomerChannel,
+    MassChannel,
+    SmsChannel,
+)
 
 
 def open_channels(services: Services) -> dict[str, DeliveryChannel]:

@@ -82,6 +82,7 @@ class Skip:
 
     items: list[Item]
     reason: str
+    until: datetime | None = None  # held until then (a daily limit), not skipped for good
 
 
 class DeliveryChannel:

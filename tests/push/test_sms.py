@@ -1,0 +1,177 @@
+"""SMS campaigns through the Tencent Cloud stand-in: consent decides who is sent to,
+each number's status is its row's outcome, a bad number stops SMS for that
+resident, rate-limit answers slow the sender, the daily limit holds the rest
+for tomorrow, and an SMS outage never stops a WeChat campaign beside it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.catalog.models import Topic
+from bot.contacts import record
+from bot.contacts.models import Contact
+from bot.push import campaigns
+from bot.push.campaigns import Actor
+from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
+from bot.push.runtime import PushRuntime, push_runtime, wake
+from bot.services import Services, open_services
+from bot.sms.fake import FakeSms, serve_fake_sms
+from bot.wechat.fake import FakeWeChat
+from tests.processes import free_port
+from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
+
+EDITOR, REVIEWER = Actor("小王", "editor"), Actor("老张", "reviewer")
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+async def fake_sms() -> AsyncIterator[FakeSms]:
+    runner, state = await serve_fake_sms(free_port())
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+def sms_section(fake: FakeSms, **changes: Any) -> dict[str, Any]:
+    cfg = fake.config
+    return {"secret_id": cfg.secret_id, "secret_key": cfg.secret_key,
+            "sdk_app_id": cfg.sdk_app_id, "sign_name": cfg.sign_names[0], "template_id": "100001",
+            "verify_template_id": "100002", "endpoint": fake.url, **changes}  # fmt: skip
+
+
+@pytest.fixture
+async def sms_services(
+    db_url: str, fake_wechat: FakeWeChat, fake_sms: FakeSms, request: pytest.FixtureRequest
+) -> AsyncIterator[Services]:
+    sections = {"sms": sms_section(fake_sms, **getattr(request, "param", {})),
+                "privacy": {"key": KEY}}  # fmt: skip
+    async with open_services(push_settings(db_url, fake_wechat.url, sections)) as svc:
+        await Topic.create(id="relief", name="救助")
+        yield svc
+
+
+async def _campaign(services: Services, channel: str, title: str = "低保标准提高") -> int:
+    campaign = await campaigns.create(
+        {"title": title, "text": "城乡低保标准每人每月提高60元。", "channel": channel,
+         "policy_id": None, "audience": {"topics": ["relief"]}},
+        EDITOR, services.settings,
+    )  # fmt: skip
+    await campaigns.approve(campaign.id, REVIEWER)
+    return campaign.id
+
+
+async def _finished(campaign_id: int) -> Campaign:
+    async def check() -> Campaign | None:
+        c = await Campaign.get(id=campaign_id)
+        return c if c.state in (CampaignState.done, CampaignState.failed) else None
+
+    result: Campaign = await eventually(check, timeout=40)
+    return result
+
+
+async def _residents_with_phones(n: int, start: int = 1) -> list[str]:
+    openids = fake_ids(start, start + n - 1)
+    await add_residents(openids, topics=["relief"])
+    for i, openid in enumerate(openids):
+        await record(openid, phone=f"139{start + i:08d}", source="staff")
+    return openids
+
+
+async def test_an_sms_campaign_reaches_consenting_phones_once_and_stops_bad_numbers(
+    sms_services: Services, fake_sms: FakeSms
+) -> None:
+    openids = await _residents_with_phones(3)
+    await add_residents(["o-fake-000009"], topics=["relief"])  # no phone given
+    await add_residents(["o-fake-000010"], topics=["relief"])
+    await record("o-fake-000010", phone="17000000000", source="staff")
+    fake_sms.configure(unallocated=("+8617000000000",))
+    campaign_id = await _campaign(sms_services, "sms")
+    async with push_runtime(sms_services):
+        await wake(sms_services)
+        report = await campaigns.report(await _finished(campaign_id))
+    assert report["counts"] == {"pending": 0, "sent": 3, "failed": 1, "skipped": 1}
+    assert report["skipped_reasons"] == {"没有同意接收短信的手机号": 1}
+    for i, _ in enumerate(openids):
+        (message,) = fake_sms.messages(f"139{i + 1:08d}")
+        assert message["text"].startswith("【青山县政务】低保标准提高")
+        assert message["text"].endswith("拒收请回复R")
+    failed = await Delivery.get(campaign_id=campaign_id, openid="o-fake-000010")
+    assert failed.reason == "InvalidParameterValue.IncorrectPhoneNumber"
+    bad = await Contact.get(openid="o-fake-000010")
+    assert bad.sms_stop_reason == "InvalidParameterValue.IncorrectPhoneNumber"
+    sent = await Delivery.filter(campaign_id=campaign_id, state=DeliveryState.sent)
+    assert all(d.wechat_msgid and d.wechat_msgid.startswith("2433:") for d in sent)
+    assert fake_sms.duplicates == 0
+    # Stored encrypted: the number appears nowhere in the row.
+    row = await Contact.get(openid=openids[0])
+    assert row.phone and "13900000001" not in row.phone and row.phone_lookup
+
+
+@pytest.mark.parametrize("sms_services", [{"rate_per_second": 200}], indirect=True)
+async def test_rate_limit_answers_slow_the_sms_sender_down(
+    sms_services: Services, fake_sms: FakeSms
+) -> None:
+    await _residents_with_phones(40)
+    fake_sms.configure(rate_limit=10)  # Tencent answers RequestLimitExceeded above 10 a second
+    campaign_id = await _campaign(sms_services, "sms")
+    async with push_runtime(sms_services) as runtime:
+        await wake(sms_services)
+        report = await campaigns.report(await _finished(campaign_id))
+        bucket = runtime.engine.buckets["tencentcloud-sms"]
+        assert bucket.rate < bucket.ceiling  # slowed down, not hammering
+    assert report["counts"]["sent"] == 40 and report["counts"]["failed"] == 0
+    assert fake_sms.errors["RequestLimitExceeded"] > 0
+    assert fake_sms.total_accepted == 40 and fake_sms.duplicates == 0
+
+
+@pytest.mark.parametrize("sms_services", [{"daily_limit": 2}], indirect=True)
+async def test_the_daily_limit_holds_the_rest_for_tomorrow(
+    sms_services: Services, fake_sms: FakeSms
+) -> None:
+    await _residents_with_phones(3)
+    campaign_id = await _campaign(sms_services, "sms")
+    async with push_runtime(sms_services):
+        await wake(sms_services)
+
+        async def two_sent() -> bool:
+            return await Delivery.filter(campaign_id=campaign_id, state="sent").count() == 2
+
+        await eventually(two_sent)
+        held = await eventually(
+            lambda: (
+                Delivery.filter(campaign_id=campaign_id, state="pending")
+                .exclude(next_attempt_at=None)
+                .first()
+            )
+        )
+    assert held.error_message == "已达短信每日上限，明日续发" and held.attempts == 0
+    assert (await Campaign.get(id=campaign_id)).state == CampaignState.sending
+    assert fake_sms.total_accepted == 2
+
+
+async def test_an_sms_outage_never_stops_the_wechat_campaign_beside_it(
+    sms_services: Services, fake_sms: FakeSms, fake_wechat: FakeWeChat
+) -> None:
+    await _residents_with_phones(5)
+    fake_sms.configure(outage=True)
+    sms_id = await _campaign(sms_services, "sms", "短信：补贴发放")
+    wechat_id = await _campaign(sms_services, "template", "微信：补贴发放")
+    runtime: PushRuntime
+    async with push_runtime(sms_services) as runtime:
+        await wake(sms_services)
+        wechat = await campaigns.report(await _finished(wechat_id))
+        assert wechat["counts"]["sent"] == 5
+        assert all(len(fake_wechat.messages(o)) == 1 for o in fake_ids(1, 5))
+        retrying = await eventually(
+            lambda: Delivery.filter(campaign_id=sms_id, reason="InternalError.Timeout").count()
+        )
+        assert retrying and (await Campaign.get(id=sms_id)).state == CampaignState.sending
+        fake_sms.configure(outage=False)  # the provider is back: the retries go through
+        sms = await campaigns.report(await _finished(sms_id))
+    assert sms["counts"] == {"pending": 0, "sent": 5, "failed": 0, "skipped": 0}
+    assert fake_sms.total_accepted == 5 and runtime is not None
