@@ -52,6 +52,11 @@ class Migration(migrations.Migration):
             name='channel',
             field=fields.CharEnumField(default=Channel.template, description='template: template\nmass: mass\ncustomer: customer\nsms: sms\nemail: email', enum_type=Channel, max_length=8),
         ),
+        ops.AlterField(
+            model_name='Delivery',
+            name='wechat_msgid',
+            field=fields.CharField(null=True, db_index=True, max_length=64),
+        ),
         ops.AddField(
             model_name='Delivery',
             name='delivered_at',

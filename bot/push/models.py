@@ -122,7 +122,9 @@ class Delivery(Model):
     claimed_until = fields.DatetimeField(null=True)
     error_code = fields.IntField(null=True)
     error_message = fields.CharField(max_length=255, null=True)  # or the reason it was skipped
-    wechat_msgid = fields.CharField(max_length=64, null=True)  # or the provider's id (SMS SerialNo)
+    wechat_msgid = fields.CharField(
+        max_length=64, null=True, db_index=True
+    )  # or the provider's id (SMS SerialNo), matched by delivery reports
     reason = fields.CharField(max_length=64, null=True)  # the provider's stable code for a refusal
     sent_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)  # the provider's report: reached the phone

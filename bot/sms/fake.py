@@ -52,6 +52,7 @@ class FakeSmsConfig:
     )
     rate_limit: float = 0.0  #: requests a second before RequestLimitExceeded; 0: none
     daily_limit: int = 10  #: messages one number may receive a day
+    interval: float = 30.0  #: seconds between two messages to one number (Tencent's default)
     balance: int = 10**9  #: billed units left in the package
     outage: bool = False  #: answer every call with InternalError.Timeout
     unallocated: tuple[str, ...] = ()  #: well-formed numbers no carrier knows (+86…)
@@ -202,7 +203,7 @@ class FakeSms:
             raise Refusal("FailedOperation.InsufficientBalanceInSmsPackage", "套餐包余量不足")
         now = time.time()
         sent = [m["at"] for m in self.accepted.get(phone, [])]
-        if any(now - at < 30 for at in sent):
+        if any(now - at < self.config.interval for at in sent):
             raise Refusal(
                 "LimitExceeded.PhoneNumberThirtySecondLimit", "30 秒内发送短信条数超过上限"
             )

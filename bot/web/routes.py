@@ -15,6 +15,7 @@ from bot.web import (
     ops,
     pages,
     search_api,
+    sms_callbacks,
 )
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
@@ -76,3 +77,6 @@ def setup_routes(app: web.Application) -> None:
 
     # Pushes: campaigns, audience, subscribers.
     campaigns_api.setup_routes(app)
+
+    # Channels beyond WeChat: SMS status reports and replies (TD).
+    sms_callbacks.setup_routes(app)

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet
 
 from bot.catalog.models import Topic
@@ -20,6 +22,8 @@ from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
 from bot.push.runtime import PushRuntime, push_runtime, wake
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms, serve_fake_sms
+from bot.web import sms_callbacks
+from bot.web.keys import SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.processes import free_port
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
@@ -175,3 +179,50 @@ async def test_an_sms_outage_never_stops_the_wechat_campaign_beside_it(
         sms = await campaigns.report(await _finished(sms_id))
     assert sms["counts"] == {"pending": 0, "sent": 5, "failed": 0, "skipped": 0}
     assert fake_sms.total_accepted == 5 and runtime is not None
+
+
+@pytest.fixture
+async def callbacks(sms_services: Services) -> AsyncIterator[TestClient]:
+    """The SMS callback routes on loopback, as Tencent's console would be given them."""
+    app = web.Application()
+    app[SETTINGS] = sms_services.settings
+    sms_callbacks.setup_routes(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+@pytest.mark.parametrize("sms_services", [{"callback_token": "cb-secret"}], indirect=True)
+async def test_status_reports_mark_delivered_and_a_td_reply_stops_sms_at_once(
+    sms_services: Services, fake_sms: FakeSms, callbacks: TestClient
+) -> None:
+    await _residents_with_phones(3)
+    first = await _campaign(sms_services, "sms")
+    async with push_runtime(sms_services):
+        await wake(sms_services)
+        await _finished(first)
+        base = str(callbacks.make_url("/callbacks/sms/cb-secret"))
+        # Tencent posts the reports: two reached the phone, one did not.
+        assert await fake_sms.post_reports(base + "/status", failed=frozenset({"13900000003"})) == 3
+        delivered = await Delivery.filter(campaign_id=first).exclude(delivered_at=None).count()
+        assert delivered == 2
+        undelivered = await Delivery.get(campaign_id=first, openid="o-fake-000003")
+        assert undelivered.delivered_at is None and undelivered.reason == "undelivered:MK:0001"
+
+        # The first resident replies TD: the next campaign skips them, no SMS reaches the phone.
+        await fake_sms.reply(base + "/reply", "13900000001", "TD")
+        stopped = await Contact.get(openid="o-fake-000001")
+        assert stopped.sms_stopped_at is not None and stopped.sms_stop_reason == "replied TD"
+        fake_sms.configure(interval=0)  # the next notice comes within 30 s; not the point here
+        second = await _campaign(sms_services, "sms", "第二条通知")
+        await wake(sms_services)
+        report = await campaigns.report(await _finished(second))
+    assert report["skipped_reasons"] == {"没有同意接收短信的手机号": 1}
+    assert len(fake_sms.messages("13900000001")) == 1
+
+
+@pytest.mark.parametrize("sms_services", [{"callback_token": "cb-secret"}], indirect=True)
+async def test_callbacks_need_the_token(callbacks: TestClient) -> None:
+    resp = await callbacks.post("/callbacks/sms/wrong/reply", json={"mobile": "13900000001"})
+    assert resp.status == 404
+    resp = await callbacks.post("/callbacks/sms/cb-secret/status", data=b"{not json")
+    assert resp.status == 400
