@@ -5,12 +5,15 @@ The machinery only; each way of reaching residents is a channel in
 the call, and how its failures split). One claimer per process takes batches
 of pending deliveries (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so many
 processes never claim the same row; SQLite: a conditional UPDATE of
-``claimed_by``/``claimed_until``), a pool of senders makes the calls through
-one token bucket per provider, and a recorder writes outcomes in small
-batches. A row is only ever ``sent`` after the provider said so; a crash
-between the provider's answer and the write is the one at-least-once window,
-at most ``FLUSH_EVERY`` seconds of sends. Channels close it where the
-provider can (WeChat's ``client_msg_id``/``clientmsgid``).
+``claimed_by``/``claimed_until``), each provider has a lane (its token
+bucket, queue and pool of senders, so a slow SMS provider never holds the
+senders WeChat needs), and a recorder writes outcomes in small batches. A
+row is only ever ``sent`` after the provider said so; a crash between the
+provider's answer and the write is the one at-least-once window, at most
+``FLUSH_EVERY`` seconds of sends. Channels whose provider drops a
+resend close it (WeChat's ``client_msg_id``/``clientmsgid``); for the others
+(SMS) each acknowledgement is written before the sender takes its next job,
+so at most ``push.workers`` of them are ever unrecorded.
 """
 
 from __future__ import annotations
@@ -52,6 +55,17 @@ FLUSH_SIZE = 200
 UNAVAILABLE = "channel not configured"
 
 
+@dataclass
+class Lane:
+    """One provider's ceiling, queue and senders: a slow provider never holds a fast one's."""
+
+    bucket: TokenBucket
+    queue: asyncio.Queue[Job]
+
+    def room(self) -> int:
+        return self.queue.maxsize - self.queue.qsize()
+
+
 @dataclass(slots=True)
 class Job:
     run: RunInfo
@@ -86,10 +100,12 @@ class DeliveryEngine:
         self.cfg = self.settings.push
         self.worker_id = worker_id or new_worker_id()
         self.channels = open_channels(services)
-        self.buckets: dict[str, TokenBucket] = {}
+        self.lanes: dict[str, Lane] = {}
         for channel in self.channels.values():
-            self.buckets.setdefault(channel.bucket, TokenBucket(channel.rate()))
-        self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max(2, self._claim_size() * 2))
+            if channel.bucket not in self.lanes:
+                rate = channel.rate()
+                size = max(2, min(self.cfg.batch_size, int(rate * 2)) * 2)  # about 2-4 s of work
+                self.lanes[channel.bucket] = Lane(TokenBucket(rate), asyncio.Queue(maxsize=size))
         self.results: list[Outcome] = []
         self.runs: dict[int, RunInfo] = {}
         self.stats = Stats()
@@ -111,8 +127,10 @@ class DeliveryEngine:
         await release_dead_claims()
         self._tasks.append(asyncio.create_task(self._claim_loop(), name="push-claimer"))
         self._tasks.append(asyncio.create_task(self._record_loop(), name="push-recorder"))
-        for i in range(self.cfg.workers):
-            self._tasks.append(asyncio.create_task(self._send_loop(), name=f"push-sender-{i}"))
+        for name, lane in self.lanes.items():
+            for i in range(self.cfg.workers):
+                task = asyncio.create_task(self._send_loop(lane), name=f"push-{name}-{i}")
+                self._tasks.append(task)
         log.info(
             "delivery workers started",
             extra={
@@ -130,8 +148,9 @@ class DeliveryEngine:
         for task in list(self._side_tasks):
             task.cancel()
         leftover: list[int] = []
-        while not self.queue.empty():
-            leftover.extend(i.id for i in self.queue.get_nowait().items)
+        for lane in self.lanes.values():
+            while not lane.queue.empty():
+                leftover.extend(i.id for i in lane.queue.get_nowait().items)
         deadline = time.monotonic() + 10
         while self._in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -172,7 +191,7 @@ class DeliveryEngine:
                 self._wake.clear()
                 continue
             for job in jobs:
-                await self.queue.put(job)
+                await self.lanes[job.run.channel.bucket].queue.put(job)
 
     async def _claim_once(self) -> list[Job]:
         now = utcnow()
@@ -183,9 +202,11 @@ class DeliveryEngine:
         ]
         if not active:
             return []
-        tests = [r for r in active if r.kind == "test"]
+        # Claim only for providers whose queue has room; the others are still being sent.
+        open_runs = [r for r in active if self.lanes[r.channel.bucket].room() > 0]
+        tests = [r for r in open_runs if r.kind == "test"]
         jobs: list[Job] = []
-        for group in (tests, [r for r in active if r.kind != "test"]):
+        for group in (tests, [r for r in open_runs if r.kind != "test"]):
             per_item = [r for r in group if r.channel.unit == Unit.resident]
             if per_item:
                 jobs.extend(await self._claim_items(per_item, now))
@@ -239,7 +260,7 @@ class DeliveryEngine:
         for run_id, info in list(self.runs.items()):
             if run_id not in seen:
                 info.cancelled = True  # cancelled, failed or finished: drop anything queued
-                if not self._in_flight and self.queue.empty():
+                if not self._in_flight and all(lane.queue.empty() for lane in self.lanes.values()):
                     del self.runs[run_id]
 
     async def _materialize(self, run_id: int) -> None:
@@ -310,15 +331,15 @@ class DeliveryEngine:
         return [Item(r["id"], r["run_id"], r["openid"], r["attempts"], r["chunk"]) for r in rows]
 
     async def _claim_items(self, runs: list[RunInfo], now: datetime) -> list[Job]:
-        by_id = {r.id: r for r in runs}
-        items = await self._claim_rows(Q(run_id__in=list(by_id)), self._claim_size(), now)
-        per_run: dict[int, list[Item]] = {}
-        for item in items:
-            per_run.setdefault(item.run_id, []).append(item)
+        """Each running send gets its share of a batch and of its provider's queue room."""
+        per_lane = Counter(r.channel.bucket for r in runs)
         jobs: list[Job] = []
-        for run_id, claimed in per_run.items():
-            run = by_id[run_id]
-            jobs.extend(Job(run, [i]) for i in await self._admit(run, claimed, now))
+        for run in runs:
+            room = self.lanes[run.channel.bucket].room() // per_lane[run.channel.bucket]
+            share = max(1, min(self._claim_size() // len(runs), room))
+            claimed = await self._claim_rows(Q(run_id=run.id), share, now)
+            if claimed:
+                jobs.extend(Job(run, [i]) for i in await self._admit(run, claimed, now))
         return jobs
 
     async def _claim_chunk(self, run: RunInfo, now: datetime) -> list[Job]:
@@ -359,9 +380,11 @@ class DeliveryEngine:
 
     # --- sending ----------------------------------------------------------------------
 
-    async def _send_loop(self) -> None:
+    async def _send_loop(self, lane: Lane) -> None:
         while True:
-            job = await self.queue.get()
+            job = await lane.queue.get()
+            if lane.queue.qsize() < lane.queue.maxsize // 2:
+                self._wake.set()  # room again: the claimer may fetch more for this provider
             self._in_flight += 1
             try:
                 await self._send(job)
@@ -386,7 +409,7 @@ class DeliveryEngine:
             )
             return
         channel = run.channel
-        await self.buckets[channel.bucket].acquire()
+        await self.lanes[channel.bucket].bucket.acquire()
         self.stats.calls += 1
         try:
             msgid = await channel.send(run, job.items)
@@ -398,7 +421,23 @@ class DeliveryEngine:
                 raise
             await self._refused(job, failure)
         else:
-            self._record(Outcome(ids, DeliveryState.sent, msgid=msgid))
+            sent = Outcome(ids, DeliveryState.sent, msgid=msgid)
+            if channel.deduplicates:
+                self._record(sent)
+            else:
+                await self._record_now(sent)
+
+    async def _record_now(self, outcome: Outcome) -> None:
+        """Write an acknowledgement at once: the provider would not drop a resend."""
+        started = time.perf_counter()
+        try:
+            await self._write([outcome])
+        except Exception:
+            log.exception("recording a delivery failed; queued for the next flush")
+            self.results.append(outcome)
+        finally:
+            self.stats.db_seconds += time.perf_counter() - started
+        self.stats.outcomes[DeliveryState.sent.value] += len(outcome.ids)
 
     async def _refused(self, job: Job, failure: Failure) -> None:
         channel = job.run.channel
@@ -406,7 +445,7 @@ class DeliveryEngine:
             await runs_mod.fail_run(job.run.id, failure.code, failure.message)
             self._runs_at = 0.0
         elif failure.fate == Fate.rate_limited:
-            self.buckets[channel.bucket].slow_down()
+            self.lanes[channel.bucket].bucket.slow_down()
             delay = failure.delay if failure.delay is not None else 30 + random.random() * 30
             self._retry(job.items, failure, delay=delay, count=False)
         elif failure.fate == Fate.transient:

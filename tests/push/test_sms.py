@@ -126,7 +126,7 @@ async def test_rate_limit_answers_slow_the_sms_sender_down(
     async with push_runtime(sms_services) as runtime:
         await wake(sms_services)
         report = await campaigns.report(await _finished(campaign_id))
-        bucket = runtime.engine.buckets["tencentcloud-sms"]
+        bucket = runtime.engine.lanes["tencentcloud-sms"].bucket
         assert bucket.rate < bucket.ceiling  # slowed down, not hammering
     assert report["counts"]["sent"] == 40 and report["counts"]["failed"] == 0
     assert fake_sms.errors["RequestLimitExceeded"] > 0

@@ -92,6 +92,9 @@ class DeliveryChannel:
     unit: ClassVar[Unit] = Unit.resident
     bucket: ClassVar[str]  #: channels of one provider share its rate ceiling
     chunk_size: ClassVar[int] = 1  #: rows one call carries (``Unit.chunk`` only)
+    #: the provider drops a resend of the same delivery (WeChat's client_msg_id); when not,
+    #: the engine records each acknowledgement before the sender takes its next job
+    deduplicates: ClassVar[bool] = True
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -7,10 +7,11 @@ the link; as Chinese rules require for marketing-type SMS, the approved
 template text ends with ``拒收请回复R`` and a TD reply stops SMS at once.
 
 Tencent has no de-duplication id: a message accepted but not yet recorded
-when a worker dies is sent again after restart. ``SessionContext`` carries
-the delivery id so the provider's records (and the stand-in) show any repeat;
-the window is what the recorder had not yet written, at most
-``FLUSH_EVERY`` (0.1 s) of sends plus the calls in flight.
+when a worker dies is sent again after restart. So the engine records each
+SMS the moment Tencent accepts it, before that sender takes its next job: at
+any instant at most ``push.workers`` accepted messages are unrecorded, which
+bounds the repeats a crash can cause. ``SessionContext`` carries the delivery
+id, so the provider's records (and the stand-in) show any repeat.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def day_start(now: datetime, settings: Settings) -> datetime:
 class SmsChannel(DeliveryChannel):
     name = Channel.sms.value
     bucket: ClassVar[str] = "tencentcloud-sms"
+    deduplicates: ClassVar[bool] = False
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
