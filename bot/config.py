@@ -224,6 +224,7 @@ class EmailSettings(Section):
         "", alias="from"
     )  #: sender address, e.g. 青山县人民政府 <notice@example.gov.cn>
     starttls: bool = True  #: upgrade the connection with STARTTLS before logging in
+    rate_per_second: float = Field(10, gt=0, le=1000)  #: ceiling on messages per second
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -16,6 +16,7 @@ from bot.web import (
     pages,
     search_api,
     sms_callbacks,
+    unsubscribe,
 )
 from bot.web.keys import SETTINGS
 from bot.web.modes import STATIC
@@ -80,3 +81,4 @@ def setup_routes(app: web.Application) -> None:
 
     # Channels beyond WeChat: SMS status reports and replies (TD).
     sms_callbacks.setup_routes(app)
+    unsubscribe.setup_routes(app)

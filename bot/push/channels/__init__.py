@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.push.channels.base import DeliveryChannel
+from bot.push.channels.email import EmailChannel
 from bot.push.channels.sms import SmsChannel
 from bot.push.channels.wechat import CustomerChannel, MassChannel, TemplateChannel
 
@@ -22,6 +23,7 @@ REGISTRY: tuple[type[DeliveryChannel], ...] = (
     CustomerChannel,
     MassChannel,
     SmsChannel,
+    EmailChannel,
 )
 
 
