@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import privacy
+from tortoise.transactions import in_transaction
+
+from bot import audit, privacy
+from bot.audit import Actor
 from bot.contacts.models import Contact
-from bot.errors import Invalid
+from bot.errors import Invalid, NotFound
 from bot.push.clock import utcnow
 
 MAINLAND = re.compile(r"(?:\+?86)?[ -]?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})")
@@ -145,3 +148,27 @@ def masked(contact: Contact | None) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def record_from_staff(openid: str, data: Any, who: Actor) -> dict[str, Any]:
+    """Contacts a resident gave staff on paper (``PUT …/subscribers/{openid}/contact``)."""
+    from bot.models import Subscriber
+
+    if not isinstance(data, dict):
+        raise Invalid("invalid", "请求体应为 JSON 对象")
+    if data.get("consent") is not True:
+        raise Invalid("consent_required", "需要居民本人同意（consent: true）才能登记联系方式")
+    phone, email = data.get("phone"), data.get("email")
+    if phone is None and email is None:
+        raise Invalid("invalid", "请提供 phone 或 email")
+    for name, value in (("phone", phone), ("email", email)):
+        if value is not None and not isinstance(value, str):
+            raise Invalid("invalid", f"{name} 应为字符串")
+    if not await Subscriber.exists(openid=openid):
+        raise NotFound("not_found", "没有这个居民")
+    async with in_transaction() as conn:
+        contact = await record(openid, phone=phone, email=email, source="staff")
+        shown = masked(contact)
+        await audit.record(who, "contact.record", "subscriber", openid, conn=conn,
+                           phone=shown["phone"], email=shown["email"])  # fmt: skip
+    return {"openid": openid, **shown}

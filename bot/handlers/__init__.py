@@ -39,10 +39,17 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, search, subscriptions
+    from bot.handlers import basics, contact, feedback, menu, search, subscriptions
 
     return Dispatcher(
-        [subscriptions.router, feedback.router, basics.router, menu.router, search.router]
+        [
+            subscriptions.router,
+            feedback.router,
+            contact.router,
+            basics.router,
+            menu.router,
+            search.router,
+        ]
     )
 
 

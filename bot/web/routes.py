@@ -9,6 +9,7 @@ from bot.web import (
     api,
     campaigns_api,
     console,
+    contacts_api,
     feed,
     feedback_api,
     openapi,
@@ -82,3 +83,4 @@ def setup_routes(app: web.Application) -> None:
     # Channels beyond WeChat: SMS status reports and replies (TD).
     sms_callbacks.setup_routes(app)
     unsubscribe.setup_routes(app)
+    contacts_api.setup_routes(app)
