@@ -157,6 +157,8 @@ class PushSettings(Section):
     max_attempts: int = Field(5, ge=1, le=20)  #: tries for a transient error before failing
     misfire_grace_seconds: int = Field(3600, ge=0)  #: a missed run within this window still runs
     mass_monthly_quota: int = Field(4, ge=0)  #: mass sends a resident may receive per month
+    #: seconds after a WeChat send ends before its fallback (SMS, email) goes to the unreached
+    fallback_delay_seconds: int = Field(600, ge=0, le=7 * 86400)
     #: per template id, its data keys mapped to message parts (title, text, date, time, =fixed)
     templates: dict[str, dict[str, str]] = {}
 

@@ -1,6 +1,8 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from bot.push.models import Channel
+from orjson import loads
+from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -46,6 +48,21 @@ class Migration(migrations.Migration):
             model_name='Campaign',
             name='channel',
             field=fields.CharEnumField(description='template: template\nmass: mass\ncustomer: customer\nsms: sms\nemail: email', enum_type=Channel, max_length=8),
+        ),
+        ops.AddField(
+            model_name='Campaign',
+            name='fallback',
+            field=fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads),
+        ),
+        ops.AddField(
+            model_name='Campaign',
+            name='fallback_delay',
+            field=fields.IntField(default=0),
+        ),
+        ops.AddField(
+            model_name='CampaignRun',
+            name='channel',
+            field=fields.CharEnumField(null=True, description='template: template\nmass: mass\ncustomer: customer\nsms: sms\nemail: email', enum_type=Channel, max_length=8),
         ),
         ops.AlterField(
             model_name='Delivery',

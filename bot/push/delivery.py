@@ -232,9 +232,10 @@ class DeliveryEngine:
             info = self.runs.get(run.id)
             if info is None:
                 campaign = run.campaign
-                channel = self.channels.get(campaign.channel.value)
+                name = (run.channel or campaign.channel).value
+                channel = self.channels.get(name)
                 if channel is None:
-                    await runs_mod.fail_run(run.id, None, f"{UNAVAILABLE}: {campaign.channel}")
+                    await runs_mod.fail_run(run.id, None, f"{UNAVAILABLE}: {name}")
                     continue
                 topics = (campaign.audience or {}).get("topics") or []
                 info = RunInfo(

@@ -60,6 +60,9 @@ class Campaign(Model):
     send_at = fields.DatetimeField(null=True)  # first (or only) run, UTC
     cron = fields.CharField(max_length=128, null=True)  # repeat rule in server.timezone
     template_id = fields.CharField(max_length=128, null=True)
+    # Channels (sms, email) for residents the WeChat channel could not reach, in order.
+    fallback = fields.JSONField[list[str]](default=list)
+    fallback_delay = fields.IntField(default=0)  # seconds after a WeChat send ends
     state = fields.CharEnumField(CampaignState, default=CampaignState.draft, db_index=True)
     author = fields.CharField(max_length=64)
     approver = fields.CharField(max_length=64, null=True)
@@ -83,7 +86,9 @@ class CampaignRun(Model):
         "models.Campaign", related_name="runs", on_delete=fields.CASCADE
     )
     campaign_id: int
-    kind = fields.CharField(max_length=16, default="scheduled")  # scheduled|test|followup|retry
+    # scheduled | test | followup | retry | fallback-sms | fallback-email
+    kind = fields.CharField(max_length=16, default="scheduled")
+    channel = fields.CharEnumField(Channel, null=True)  # a fallback's channel (else the campaign's)
     scheduled_for = fields.DatetimeField(db_index=True)
     state = fields.CharEnumField(RunState, default=RunState.pending, db_index=True)
     started_at = fields.DatetimeField(null=True)

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import ValuesQuery
 
@@ -129,6 +129,8 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
         return run.total
     campaign: Campaign = run.campaign
     qs = audience.query(campaign.audience or {})
+    if run.kind.startswith("fallback-"):
+        return await _materialize_fallback(run, campaign)
     if run.kind == "followup":
         earlier = (
             Delivery.filter(campaign_id=campaign.id)
@@ -174,6 +176,95 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
     await CampaignRun.filter(id=run.id).update(materialized=True, total=total)
     log.info("audience frozen", extra={"campaign": campaign.id, "run": run.id, "total": total})
     return total
+
+
+async def _materialize_fallback(run: CampaignRun, campaign: Campaign) -> int:
+    """The residents the WeChat sends missed whose first reachable fallback is this channel.
+
+    Never one who got the notice by any channel, never one a fallback already
+    took (once per campaign): rows are written in one statement, so a crash
+    leaves all or none, and a rerun writes nothing twice (unique run, openid).
+    """
+    from bot import contacts
+
+    real = Subquery(real_run_ids(campaign.id))
+    wechat = [c for c in Channel if c not in (Channel.sms, Channel.email)]
+    missed = set(
+        await Delivery.filter(
+            campaign_id=campaign.id,
+            run_id__in=real,
+            channel__in=wechat,
+            state__in=[DeliveryState.failed, DeliveryState.skipped],
+        ).values_list("openid", flat=True)
+    )
+    served = set(
+        await Delivery.filter(campaign_id=campaign.id, run_id__in=real)
+        .filter(Q(state=DeliveryState.sent) | Q(channel__in=[Channel.sms, Channel.email]))
+        .exclude(run_id=run.id)
+        .values_list("openid", flat=True)
+    )
+    candidates = sorted(str(o) for o in missed - served)
+    mine: list[str] = []
+    for start in range(0, len(candidates), PAGE):
+        page = candidates[start : start + PAGE]
+        left = set(page)
+        for name in campaign.fallback:
+            reachable = await contacts.reachable(sorted(left), name) if left else set()
+            if name == run.channel:
+                mine.extend(o for o in page if o in reachable)
+                break
+            left -= reachable  # an earlier fallback channel takes them
+    rows = [
+        Delivery(run_id=run.id, campaign_id=campaign.id, channel=run.channel, openid=o)
+        for o in mine
+    ]
+    await Delivery.bulk_create(rows, ignore_conflicts=True, batch_size=PAGE)
+    total = await Delivery.filter(run_id=run.id).count()
+    await CampaignRun.filter(id=run.id).update(materialized=True, total=total)
+    log.info("fallback frozen", extra={"campaign": campaign.id, "run": run.id, "total": total})
+    return total
+
+
+async def plan_fallback(run: CampaignRun) -> None:
+    """After a WeChat send of a campaign with ``fallback``: one run per fallback channel, later."""
+    if run.kind == "test" or run.kind.startswith("fallback-"):
+        return
+    campaign = await Campaign.get(id=run.campaign_id)
+    if not campaign.fallback:
+        return
+    when = utcnow() + timedelta(seconds=campaign.fallback_delay)
+    for name in campaign.fallback:
+        await CampaignRun.get_or_create(
+            campaign_id=campaign.id,
+            kind=f"fallback-{name}",
+            scheduled_for=when,
+            defaults={"channel": Channel(name), "created_by": f"fallback of run {run.id}"},
+        )
+
+
+async def channel_counts(campaign_id: int) -> dict[str, dict[str, int]]:
+    """``by_channel``: per channel the delivery states, and delivered where providers report it."""
+    base = Delivery.filter(campaign_id=campaign_id, run_id__in=Subquery(real_run_ids(campaign_id)))
+    rows = (
+        await base.annotate(n=Count("id"))
+        .group_by("channel", "state")
+        .values("channel", "state", "n")
+    )
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = out.setdefault(str(row["channel"]), {s.value: 0 for s in DeliveryState})
+        counts[str(row["state"])] = row["n"]
+    delivered = (
+        await base.exclude(delivered_at=None)
+        .annotate(n=Count("id"))
+        .group_by("channel")
+        .values("channel", "n")
+    )
+    for row in delivered:
+        out.setdefault(str(row["channel"]), {s.value: 0 for s in DeliveryState})["delivered"] = row[
+            "n"
+        ]
+    return out
 
 
 async def _balance_last_chunk(run_id: int) -> None:
@@ -245,7 +336,10 @@ async def finish_if_complete(run_id: int) -> bool:
         return False
     log.info("run finished", extra={"campaign": run.campaign_id, "run": run_id, "counts": counts})
     if run.kind != "test":
-        failed = counts["sent"] == 0 and counts["failed"] > 0
+        await plan_fallback(run)
+        failed = (
+            counts["sent"] == 0 and counts["failed"] > 0 and not run.kind.startswith("fallback-")
+        )
         await settle_campaign(run.campaign_id, failed=failed)
     return True
 

@@ -17,24 +17,14 @@ from bot.handlers import handle
 from bot.handlers.types import Incoming, TextReply
 from bot.models import AuditEntry, Subscriber
 from bot.services import Services, open_services
-from bot.sms.fake import FakeSms, serve_fake_sms
+from bot.sms.fake import FakeSms
 from bot.web import contacts_api
 from bot.web.errors import json_errors
 from bot.web.keys import SERVICES, SETTINGS
 from bot.wechat.fake import FakeWeChat
-from tests.processes import free_port
 from tests.push.conftest import EDITOR, REVIEWER, push_settings
 
 OPENID = "o-resident-1"
-
-
-@pytest.fixture
-async def fake_sms() -> AsyncIterator[FakeSms]:
-    runner, state = await serve_fake_sms(free_port())
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -21,24 +21,14 @@ from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
 from bot.push.runtime import PushRuntime, push_runtime, wake
 from bot.services import Services, open_services
-from bot.sms.fake import FakeSms, serve_fake_sms
+from bot.sms.fake import FakeSms
 from bot.web import sms_callbacks
 from bot.web.keys import SETTINGS
 from bot.wechat.fake import FakeWeChat
-from tests.processes import free_port
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
 
 EDITOR, REVIEWER = Actor("小王", "editor"), Actor("老张", "reviewer")
 KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture
-async def fake_sms() -> AsyncIterator[FakeSms]:
-    runner, state = await serve_fake_sms(free_port())
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
 
 
 def sms_section(fake: FakeSms, **changes: Any) -> dict[str, Any]:
