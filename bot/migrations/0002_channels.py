@@ -81,6 +81,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='Delivery',
+            name='opened',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name='Delivery',
             name='reason',
             field=fields.CharField(null=True, max_length=64),
         ),

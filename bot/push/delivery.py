@@ -33,6 +33,7 @@ from tortoise.transactions import in_transaction
 
 from bot.db import is_postgres
 from bot.leases import release_lease, try_lease
+from bot.metrics import PUSH_DELIVERIES
 from bot.push import runs as runs_mod
 from bot.push.channels import open_channels
 from bot.push.channels.base import Failure, Fate, Item, RunInfo, Unit
@@ -81,6 +82,7 @@ class Outcome:
     msgid: str | None = None
     next_at: datetime | None = None
     count_attempt: bool = True
+    channel: str = ""  # for the metrics
 
 
 @dataclass
@@ -361,7 +363,11 @@ class DeliveryEngine:
         for skip in skips:
             ids = [i.id for i in skip.items]
             if skip.until is None:
-                self._record(Outcome(ids, DeliveryState.skipped, message=skip.reason))
+                self._record(
+                    Outcome(
+                        ids, DeliveryState.skipped, message=skip.reason, channel=run.channel.name
+                    )
+                )
             else:
                 self._record(
                     Outcome(ids, None, message=skip.reason, next_at=skip.until, count_attempt=False)
@@ -422,7 +428,7 @@ class DeliveryEngine:
                 raise
             await self._refused(job, failure)
         else:
-            sent = Outcome(ids, DeliveryState.sent, msgid=msgid)
+            sent = Outcome(ids, DeliveryState.sent, msgid=msgid, channel=channel.name)
             if channel.deduplicates:
                 self._record(sent)
             else:
@@ -439,6 +445,7 @@ class DeliveryEngine:
         finally:
             self.stats.db_seconds += time.perf_counter() - started
         self.stats.outcomes[DeliveryState.sent.value] += len(outcome.ids)
+        PUSH_DELIVERIES.labels(outcome.channel, DeliveryState.sent.value).inc(len(outcome.ids))
 
     async def _refused(self, job: Job, failure: Failure) -> None:
         channel = job.run.channel
@@ -453,7 +460,9 @@ class DeliveryEngine:
             self._retry(job.items, failure, delay=failure.delay, count=failure.counts)
         else:
             ids = [i.id for i in job.items]
-            self._record(Outcome(ids, DeliveryState.failed, failure.code, failure.message[:255]))
+            failed = Outcome(ids, DeliveryState.failed, failure.code, failure.message[:255])
+            failed.channel = channel.name
+            self._record(failed)
             if failure.about_resident and len(job.items) == 1:
                 await channel.refused(job.items[0], failure)
 
@@ -496,6 +505,8 @@ class DeliveryEngine:
 
     def _record(self, outcome: Outcome) -> None:
         self.results.append(outcome)
+        if outcome.state is not None and outcome.channel:
+            PUSH_DELIVERIES.labels(outcome.channel, outcome.state.value).inc(len(outcome.ids))
         self.stats.outcomes[outcome.state.value if outcome.state else "retry"] += len(outcome.ids)
         if len(self.results) >= FLUSH_SIZE:
             self._flushed.set()

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot import privacy
 from bot.catalog.models import Interpretation, Policy
 from bot.config import Settings
+from bot.errors import Unavailable
 from bot.handlers.types import fit_bytes
 from bot.push.models import Campaign
 from bot.wechat.templates import KEY_LIMITS, key_type
@@ -79,15 +81,33 @@ class Message:
         return {"msgtype": "text", "text": {"content": self.plain()}}
 
 
+def link_of(campaign: Campaign, base: str) -> str | None:
+    """Where the notice points: the interpretation (plain words) before the policy."""
+    if campaign.interpretation_id:
+        return f"{base}/interpretations/{campaign.interpretation_id}"
+    if campaign.policy_id:
+        return f"{base}/policies/{campaign.policy_id}"
+    return None
+
+
+def tracked_link(settings: Settings, url: str | None, delivery_id: int) -> str | None:
+    """A per-recipient link that counts the first visit (``/r/{token}``, signed, nothing else kept).
+
+    Without ``privacy.key`` nothing can be signed and the plain link is used.
+    """
+    if not url:
+        return None
+    try:
+        token = privacy.sign("open", str(delivery_id))
+    except Unavailable:
+        return url
+    return f"{settings.server.base_url}/r/{token}"
+
+
 async def build(campaign: Campaign, settings: Settings) -> Message:
     """The message of a campaign; the link prefers the interpretation (plain words)."""
-    base = settings.server.base_url
-    url = None
+    url = link_of(campaign, settings.server.base_url)
     text = campaign.text
-    if campaign.interpretation_id:
-        url = f"{base}/interpretations/{campaign.interpretation_id}"
-    elif campaign.policy_id:
-        url = f"{base}/policies/{campaign.policy_id}"
     if not text and campaign.policy_id:
         policy = await Policy.get_or_none(id=campaign.policy_id)
         text = policy.summary if policy else ""

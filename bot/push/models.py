@@ -133,6 +133,7 @@ class Delivery(Model):
     reason = fields.CharField(max_length=64, null=True)  # the provider's stable code for a refusal
     sent_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)  # the provider's report: reached the phone
+    opened = fields.BooleanField(default=False)  # the tracked link was visited (nothing else kept)
 
     class Meta:
         table = "delivery"

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot import contacts
 from bot.errors import Invalid
+from bot.metrics import PUSH_REACH
 from bot.push.clock import utcnow
 from bot.push.models import Channel, Delivery
 
@@ -37,6 +38,9 @@ async def sms_reports(reports: Any) -> int:
         marked = await Delivery.filter(
             channel=Channel.sms, wechat_msgid__in=delivered, delivered_at__isnull=True
         ).update(delivered_at=utcnow())
+        PUSH_REACH.labels("sms", "delivered").inc(marked)
+    if failed:
+        PUSH_REACH.labels("sms", "undelivered").inc(len(failed))
     for sid, reason in failed.items():
         await Delivery.filter(channel=Channel.sms, wechat_msgid=sid).update(reason=reason)
     return marked

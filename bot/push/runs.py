@@ -243,27 +243,22 @@ async def plan_fallback(run: CampaignRun) -> None:
 
 
 async def channel_counts(campaign_id: int) -> dict[str, dict[str, int]]:
-    """``by_channel``: per channel the delivery states, and delivered where providers report it."""
+    """``by_channel``: per channel the delivery states, delivered (provider reports) and opened."""
     base = Delivery.filter(campaign_id=campaign_id, run_id__in=Subquery(real_run_ids(campaign_id)))
-    rows = (
-        await base.annotate(n=Count("id"))
-        .group_by("channel", "state")
-        .values("channel", "state", "n")
-    )
     out: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts = out.setdefault(str(row["channel"]), {s.value: 0 for s in DeliveryState})
-        counts[str(row["state"])] = row["n"]
-    delivered = (
-        await base.exclude(delivered_at=None)
-        .annotate(n=Count("id"))
-        .group_by("channel")
-        .values("channel", "n")
-    )
-    for row in delivered:
-        out.setdefault(str(row["channel"]), {s.value: 0 for s in DeliveryState})["delivered"] = row[
-            "n"
-        ]
+
+    def of(channel: Any) -> dict[str, int]:
+        return out.setdefault(str(channel), {s.value: 0 for s in DeliveryState})
+
+    by_state = base.annotate(n=Count("id")).group_by("channel", "state")
+    for row in await by_state.values("channel", "state", "n"):
+        of(row["channel"])[str(row["state"])] = row["n"]
+    for key, qs in (
+        ("delivered", base.exclude(delivered_at=None)),
+        ("opened", base.filter(opened=True)),
+    ):
+        for row in await qs.annotate(n=Count("id")).group_by("channel").values("channel", "n"):
+            of(row["channel"])[key] = row["n"]
     return out
 
 

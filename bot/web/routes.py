@@ -12,6 +12,7 @@ from bot.web import (
     contacts_api,
     feed,
     feedback_api,
+    links,
     openapi,
     ops,
     pages,
@@ -84,3 +85,4 @@ def setup_routes(app: web.Application) -> None:
     sms_callbacks.setup_routes(app)
     unsubscribe.setup_routes(app)
     contacts_api.setup_routes(app)
+    links.setup_routes(app)

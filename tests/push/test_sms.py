@@ -5,6 +5,7 @@ for tomorrow, and an SMS outage never stops a WeChat campaign beside it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
 from bot.push.runtime import PushRuntime, push_runtime, wake
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
-from bot.web import sms_callbacks
+from bot.web import links, sms_callbacks
 from bot.web.keys import SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
@@ -216,3 +217,31 @@ async def test_callbacks_need_the_token(callbacks: TestClient) -> None:
     assert resp.status == 404
     resp = await callbacks.post("/callbacks/sms/cb-secret/status", data=b"{not json")
     assert resp.status == 400
+
+
+async def test_a_tracked_link_counts_the_first_visit_only_and_lands_on_the_policy(
+    sms_services: Services, fake_sms: FakeSms
+) -> None:
+    await _residents_with_phones(2)
+    campaign_id = await _campaign(sms_services, "sms")
+    await Campaign.filter(id=campaign_id).update(policy_id="dibao-2027")  # the notice's policy
+    async with push_runtime(sms_services):
+        await wake(sms_services)
+        await _finished(campaign_id)
+    text = fake_sms.messages("13900000001")[0]["text"]
+    link = re.search(r"http://policy\.test/r/\S+", text).group()  # type: ignore[union-attr]
+    assert link not in fake_sms.messages("13900000002")[0]["text"]  # one link per resident
+    app = web.Application()
+    app[SETTINGS] = sms_services.settings
+    links.setup_routes(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        for _ in range(3):  # the resident opens it three times
+            resp = await client.get(link.removeprefix("http://policy.test"), allow_redirects=False)
+            assert resp.status == 302
+            assert resp.headers["Location"] == "http://policy.test/policies/dibao-2027"
+        forged = await client.get("/r/MTIz.forged", allow_redirects=False)
+        assert forged.headers["Location"] == "http://policy.test/policies"
+    summary = await campaigns.summary(await Campaign.get(id=campaign_id))
+    assert summary["by_channel"]["sms"]["opened"] == 1 and summary["by_channel"]["sms"]["sent"] == 2
+    opened = await Delivery.get(campaign_id=campaign_id, openid="o-fake-000001")
+    assert opened.opened and opened.delivered_at is None  # a flag, nothing more about the visit

@@ -21,6 +21,7 @@ import aiosmtplib
 from bot import contacts, privacy
 from bot.config import Settings
 from bot.push.channels.base import DeliveryChannel, Failure, Fate, Item, RunInfo, Skip
+from bot.push.message import tracked_link
 from bot.push.models import Channel
 
 SLOW_DOWN = frozenset({421, 450, 451})
@@ -64,8 +65,9 @@ class EmailChannel(DeliveryChannel):
         mail["List-Unsubscribe"] = f"<{unsubscribe}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         lines = [msg.title, "", msg.text.strip()]
-        if msg.url:
-            lines += ["", f"详情：{msg.url}"]
+        link = tracked_link(self.settings, msg.url, item.id)
+        if link:
+            lines += ["", f"详情：{link}"]
         lines += ["", "——", f"不想再收到此类邮件？退订：{unsubscribe}"]
         mail.set_content("\n".join(lines))
         return mail

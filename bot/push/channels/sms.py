@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 from bot import contacts
 from bot.config import Settings
 from bot.push.channels.base import DeliveryChannel, Failure, Fate, Item, RunInfo, Skip
+from bot.push.message import tracked_link
 from bot.push.models import Channel, Delivery, DeliveryState
 from bot.sms.tencent import NETWORK, SmsError, TencentSms
 
@@ -101,7 +102,9 @@ class SmsChannel(DeliveryChannel):
         title = run.message.title
         if len(title) > TITLE_LIMIT:
             title = title[: TITLE_LIMIT - 1] + "…"
-        link = run.message.url or self.settings.server.base_url
+        link = (
+            tracked_link(self.settings, run.message.url, item.id) or self.settings.server.base_url
+        )
         (status,) = await self.client.send(
             [phone], self.settings.sms.template_id, [title, link], f"policybot-d{item.id}"
         )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from bot.models import Subscriber
 from bot.push.channels.base import DeliveryChannel, Failure, Fate, Item, RunInfo, Skip, Unit
 from bot.push.clock import month_start, utcnow
+from bot.push.message import tracked_link
 from bot.push.models import Channel, Delivery, DeliveryState
 from bot.wechat.errors import BAD_ANSWER, DEMO_MODE, WeChatError
 
@@ -80,15 +81,16 @@ class TemplateChannel(WeChatChannel):
             utcnow().astimezone(self.settings.server.tz), templates.get(run.template_id)
         )
         api = self.services.api
+        url = tracked_link(self.settings, msg.url, item.id)
         if self.settings.wechat.use_subscribe_message:
-            await api.send_subscribe_message(item.openid, run.template_id, data, page=msg.url)
+            await api.send_subscribe_message(item.openid, run.template_id, data, page=url)
             return None
         # WeChat's msgid is not kept (one bulk write per batch); client_msg_id names the row.
         await api.send_template(
             item.openid,
             run.template_id,
             data,
-            url=msg.url,
+            url=url,
             client_msg_id=f"policybot-d{item.id}",
         )
         return None
