@@ -39,10 +39,11 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, contact, feedback, menu, search, subscriptions
+    from bot.handlers import basics, contact, feedback, menu, reach, search, subscriptions
 
     return Dispatcher(
         [
+            reach.router,
             subscriptions.router,
             feedback.router,
             contact.router,

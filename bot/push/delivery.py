@@ -540,8 +540,18 @@ class DeliveryEngine:
     async def _write(self, batch: list[Outcome]) -> None:
         now = utcnow()
         released = {"claimed_by": None, "claimed_until": None}
+        # One statement for every row sent alone (its own provider id set in a second one);
+        # a mass chunk shares one msg_id and is written apart.
         sent_plain = [
-            i for o in batch if o.state == DeliveryState.sent and not o.msgid for i in o.ids
+            i
+            for o in batch
+            if o.state == DeliveryState.sent and (not o.msgid or len(o.ids) == 1)
+            for i in o.ids
+        ]
+        msgids = [
+            Delivery(id=o.ids[0], wechat_msgid=o.msgid)
+            for o in batch
+            if o.state == DeliveryState.sent and o.msgid and len(o.ids) == 1
         ]
         async with in_transaction() as conn:
             if sent_plain:
@@ -558,8 +568,10 @@ class DeliveryEngine:
                         **released,
                     )
                 )
+            if msgids:
+                await Delivery.bulk_update(msgids, fields=["wechat_msgid"], using_db=conn)
             for o in batch:
-                if o.state == DeliveryState.sent and o.msgid:
+                if o.state == DeliveryState.sent and o.msgid and len(o.ids) > 1:
                     await (
                         Delivery.filter(id__in=o.ids)
                         .using_db(conn)

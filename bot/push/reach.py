@@ -14,7 +14,7 @@ from bot import contacts
 from bot.errors import Invalid
 from bot.metrics import PUSH_REACH
 from bot.push.clock import utcnow
-from bot.push.models import Channel, Delivery
+from bot.push.models import CampaignRun, Channel, Delivery
 
 log = logging.getLogger("bot.push")
 
@@ -59,3 +59,35 @@ async def sms_reply(reply: Any) -> bool:
         return False  # not a mainland number we could have sent to
     log.info("sms stopped by reply", extra={"stopped": stopped})
     return True
+
+
+async def wechat_template_finished(msg_id: str, status: str) -> int:
+    """TEMPLATESENDJOBFINISH: WeChat says whether the template message reached the resident."""
+    qs = Delivery.filter(channel=Channel.template, wechat_msgid=msg_id)
+    if status == "success":
+        marked = await qs.filter(delivered_at__isnull=True).update(delivered_at=utcnow())
+        PUSH_REACH.labels("template", "delivered").inc(marked)
+        return marked
+    PUSH_REACH.labels("template", "undelivered").inc()
+    return await qs.update(reason=f"undelivered:{status}"[:64])
+
+
+async def wechat_mass_finished(msg_id: str, report: dict[str, Any]) -> int:
+    """MASSSENDJOBFINISH: WeChat's counts for one mass send (it names no residents)."""
+    counts = {
+        k: int(report.get(k) or 0) for k in ("TotalCount", "FilterCount", "SentCount", "ErrorCount")
+    }
+    rows = await Delivery.filter(channel=Channel.mass, wechat_msgid=msg_id).values_list(
+        "run_id", flat=True
+    )
+    PUSH_REACH.labels("mass", "delivered").inc(counts["SentCount"])
+    note = (
+        f"WeChat mass {msg_id}: {report.get('Status')}, sent {counts['SentCount']} of "
+        f"{counts['TotalCount']} (filtered {counts['FilterCount']}, errors {counts['ErrorCount']})"
+    )
+    for run_id in set(rows):
+        run = await CampaignRun.get(id=run_id)
+        await CampaignRun.filter(id=run_id).update(
+            note=((run.note or "") + "\n" + note).strip()[:2000]
+        )
+    return counts["SentCount"]

@@ -85,15 +85,15 @@ class TemplateChannel(WeChatChannel):
         if self.settings.wechat.use_subscribe_message:
             await api.send_subscribe_message(item.openid, run.template_id, data, page=url)
             return None
-        # WeChat's msgid is not kept (one bulk write per batch); client_msg_id names the row.
-        await api.send_template(
+        # client_msg_id names the row; the msgid is kept for TEMPLATESENDJOBFINISH.
+        msgid = await api.send_template(
             item.openid,
             run.template_id,
             data,
             url=url,
             client_msg_id=f"policybot-d{item.id}",
         )
-        return None
+        return str(msgid) if msgid else None
 
 
 class CustomerChannel(WeChatChannel):
