@@ -99,23 +99,27 @@ async def stop_email(openid: str) -> int:
     )
 
 
+def _usable(channel: str) -> Any:
+    if channel == "sms":
+        return Contact.filter(
+            phone__isnull=False, phone_consent_at__isnull=False, sms_stopped_at__isnull=True
+        )
+    return Contact.filter(
+        email__isnull=False, email_consent_at__isnull=False, email_stopped_at__isnull=True
+    )
+
+
+async def count_reachable(openids: Any, channel: str) -> int:
+    """How many of ``openids`` (a list or an ``openid`` subquery) ``channel`` can reach."""
+    return int(await _usable(channel).filter(openid__in=openids).count())
+
+
 async def reachable(openids: list[str], channel: str) -> set[str]:
     """Residents among ``openids`` with a consented, not stopped contact for ``channel``."""
-    if channel == "sms":
-        qs = Contact.filter(
-            openid__in=openids,
-            phone__isnull=False,
-            phone_consent_at__isnull=False,
-            sms_stopped_at__isnull=True,
-        )
-    else:
-        qs = Contact.filter(
-            openid__in=openids,
-            email__isnull=False,
-            email_consent_at__isnull=False,
-            email_stopped_at__isnull=True,
-        )
-    return {str(o) for o in await qs.values_list("openid", flat=True)}
+    return {
+        str(o)
+        for o in await _usable(channel).filter(openid__in=openids).values_list("openid", flat=True)
+    }
 
 
 async def reach(openid: str) -> Reach:

@@ -23,8 +23,9 @@ from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
 from bot.push.runtime import PushRuntime, push_runtime, wake
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
-from bot.web import links, sms_callbacks
-from bot.web.keys import SETTINGS
+from bot.web import campaigns_api, links, sms_callbacks
+from bot.web.errors import json_errors
+from bot.web.keys import SERVICES, SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
 
@@ -245,3 +246,24 @@ async def test_a_tracked_link_counts_the_first_visit_only_and_lands_on_the_polic
     assert summary["by_channel"]["sms"]["opened"] == 1 and summary["by_channel"]["sms"]["sent"] == 2
     opened = await Delivery.get(campaign_id=campaign_id, openid="o-fake-000001")
     assert opened.opened and opened.delivered_at is None  # a flag, nothing more about the visit
+
+
+@pytest.mark.parametrize("sms_services", [{"daily_limit": 3}], indirect=True)
+async def test_cost_and_limits_are_visible_before_sending(sms_services: Services) -> None:
+    await _residents_with_phones(5)
+    await add_residents(["o-fake-000009"], topics=["relief"])  # no phone
+    app = web.Application(middlewares=[json_errors])
+    app[SETTINGS] = sms_services.settings
+    app[SERVICES] = sms_services
+    campaigns_api.setup_routes(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        resp = await client.post(
+            "/api/v1/admin/audience/count",
+            json={"audience": {"topics": ["relief"]}, "channel": "template", "fallback": ["sms"]},
+            headers={"Authorization": "Bearer editor-token"},
+        )
+        data = await resp.json()
+    assert data["audience_count"] == 6
+    assert data["sms"]["residents_with_phone"] == 5 and data["sms"]["daily_limit"] == 3
+    assert data["sms"]["can_send_today"] == 3 and data["sms"]["held_for_later_days"] == 2
+    assert data["sms"]["per_number_daily_limit"] == 10

@@ -17,7 +17,7 @@ id, so the provider's records (and the stand-in) show any repeat.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot import contacts
 from bot.config import Settings
@@ -59,6 +59,27 @@ FATAL = frozenset(
 def day_start(now: datetime, settings: Settings) -> datetime:
     local = now.astimezone(settings.server.tz)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def estimate(openids: Any, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Before sending: how many SMS an audience would take and what the limits allow today."""
+    from bot.push.clock import utcnow
+
+    now = now or utcnow()
+    with_phone = await contacts.count_reachable(openids, "sms")
+    sent_today = await Delivery.filter(
+        channel=Channel.sms, state=DeliveryState.sent, sent_at__gte=day_start(now, settings)
+    ).count()
+    room = max(0, settings.sms.daily_limit - sent_today)
+    return {
+        "residents_with_phone": with_phone,
+        "daily_limit": settings.sms.daily_limit,
+        "sent_today": sent_today,
+        "can_send_today": min(with_phone, room),
+        "held_for_later_days": max(0, with_phone - room),
+        "per_number_daily_limit": settings.sms.per_number_daily_limit,
+        "billing": "每条 70 字以内计 1 条，超出按每 67 字 1 条计费",
+    }
 
 
 class SmsChannel(DeliveryChannel):
