@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli import ask, content, fake_wechat, push, serve
+from bot.cli import ask, content, fake_sms, fake_wechat, push, serve
 from bot.config import ConfigError
 
-COMMANDS = (serve, ask, content, push, fake_wechat)
+COMMANDS = (serve, ask, content, push, fake_wechat, fake_sms)
 
 
 def build_parser() -> argparse.ArgumentParser:
