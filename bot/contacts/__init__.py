@@ -7,6 +7,7 @@ the admin API, TD replies and unsubscribe links alike).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from tortoise.transactions import in_transaction
 from bot import audit, privacy
 from bot.audit import Actor
 from bot.contacts.models import Contact
-from bot.errors import Invalid, NotFound
+from bot.errors import Invalid, NotFound, Unavailable
 from bot.push.clock import utcnow
 
 MAINLAND = re.compile(r"(?:\+?86)?[ -]?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})")
@@ -176,3 +177,24 @@ async def record_from_staff(openid: str, data: Any, who: Actor) -> dict[str, Any
         await audit.record(who, "contact.record", "subscriber", openid, conn=conn,
                            phone=shown["phone"], email=shown["email"])  # fmt: skip
     return {"openid": openid, **shown}
+
+
+PROFILE_SECONDS = 24 * 3600  # how long the H5 profile link from chat stays valid
+
+
+def profile_link(base_url: str, openid: str, now: float | None = None) -> str:
+    """The resident's own profile page: openid and expiry signed with the privacy key."""
+    expires = int((now or time.time()) + PROFILE_SECONDS)
+    return f"{base_url}/me/{privacy.sign('profile', f'{openid}|{expires}')}"
+
+
+def profile_openid(token: str) -> str | None:
+    """Whose profile link this is, or None when forged or expired."""
+    try:
+        value = privacy.unsign("profile", token)
+    except Unavailable:
+        return None
+    openid, _, expires = (value or "").rpartition("|")
+    if not openid or not expires.isdigit() or int(expires) < time.time():
+        return None
+    return openid

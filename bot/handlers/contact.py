@@ -7,8 +7,9 @@ consent to SMS notices (TD to any SMS stops them).
 
 from __future__ import annotations
 
+from bot.contacts import profile_link
 from bot.contacts.verification import confirm_code, send_code
-from bot.errors import DomainError
+from bot.errors import DomainError, Unavailable
 from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 
@@ -33,6 +34,15 @@ async def give_phone(message: Incoming, ctx: Context) -> Reply:
         f"验证码已发送至 {masked}，5 分钟内有效。请回复“验证码 六位数字”确认。\n"
         "确认即表示您同意通过短信接收政策通知，收到短信后回复 TD 可随时退订。"
     )
+
+
+@router.command("联系方式", "我的联系方式")
+async def profile_page(message: Incoming, ctx: Context) -> Reply:
+    try:
+        link = profile_link(ctx.settings.server.base_url, message.openid)
+    except Unavailable:
+        return TextReply("暂未开通联系方式登记。")
+    return TextReply(f'<a href="{link}">点此登记或修改手机号、邮箱</a>（24 小时内有效）。\n' + HOW)
 
 
 @router.command("验证码")

@@ -16,6 +16,7 @@ from bot.web import (
     openapi,
     ops,
     pages,
+    profile,
     search_api,
     sms_callbacks,
     unsubscribe,
@@ -86,3 +87,4 @@ def setup_routes(app: web.Application) -> None:
     unsubscribe.setup_routes(app)
     contacts_api.setup_routes(app)
     links.setup_routes(app)
+    profile.setup_routes(app)

@@ -18,7 +18,7 @@ from bot.handlers.types import Incoming, TextReply
 from bot.models import AuditEntry, Subscriber
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
-from bot.web import contacts_api
+from bot.web import contacts_api, profile
 from bot.web.errors import json_errors
 from bot.web.keys import SERVICES, SETTINGS
 from bot.wechat.fake import FakeWeChat
@@ -104,3 +104,32 @@ async def test_staff_record_contacts_with_consent_and_see_them_masked(api: TestC
     assert resp.status == 404
     assert (await api.put(url, json=body, headers=REVIEWER)).status == 403
     assert (await api.put(url, json=body)).status == 401
+
+
+async def test_the_h5_profile_page_from_chat_records_and_withdraws_contacts(
+    services: Services, fake_sms: FakeSms
+) -> None:
+    reply = await say(services, "联系方式")
+    link = re.search(r'href="http://policy\.test(/me/[^"]+)"', reply).group(1)  # type: ignore[union-attr]
+    app = web.Application()
+    app[SETTINGS] = services.settings
+    app[SERVICES] = services
+    profile.setup_routes(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        page = await client.get(link)
+        assert page.status == 200 and "未登记" in await page.text()
+        sent = await client.post(link, data={"action": "phone", "phone": "13712345678"})
+        assert "验证码已发送至 137****5678" in await sent.text()
+        code = re.search(r"\d{6}", fake_sms.messages("13712345678")[0]["text"]).group()  # type: ignore[union-attr]
+        done = await client.post(link, data={"action": "code", "code": code})
+        assert "已登记手机号 137****5678" in await done.text()
+        no_consent = await client.post(link, data={"action": "email", "email": "a@example.cn"})
+        assert no_consent.status == 422 and (await Contact.get(openid=OPENID)).email is None
+        await client.post(link, data={"action": "email", "email": "a@example.cn", "consent": "yes"})
+        stopped = await client.post(link, data={"action": "stop_sms"})
+        text = await stopped.text()
+        assert "已停止短信通知" in text and "a***@example.cn" in text and "13712345678" not in text
+        contact = await Contact.get(openid=OPENID)
+        assert contact.sms_stopped_at and contact.email_consent_at and contact.source == "h5"
+        forged = await client.get(link[:-4] + "abcd")
+        assert forged.status == 404
