@@ -241,12 +241,14 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
         )
         if not still_open:
             raise Conflict("conflict", "推送任务已被取消，无法重试")
+        # Never one whom another channel (a fallback) reached meanwhile: once per campaign.
+        reached = Delivery.filter(campaign_id=campaign_id, state=DeliveryState.sent)
         rows = Delivery.filter(
             campaign_id=campaign_id,
             state=DeliveryState.failed,
             openid__in=Subquery(reachable),
             run_id__in=Subquery(runs.real_run_ids(campaign_id)),
-        )
+        ).exclude(openid__in=Subquery(reached.values("openid")))
         run_ids = list(set(await rows.values_list("run_id", flat=True)))
         count = await rows.update(
             state=DeliveryState.pending,

@@ -5,6 +5,7 @@ have a contact and consent for; nobody WeChat reached gets it again."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -84,3 +85,43 @@ async def test_fallback_names_configured_non_wechat_channels_only(services: Serv
     with pytest.raises(Invalid, match="只用于微信渠道"):
         await campaigns.create({**base, "channel": "sms", "fallback": ["email"]},
                                Actor("小王", "editor"), services.settings)  # fmt: skip
+
+
+async def test_sms_waits_out_quiet_hours_and_a_retry_never_repeats_a_fallback(
+    services: Services, fake_wechat: FakeWeChat, fake_sms: FakeSms
+) -> None:
+    from bot.push.runs import start_run
+
+    r = fake_ids(1, 2)
+    await add_residents(r, topics=["relief"])
+    fake_wechat.unfollow(r[1])
+    await record(r[1], phone="13900000002", source="staff")
+    campaign = await campaigns.create(
+        {"title": "通知", "text": "内容", "channel": "template",
+         "audience": {"topics": ["relief"]}, "fallback": ["sms"]},
+        Actor("小王", "editor"), services.settings,
+    )  # fmt: skip
+    await campaigns.approve(campaign.id, Actor("老张", "reviewer"))
+    async with push_runtime(services):
+        await wake(services)
+
+        async def fallback_done() -> bool:
+            run = await CampaignRun.get_or_none(campaign_id=campaign.id, kind="fallback-sms")
+            return run is not None and run.state == "done"
+
+        await eventually(fallback_done, timeout=40)
+    assert len(fake_sms.messages("13900000002")) == 1
+    # The resident WeChat refused got the SMS: retrying the failed WeChat row leaves them alone.
+    assert await campaigns.retry_failed(campaign.id, Actor("小王", "editor")) == 0
+
+    # In quiet hours a fallback run is postponed to the window's end, never sent.
+    quiet = services.settings.model_copy(
+        update={"push": services.settings.push.model_copy(update={"quiet_hours": "00:00-23:59"})}
+    )
+    await Campaign.filter(id=campaign.id).update(state="scheduled")  # as while a fallback waits
+    run = await CampaignRun.create(campaign_id=campaign.id, kind="fallback-sms",
+                                   channel="sms", scheduled_for=datetime.now(UTC))  # fmt: skip
+    assert await start_run(run.id, quiet) is False
+    postponed = await CampaignRun.get(id=run.id)
+    assert postponed.state == "pending" and postponed.scheduled_for > datetime.now(UTC)
+    assert fake_sms.total_accepted == 1
