@@ -31,6 +31,7 @@ from bot.feedback import answers
 from bot.models import AuditEntry, Feedback, FeedbackStatus, Subscriber
 from bot.push import campaigns
 from bot.push.models import Campaign, CampaignState, Channel
+from bot.push.runs import channel_counts
 from bot.push.runtime import wake
 from bot.web import session
 from bot.web.admin_api import refresh_search
@@ -58,6 +59,8 @@ CHANNEL_NAMES = {
     "template": "模板消息",
     "mass": "群发",
     "customer": "客服消息（48 小时内互动的居民）",
+    "sms": "短信",
+    "email": "电子邮件",
 }
 MASS_WARNING = "如公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信中确认，否则群发失败"
 APPROVE_ROLES = (Role.reviewer,)
@@ -317,7 +320,8 @@ async def _campaigns_view(
     _, rows = await campaigns.list_campaigns(limit=CAMPAIGNS_SHOWN)
     items = [
         {"c": c, "counts": await campaigns.counts(c), "audience": await campaigns.live_audience(c),
-         "cancellable": c.state in campaigns.CANCELLABLE}
+         "cancellable": c.state in campaigns.CANCELLABLE,
+         "by_channel": await channel_counts(c.id)}
         for c in rows
     ]  # fmt: skip
     return render(
