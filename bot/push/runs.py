@@ -182,8 +182,9 @@ async def _materialize_fallback(run: CampaignRun, campaign: Campaign) -> int:
     """The residents the WeChat sends missed whose first reachable fallback is this channel.
 
     Never one who got the notice by any channel, never one a fallback already
-    took (once per campaign): rows are written in one statement, so a crash
-    leaves all or none, and a rerun writes nothing twice (unique run, openid).
+    took (once per campaign). The choice is a function of the data, so after a
+    crash midway the rerun computes the same rows and the unique (run, openid)
+    drops the ones already written.
     """
     from bot import contacts
 
