@@ -179,7 +179,7 @@ async def main(args: argparse.Namespace) -> None:
             "sms": {"secret_id": "AKIDfakesms", "secret_key": "fake-sms-secret",
                     "sdk_app_id": "1400000001", "sign_name": "青山县政务", "template_id": "100001",
                     "endpoint": f"http://127.0.0.1:{sms_port}/",
-                    "rate_per_second": args.sms_rate},
+                    "rate_per_second": args.sms_rate, "daily_limit": 10**7},
             "email": {"host": "127.0.0.1", "port": smtp_port, "from": "notice@qingshan.gov.cn",
                       "starttls": False, "rate_per_second": args.email_rate},
             "privacy": {"key": key},

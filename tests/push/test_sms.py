@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -125,29 +126,34 @@ async def test_rate_limit_answers_slow_the_sms_sender_down(
     assert fake_sms.total_accepted == 40 and fake_sms.duplicates == 0
 
 
-@pytest.mark.parametrize("sms_services", [{"daily_limit": 2}], indirect=True)
+@pytest.mark.parametrize("sms_services", [{"daily_limit": 30}], indirect=True)
 async def test_the_daily_limit_holds_the_rest_for_tomorrow(
     sms_services: Services, fake_sms: FakeSms
 ) -> None:
-    await _residents_with_phones(3)
-    campaign_id = await _campaign(sms_services, "sms")
+    await _residents_with_phones(40)
+    # Two SMS campaigns at once, 80 messages against a limit of 30: claimed together, they
+    # must not each think the whole day's room is theirs.
+    first = await _campaign(sms_services, "sms", "第一条")
+    second = await _campaign(sms_services, "sms", "第二条")
     async with push_runtime(sms_services):
         await wake(sms_services)
 
-        async def two_sent() -> bool:
-            return await Delivery.filter(campaign_id=campaign_id, state="sent").count() == 2
+        async def thirty_sent() -> bool:
+            return await Delivery.filter(state="sent").count() >= 30
 
-        await eventually(two_sent)
-        held = await eventually(
-            lambda: (
-                Delivery.filter(campaign_id=campaign_id, state="pending")
-                .exclude(next_attempt_at=None)
-                .first()
-            )
-        )
-    assert held.error_message == "已达短信每日上限，明日续发" and held.attempts == 0
-    assert (await Campaign.get(id=campaign_id)).state == CampaignState.sending
-    assert fake_sms.total_accepted == 2
+        await eventually(thirty_sent)
+
+        async def all_held_for_tomorrow() -> bool:
+            tomorrow = datetime.now(UTC) + timedelta(hours=1)
+            held = Delivery.filter(state="pending", error_message="已达短信每日上限，明日续发")
+            return await held.filter(next_attempt_at__gt=tomorrow).count() == 50
+
+        await eventually(all_held_for_tomorrow)
+    assert fake_sms.total_accepted == 30 and await Delivery.filter(state="sent").count() == 30
+    for campaign_id in (first, second):
+        assert (await Campaign.get(id=campaign_id)).state == CampaignState.sending
+    held = await Delivery.filter(state="pending").first()
+    assert held is not None and held.attempts == 0
 
 
 async def test_an_sms_outage_never_stops_the_wechat_campaign_beside_it(

@@ -29,6 +29,7 @@ from bot.sms.tencent import NETWORK, SmsError, TencentSms
 if TYPE_CHECKING:
     from bot.services import Services
 
+RECHECK = timedelta(seconds=5)  # the daily limit seen while other claims are in flight
 TITLE_LIMIT = 30  # characters of the title in an SMS (two billed units at most with the link)
 # Per-number refusals: the number is wrong or the resident said stop; never retry, stop SMS.
 STOP_NUMBER = {
@@ -108,10 +109,15 @@ class SmsChannel(DeliveryChannel):
         sent_today = await Delivery.filter(
             channel=Channel.sms, state=DeliveryState.sent, sent_at__gte=start
         ).count()
-        room = max(0, self.settings.sms.daily_limit - sent_today)
+        # Rows other claims hold and have not recorded may be sent too: count them against the
+        # limit; while there are any, look again shortly (some may be held, not sent).
+        others = await Delivery.filter(
+            channel=Channel.sms, state=DeliveryState.pending, claimed_until__gt=now
+        ).count() - len(items)
+        room = max(0, self.settings.sms.daily_limit - sent_today - max(0, others))
         if len(keep) > room:
-            tomorrow = start + timedelta(days=1)
-            skips.append(Skip(keep[room:], "已达短信每日上限，明日续发", until=tomorrow))
+            until = now + RECHECK if others > 0 else start + timedelta(days=1)
+            skips.append(Skip(keep[room:], "已达短信每日上限，明日续发", until=until))
             keep = keep[:room]
         return keep, [s for s in skips if s.items]
 
