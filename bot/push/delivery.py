@@ -460,9 +460,10 @@ class DeliveryEngine:
             self._retry(job.items, failure, delay=failure.delay, count=failure.counts)
         else:
             ids = [i.id for i in job.items]
-            failed = Outcome(ids, DeliveryState.failed, failure.code, failure.message[:255])
-            failed.channel = channel.name
-            self._record(failed)
+            message = failure.message[:255]
+            self._record(
+                Outcome(ids, DeliveryState.failed, failure.code, message, channel=channel.name)
+            )
             if failure.about_resident and len(job.items) == 1:
                 await channel.refused(job.items[0], failure)
 
