@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "bot.push.models",
     "bot.search.models",
     "bot.participation.models",
+    "bot.contacts.models",
 ]
 
 

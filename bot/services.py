@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bot import db
+from bot import db, privacy
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ async def open_services(
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
 
+    privacy.configure(settings.privacy.key.get_secret_value())
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(db.database(settings.database.url))
         redis = None

@@ -40,13 +40,25 @@ _ACTIVE_KINDS = {
 
 @cache
 def dispatcher() -> Dispatcher:
-    from bot.handlers import basics, feedback, menu, participation, search, smalltalk, subscriptions
+    from bot.handlers import (
+        basics,
+        contact,
+        feedback,
+        menu,
+        participation,
+        reach,
+        search,
+        smalltalk,
+        subscriptions,
+    )
 
     return Dispatcher(
         [
+            reach.router,
             subscriptions.router,
             feedback.router,
             participation.router,
+            contact.router,
             basics.router,
             menu.router,
             smalltalk.router,
