@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot import db  # noqa: E402
 from bot.catalog.models import Topic  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot.config import PrivacySettings, Settings  # noqa: E402
 from bot.models import Subscriber, Subscription  # noqa: E402
 from bot.push import campaigns  # noqa: E402
 from bot.push.campaigns import Actor  # noqa: E402
@@ -174,7 +174,7 @@ async def main(args: argparse.Namespace) -> None:
              "-c", "aiosmtpd.handlers.Sink"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))  # fmt: skip
         key = Fernet.generate_key().decode()
-        privacy.configure(key)
+        privacy.configure(PrivacySettings(key=key))
         extra = {
             "sms": {"secret_id": "AKIDfakesms", "secret_key": "fake-sms-secret",
                     "sdk_app_id": "1400000001", "sign_name": "青山县政务", "template_id": "100001",

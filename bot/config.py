@@ -384,7 +384,9 @@ class PrivacySettings(Section):
             for part in filter(None, value.get_secret_value().split(",")):
                 Fernet(part.strip())
         except ValueError:
-            raise ValueError("must be Fernet keys (Fernet.generate_key()), comma-separated") from None
+            raise ValueError(
+                "must be Fernet keys (Fernet.generate_key()), comma-separated"
+            ) from None
         return value
 
 

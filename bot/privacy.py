@@ -89,10 +89,21 @@ def _sealer(raw: str, key_file: str) -> Sealer:
         pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
     key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole under a private name, then linked into place: when several processes
+    # start at once, one link wins and every process reads the same, complete key.
+    draft = f"{path}.{os.getpid()}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)
-    log.warning("privacy.key not set: generated a key file", extra={"path": path})
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        with open(path, "rb") as f:
+            key = f.read().strip()
+    else:
+        log.warning("privacy.key not set: generated a key file", extra={"path": path})
+    finally:
+        os.unlink(draft)
     return Sealer(key)
 
 

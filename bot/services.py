@@ -55,7 +55,7 @@ async def open_services(
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
 
-    privacy.configure(settings.privacy.key.get_secret_value())
+    privacy.configure(settings.privacy)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(db.database(settings.database.url))
         redis = None

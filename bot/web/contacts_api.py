@@ -6,13 +6,12 @@ contacts masked, as the console does.
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from bot import contacts
 from bot.config import Role
+from bot.web import params
 from bot.web.auth import actor, require_role
-from bot.web.errors import api_error
 from bot.web.openapi import document
 
 
@@ -20,11 +19,8 @@ from bot.web.openapi import document
 async def put_contact(request: web.Request) -> web.Response:
     """Record a phone and/or email a resident gave on paper, with their consent (editor)."""
     token = require_role(request, Role.editor)
-    try:
-        data = orjson.loads(await request.read() or b"{}")
-    except orjson.JSONDecodeError:
-        raise api_error(400, "请求体不是有效的 JSON") from None
-    shown = await contacts.record_from_staff(request.match_info["openid"], data, actor(token))
+    openid = params.path_key(request, "openid", "居民")
+    shown = await contacts.record_from_staff(openid, await params.json_object(request), actor(token))
     return web.json_response(shown)
 
 

@@ -11,10 +11,10 @@ from aiohttp import web
 
 from bot import privacy
 from bot.errors import Unavailable
+from bot.keys import SETTINGS
 from bot.metrics import PUSH_REACH
 from bot.push.message import link_of
 from bot.push.models import Campaign, Delivery
-from bot.web.keys import SETTINGS
 
 
 async def follow(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from bot import contacts
 from bot.contacts.models import Contact
 from bot.contacts.verification import confirm_code, send_code
 from bot.errors import DomainError
-from bot.web.keys import SERVICES
+from bot.keys import SERVICES
 from bot.web.modes import render_page
 
 

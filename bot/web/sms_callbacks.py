@@ -13,8 +13,8 @@ import orjson
 from aiohttp import web
 
 from bot.errors import Invalid
+from bot.keys import SETTINGS
 from bot.push import reach
-from bot.web.keys import SETTINGS
 
 
 def _check(request: web.Request) -> None:

@@ -15,12 +15,12 @@ from cryptography.fernet import Fernet
 from bot.contacts.models import Contact
 from bot.handlers import handle
 from bot.handlers.types import Incoming, TextReply
+from bot.keys import SERVICES, SETTINGS
 from bot.models import AuditEntry, Subscriber
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
 from bot.web import contacts_api, profile
 from bot.web.errors import json_errors
-from bot.web.keys import SERVICES, SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import EDITOR, REVIEWER, push_settings
 

@@ -45,7 +45,7 @@ def _phone(i: int) -> str:
 
 
 async def _seed(url: str, settings: Settings) -> tuple[int, int]:
-    privacy.configure(KEY)
+    privacy.configure(settings.privacy)
     async with db.database(url):
         await Topic.create(id="relief", name="救助")
         now = datetime.now(UTC)
@@ -109,6 +109,7 @@ level = "WARNING"
     )
     settings = Settings.model_validate({
         "database": {"url": db_url}, "wechat": {"template_id": "tmpl-crash"}, "sms": sms_section,
+        "privacy": {"key": KEY},
     })  # fmt: skip
     fake = _spawn("fake-wechat", "--port", str(port), "--appid", APPID, "--secret", SECRET,
                   "--followers", str(RESIDENTS), "--error-rate", "0.01", cwd=tmp_path)  # fmt: skip

@@ -29,13 +29,13 @@ from cryptography.x509.oid import NameOID
 from bot.catalog.models import Topic
 from bot.contacts import record
 from bot.contacts.models import Contact
+from bot.keys import SETTINGS
 from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState, Delivery
 from bot.push.runtime import push_runtime, wake
 from bot.services import Services, open_services
 from bot.web import unsubscribe
-from bot.web.keys import SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.processes import free_port
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings

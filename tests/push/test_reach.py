@@ -14,7 +14,7 @@ from bot.push.models import Campaign, CampaignRun, CampaignState, Delivery
 from bot.push.runtime import push_runtime, wake
 from bot.services import Services
 from bot.wechat.fake import FakeWeChat
-from bot.wechat.messages import parse
+from bot.wechat.messages import checked_root, parse
 from tests.push.conftest import add_residents, eventually, fake_ids
 
 
@@ -48,7 +48,7 @@ async def test_template_and_mass_job_reports_feed_the_campaign_reach(
                      f"<MsgID>{rows[1].wechat_msgid}</MsgID>"
                      "<Status><![CDATA[failed:user block]]></Status>")  # fmt: skip
     for xml in (ok, blocked):
-        route, reply = await handle(services, parse(xml))
+        route, reply = await handle(services, parse(checked_root(xml.encode())))
         assert route.startswith("reach.") and reply is None
     summary = await campaigns.summary(await Campaign.get(id=campaign.id))
     assert summary["by_channel"]["template"]["delivered"] == 1
@@ -62,6 +62,6 @@ async def test_template_and_mass_job_reports_feed_the_campaign_reach(
                   "<MsgID>1000001</MsgID><Status><![CDATA[send success]]></Status>"
                   "<TotalCount>3</TotalCount><FilterCount>3</FilterCount>"
                   "<SentCount>2</SentCount><ErrorCount>1</ErrorCount>")  # fmt: skip
-    await handle(services, parse(mass))
+    await handle(services, parse(checked_root(mass.encode())))
     note = (await CampaignRun.get(id=run.id)).note or ""
     assert "sent 2 of 3 (filtered 3, errors 1)" in note

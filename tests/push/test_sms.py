@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from bot.catalog.models import Topic
 from bot.contacts import record
 from bot.contacts.models import Contact
+from bot.keys import SERVICES, SETTINGS
 from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
@@ -26,7 +27,6 @@ from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
 from bot.web import campaigns_api, links, sms_callbacks
 from bot.web.errors import json_errors
-from bot.web.keys import SERVICES, SETTINGS
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
 
@@ -266,7 +266,7 @@ async def test_cost_and_limits_are_visible_before_sending(sms_services: Services
         resp = await client.post(
             "/api/v1/admin/audience/count",
             json={"audience": {"topics": ["relief"]}, "channel": "template", "fallback": ["sms"]},
-            headers={"Authorization": "Bearer editor-token"},
+            headers={"Authorization": "Bearer editor-token-7f3a9c2e5b8d1f4a"},
         )
         data = await resp.json()
     assert data["audience_count"] == 6
