@@ -20,7 +20,9 @@ async def put_contact(request: web.Request) -> web.Response:
     """Record a phone and/or email a resident gave on paper, with their consent (editor)."""
     token = require_role(request, Role.editor)
     openid = params.path_key(request, "openid", "居民")
-    shown = await contacts.record_from_staff(openid, await params.json_object(request), actor(token))
+    shown = await contacts.record_from_staff(
+        openid, await params.json_object(request), actor(token)
+    )
     return web.json_response(shown)
 
 
