@@ -8,6 +8,12 @@ the audience). Not a test: run it by hand.
     python bench/push.py                          # 100,000 residents, 1,000/s, SQLite
     python bench/push.py --db postgres            # the same on the local PostgreSQL
     python bench/push.py --residents 10000        # compare memory with a smaller audience
+    python bench/push.py --sms-share 0.2 --email-share 0.05   # WeChat, then SMS and email fallback
+
+With ``--sms-share``/``--email-share`` that share of the residents does not
+follow on the WeChat stand-in (40003): the campaign's ``fallback: [sms,
+email]`` reaches them through ``policybot fake-sms`` and an aiosmtpd sink,
+and the figures are given per channel against each ceiling.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot import db  # noqa: E402
 from bot.catalog.models import Topic  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot.config import PrivacySettings, Settings  # noqa: E402
 from bot.models import Subscriber, Subscription  # noqa: E402
 from bot.push import campaigns  # noqa: E402
 from bot.push.campaigns import Actor  # noqa: E402
@@ -99,6 +105,30 @@ async def seed(n: int) -> None:
         )
 
 
+async def seed_contacts(n: int, sms_share: float, email_share: float) -> tuple[int, int]:
+    """The last residents (not following on WeChat) gave a phone or an email with consent."""
+    from bot import privacy
+    from bot.contacts.models import Contact
+
+    phones, emails = int(n * sms_share), int(n * email_share)
+    first = n - phones - emails + 1
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(first, n + 1):
+        if i < first + phones:
+            number = f"+86139{i:08d}"
+            rows.append(Contact(openid=f"o-fake-{i:06d}", phone=privacy.encrypt(number),
+                                phone_lookup=privacy.lookup_hash(number), phone_consent_at=now,
+                                source="staff"))  # fmt: skip
+        else:
+            address = f"r{i}@example.cn"
+            rows.append(Contact(openid=f"o-fake-{i:06d}", email=privacy.encrypt(address),
+                                email_lookup=privacy.lookup_hash(address), email_consent_at=now,
+                                source="staff"))  # fmt: skip
+    await Contact.bulk_create(rows, batch_size=2000)
+    return phones, emails
+
+
 async def isolated_db_time(engine: DeliveryEngine, campaign_id: int, n: int, batch: int) -> float:
     """Seconds per delivery for the database work alone: claim a batch, record it sent."""
     run = await CampaignRun.create(campaign_id=campaign_id, kind="bench", scheduled_for=datetime.now(UTC),
@@ -121,11 +151,39 @@ async def isolated_db_time(engine: DeliveryEngine, campaign_id: int, n: int, bat
 
 async def main(args: argparse.Namespace) -> None:
     port = free_port()
+    mixed = args.sms_share > 0 or args.email_share > 0
+    followers = args.residents - int(args.residents * (args.sms_share + args.email_share))
     fake = subprocess.Popen(
         [sys.executable, "-m", "bot", "fake-wechat", "--port", str(port), "--appid", APPID,
-         "--secret", SECRET, "--followers", str(args.residents)],
+         "--secret", SECRET, "--followers", str(followers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
+    extra: dict[str, dict] = {}
+    helpers: list[subprocess.Popen] = []
+    if mixed:
+        from cryptography.fernet import Fernet
+
+        from bot import privacy
+
+        sms_port, smtp_port = free_port(), free_port()
+        helpers.append(subprocess.Popen(
+            [sys.executable, "-m", "bot", "fake-sms", "--port", str(sms_port), "--interval", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))  # fmt: skip
+        helpers.append(subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
+             "-c", "aiosmtpd.handlers.Sink"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))  # fmt: skip
+        key = Fernet.generate_key().decode()
+        privacy.configure(PrivacySettings(key=key))
+        extra = {
+            "sms": {"secret_id": "AKIDfakesms", "secret_key": "fake-sms-secret",
+                    "sdk_app_id": "1400000001", "sign_name": "青山县政务", "template_id": "100001",
+                    "endpoint": f"http://127.0.0.1:{sms_port}/",
+                    "rate_per_second": args.sms_rate, "daily_limit": 10**7},
+            "email": {"host": "127.0.0.1", "port": smtp_port, "from": "notice@qingshan.gov.cn",
+                      "starttls": False, "rate_per_second": args.email_rate},
+            "privacy": {"key": key},
+        }  # fmt: skip
     fake_url = f"http://127.0.0.1:{port}/"
     tmp = tempfile.mkdtemp(prefix="policybot-bench-")
     if args.db == "postgres":
@@ -141,17 +199,21 @@ async def main(args: argparse.Namespace) -> None:
         "wechat": {"appid": APPID, "secret": SECRET, "api_base_url": fake_url, "template_id": "tmpl-bench"},
         "content": {"dir": str(ROOT / "content"), "sync_on_start": False},
         "push": {"rate_per_second": args.rate, "quiet_hours": "", "workers": args.workers,
-                 "batch_size": args.batch},
+                 "batch_size": args.batch, "fallback_delay_seconds": 0},
         "log": {"level": "WARNING"},
+        **extra,
     })  # fmt: skip
     try:
         await wait_http(fake_url + "_fake/state")
         t0 = time.perf_counter()
         await db.init_database(url)
         await seed(args.residents)
-        campaign = await campaigns.create(
-            {"title": "低保标准提高", "text": "2025 年起城乡低保标准提高。", "channel": "template",
-             "audience": {"topics": ["relief"]}}, Actor("editor", "editor"), settings)  # fmt: skip
+        body = {"title": "低保标准提高", "text": "2025 年起城乡低保标准提高。", "channel": "template",
+                "audience": {"topics": ["relief"]}}  # fmt: skip
+        if mixed:
+            await seed_contacts(args.residents, args.sms_share, args.email_share)
+            body["fallback"] = ["sms", "email"]
+        campaign = await campaigns.create(body, Actor("editor", "editor"), settings)
         await db.close_database()
         print(
             f"seeded {args.residents:,} residents on {args.db} in {time.perf_counter() - t0:.1f} s"
@@ -175,7 +237,12 @@ async def main(args: argparse.Namespace) -> None:
                     if sys.stderr.isatty():
                         print(f"\r  sent {sent:,}/{args.residents:,}", end="", file=sys.stderr)
                     state = (await Campaign.get(id=campaign.id)).state
-                    if state in (CampaignState.done, CampaignState.failed):
+                    fallbacks = await CampaignRun.filter(
+                        campaign_id=campaign.id, kind__startswith="fallback"
+                    ).count()
+                    if state in (CampaignState.done, CampaignState.failed) and (
+                        not mixed or fallbacks == 2
+                    ):
                         break
                 finished = time.perf_counter()
                 cpu = time.process_time() - cpu_started
@@ -183,13 +250,15 @@ async def main(args: argparse.Namespace) -> None:
             if sys.stderr.isatty():
                 print(file=sys.stderr)
             counts = await campaigns.counts(await Campaign.get(id=campaign.id))
+            per_channel = await channel_speeds(campaign.id)
             db_isolated = await isolated_db_time(
                 engine, campaign.id, min(args.residents, 20_000), args.batch
             )
         fake_figures = await fake_state(fake_url)
     finally:
-        fake.terminate()
-        fake.wait()
+        for proc in (fake, *helpers):
+            proc.terminate()
+            proc.wait()
         if args.db == "postgres":
             conn = await asyncpg.connect(f"{PG}/postgres")
             await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -199,6 +268,12 @@ async def main(args: argparse.Namespace) -> None:
     send_time = finished - (first or started)
     rate = delivered / send_time if send_time else 0.0
     print(f"campaign: {counts}  state={state.value}")
+    ceilings = {"template": args.rate, "sms": args.sms_rate, "email": args.email_rate}
+    for channel, (sent, seconds) in per_channel.items():
+        speed = sent / seconds if seconds else 0.0
+        ceiling = ceilings.get(channel, args.rate)
+        print(f"  {channel}: {sent:,} sent in {seconds:.1f} s = {speed:,.0f}/s against "
+              f"{ceiling:,.0f}/s ({100 * speed / ceiling:.0f}%)")  # fmt: skip
     print(
         f"WeChat stand-in: delivered={fake_figures['total_delivered']:,} duplicates={fake_figures['duplicates']}"
     )
@@ -221,6 +296,18 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
+async def channel_speeds(campaign_id: int) -> dict[str, tuple[int, float]]:
+    """Per channel: rows sent and the time from its first to its last acknowledgement."""
+    out = {}
+    for channel in ("template", "sms", "email"):
+        times = await Delivery.filter(
+            campaign_id=campaign_id, channel=channel, state="sent"
+        ).values_list("sent_at", flat=True)
+        if times:
+            out[channel] = (len(times), (max(times) - min(times)).total_seconds())
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,5 +317,9 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--sms-share", type=float, default=0.0, help="residents reached by SMS")
+    parser.add_argument("--email-share", type=float, default=0.0, help="residents reached by email")
+    parser.add_argument("--sms-rate", type=float, default=200)
+    parser.add_argument("--email-rate", type=float, default=100)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(parser.parse_args()))

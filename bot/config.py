@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.wechat.templates import PARTS, key_type
+
 ENV_PREFIX = "POLICYBOT_"
 DEFAULT_CONFIG = Path("config.toml")
 
@@ -257,6 +259,23 @@ class PushSettings(Section):
     notify_channel: str = Field(
         "template", pattern="^(template|mass|customer)$"
     )  #: channel of the notice a newly published policy prepares
+    #: seconds after a WeChat send ends before its fallback (SMS, email) goes to the unreached
+    fallback_delay_seconds: int = Field(600, ge=0, le=7 * 86400)
+    #: per template id, its data keys mapped to message parts (title, text, date, time, =fixed)
+    templates: dict[str, dict[str, str]] = {}
+
+    @field_validator("templates")
+    @classmethod
+    def _template_keys(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for template_id, keys in value.items():
+            for key, part in keys.items():
+                if key_type(key) is None:
+                    raise ValueError(f"{template_id}.{key}: not a WeChat key type (thing1, time2…)")
+                if part not in PARTS and not part.startswith("="):
+                    raise ValueError(
+                        f"{template_id}.{key}: must be one of {', '.join(PARTS)} or =fixed text"
+                    )
+        return value
 
     @field_validator("quiet_hours")
     @classmethod
@@ -298,6 +317,58 @@ class FeedbackSettings(Section):
     per_day: int = Field(20, ge=1)  #: 留言 one resident may leave in a day (UTC)
 
 
+class SmsSettings(Section):
+    """Tencent Cloud SMS (API 3.0 ``SendSms``, version 2021-01-11, TC3-HMAC-SHA256)."""
+
+    provider: str = Field("tencentcloud", pattern="^tencentcloud$")  #: the SMS provider
+    secret_id: str = ""  #: API key id (SecretId); empty turns SMS off
+    secret_key: SecretStr = SecretStr("")  #: API key secret (SecretKey)
+    sdk_app_id: str = ""  #: SmsSdkAppId of the SMS application
+    sign_name: str = ""  #: approved signature (签名), e.g. 青山县政务
+    template_id: str = ""  #: approved notice template: {1} the title, {2} the link
+    region: str = "ap-guangzhou"  #: API region
+    endpoint: str = "https://sms.tencentcloudapi.com/"  #: API root (a stand-in in tests)
+    daily_limit: int = Field(10000, ge=0)  #: SMS this service sends a day at most (cost ceiling)
+    #: approved verification-code template: {1} the code, {2} minutes valid
+    verify_template_id: str = ""
+    rate_per_second: float = Field(50, gt=0, le=3000)  #: ceiling on SendSms calls per second
+    per_number_daily_limit: int = Field(10, ge=1)  #: what the account allows one number a day
+    #: secret part of the status and reply callback URLs (/sms/callback/<token>/…)
+    callback_token: SecretStr = SecretStr("")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_id and self.sdk_app_id and self.template_id)
+
+
+class EmailSettings(Section):
+    """Outgoing mail over SMTP (aiosmtplib)."""
+
+    host: str = ""  #: SMTP server; empty turns email off
+    port: int = Field(587, ge=1, le=65535)  #: SMTP port
+    username: str = ""  #: SMTP login; empty sends without logging in
+    password: SecretStr = SecretStr("")  #: SMTP password
+    from_: str = Field(
+        "", alias="from"
+    )  #: sender address, e.g. 青山县人民政府 <notice@example.gov.cn>
+    starttls: bool = True  #: upgrade the connection with STARTTLS before logging in
+    rate_per_second: float = Field(10, gt=0, le=1000)  #: ceiling on messages per second
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.from_)
+
+
 class LogSettings(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")  #: log level
     format: str = Field(
@@ -307,7 +378,8 @@ class LogSettings(Section):
 
 class PrivacySettings(Section):
     #: Fernet key (urlsafe base64, 32 bytes) sealing ID numbers, phones, addresses and emails
-    #: at rest; it is never stored in the database. Empty: a key file under ./data/ is made
+    #: at rest (comma-separated keys rotate: the first seals, any opens); it is never stored
+    #: in the database. Empty: a key file under ./data/ is made
     #: once and reused (fine for a demo; set the key, from a secret store, in production).
     key: SecretStr = SecretStr("")
     #: where the generated key is kept when ``key`` is empty
@@ -316,14 +388,15 @@ class PrivacySettings(Section):
     @field_validator("key")
     @classmethod
     def _fernet(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        if raw:
-            from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet
 
-            try:
-                Fernet(raw)
-            except ValueError:
-                raise ValueError("must be a Fernet key (Fernet.generate_key())") from None
+        try:
+            for part in filter(None, value.get_secret_value().split(",")):
+                Fernet(part.strip())
+        except ValueError:
+            raise ValueError(
+                "must be Fernet keys (Fernet.generate_key()), comma-separated"
+            ) from None
         return value
 
 
@@ -364,6 +437,8 @@ class Settings(Section):
     log: LogSettings = LogSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     privacy: PrivacySettings = PrivacySettings()
+    sms: SmsSettings = SmsSettings()
+    email: EmailSettings = EmailSettings()
     participation: ParticipationSettings = ParticipationSettings()
     attachments: AttachmentSettings = AttachmentSettings()
     eligibility: EligibilitySettings = EligibilitySettings()

@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "bot.participation.models",
     "bot.accounts.models",
     "bot.eligibility.models",
+    "bot.contacts.models",
 ]
 
 

@@ -33,3 +33,8 @@ PUSH_DELIVERIES = Counter(
     ["channel", "result"],
 )
 PUSH_PENDING = Gauge("policybot_push_pending", "Deliveries waiting to be sent")
+PUSH_REACH = Counter(
+    "policybot_push_reach_total",
+    "What happened after sending, by channel: delivered, undelivered (provider reports), opened",
+    ["channel", "event"],
+)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bot import db
+from bot import db, privacy
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ async def open_services(
     settings: Settings, *, sync_content: bool = False
 ) -> AsyncIterator[Services]:
     """Database → Redis → HTTP session → WeChat API → content → search index."""
-    from bot import privacy
     from bot.eligibility import notify  # noqa: F401  (listens for published policies)
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI

@@ -165,3 +165,16 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
     )
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c
+
+
+@pytest.fixture
+async def fake_sms() -> AsyncIterator[Any]:
+    """The Tencent Cloud SMS stand-in on loopback, in the test's own loop."""
+    from bot.sms.fake import serve_fake_sms
+    from tests.processes import free_port
+
+    runner, state = await serve_fake_sms(free_port())
+    try:
+        yield state
+    finally:
+        await runner.cleanup()

@@ -121,7 +121,8 @@ def test_example_config_documents_every_key() -> None:
     Settings.model_validate(tomllib.loads(text))
     for section, field in Settings.model_fields.items():
         assert f"[{section}]" in text
-        for key in field.annotation.model_fields:  # type: ignore[union-attr]
+        for name, info in field.annotation.model_fields.items():  # type: ignore[union-attr]
+            key = info.alias or name  # email.from is ``from_`` in Python
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
 
 

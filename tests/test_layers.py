@@ -12,9 +12,10 @@ BOT = ROOT / "bot"
 
 EDGES = ("bot.web", "bot.cli", "bot.app", "bot.__main__", "bot.wechat.callback", "bot.wechat.fake")
 DOMAINS = ("bot.catalog", "bot.search", "bot.push", "bot.feedback", "bot.participation",
-           "bot.accounts", "bot.eligibility")  # fmt: skip
+           "bot.accounts", "bot.eligibility", "bot.contacts", "bot.sms")  # fmt: skip
 KIT = ("bot.config", "bot.db", "bot.models", "bot.errors", "bot.audit", "bot.logs", "bot.metrics",
-       "bot.leases", "bot.text", "bot.keys", "bot.privacy", "bot.wechat.errors")  # fmt: skip
+       "bot.leases", "bot.text", "bot.keys", "bot.privacy", "bot.wechat.errors",
+       "bot.wechat.templates")  # fmt: skip
 UPPER = ("bot.handlers", "bot.services", *EDGES)
 
 

@@ -10,11 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli import ask, content, fake_wechat, menu, push, serve, users
+from bot.cli import ask, content, fake_sms, fake_wechat, menu, push, serve, users
 from bot.config import ConfigError
 from bot.db import StorageError
 
-COMMANDS = (serve, ask, content, push, fake_wechat, menu, users)
+COMMANDS = (serve, ask, content, push, fake_wechat, menu, users, fake_sms)
 
 
 def build_parser() -> argparse.ArgumentParser:

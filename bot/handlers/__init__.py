@@ -43,10 +43,12 @@ def dispatcher() -> Dispatcher:
     from bot.handlers import (
         basics,
         binding,
+        contact,
         eligibility,
         feedback,
         menu,
         participation,
+        reach,
         search,
         smalltalk,
         subscriptions,
@@ -54,10 +56,12 @@ def dispatcher() -> Dispatcher:
 
     return Dispatcher(
         [
+            reach.router,
             subscriptions.router,
             feedback.router,
             participation.router,
             binding.router,
+            contact.router,
             basics.router,
             menu.router,
             eligibility.router,

@@ -95,7 +95,12 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
     try:
         channel = Channel(data.get("channel") or "")
     except ValueError:
-        raise Invalid("invalid", "channel 应为 template、mass 或 customer") from None
+        raise Invalid("invalid", "channel 应为 template、mass、customer、sms 或 email") from None
+    if channel == Channel.sms and not settings.sms.enabled:
+        raise Invalid("invalid", "未配置短信（[sms]），不能按短信推送")
+    if channel == Channel.email and not settings.email.enabled:
+        raise Invalid("invalid", "未配置电子邮件（[email]），不能按邮件推送")
+    fallback = _fallback(data.get("fallback"), channel, settings)
     template_id = _str(data, "template_id", 128) or settings.wechat.template_id or None
     if channel == Channel.template and not template_id:
         raise Invalid("invalid", "模板消息需要 template_id（或配置 wechat.template_id）")
@@ -128,12 +133,29 @@ async def create(data: dict[str, Any], actor: Actor, settings: Settings) -> Camp
         send_at=send_at,
         cron=cron,
         template_id=template_id,
+        fallback=fallback,
+        fallback_delay=settings.push.fallback_delay_seconds,
         author=actor.name,
         audience_count=await audience.count(aud),
     )
     await _audit(actor, "campaign.create", campaign.id, channel=channel.value, audience=aud)
     log.info("campaign created", extra={"campaign": campaign.id, "author": actor.name})
     return campaign
+
+
+def _fallback(value: Any, channel: Channel, settings: Settings) -> list[str]:
+    """``fallback: ["sms", "email"]``: later channels for residents WeChat could not reach."""
+    if value in (None, []):
+        return []
+    if channel in (Channel.sms, Channel.email):
+        raise Invalid("invalid", "fallback 只用于微信渠道（template、mass、customer）的推送")
+    if not isinstance(value, list) or not all(v in ("sms", "email") for v in value):
+        raise Invalid("invalid", 'fallback 应为 ["sms", "email"] 中的一项或两项')
+    configured = {"sms": settings.sms.enabled, "email": settings.email.enabled}
+    missing = [v for v in value if not configured[v]]
+    if missing:
+        raise Invalid("invalid", f"fallback 渠道未配置：{'、'.join(missing)}")
+    return list(dict.fromkeys(value))
 
 
 def campaign_hash(campaign: Campaign) -> str:
@@ -149,6 +171,7 @@ def campaign_hash(campaign: Campaign) -> str:
             "send_at": campaign.send_at,
             "cron": campaign.cron,
             "template_id": campaign.template_id,
+            "fallback": campaign.fallback,
         }
     )
 
@@ -260,12 +283,14 @@ async def retry_failed(campaign_id: int, actor: Actor) -> int:
         )
         if not still_open:
             raise Conflict("conflict", "推送任务已被取消，无法重试")
+        # Never one whom another channel (a fallback) reached meanwhile: once per campaign.
+        reached = Delivery.filter(campaign_id=campaign_id, state=DeliveryState.sent)
         rows = Delivery.filter(
             campaign_id=campaign_id,
             state=DeliveryState.failed,
             openid__in=Subquery(reachable),
             run_id__in=Subquery(runs.real_run_ids(campaign_id)),
-        )
+        ).exclude(openid__in=Subquery(reached.values("openid")))
         run_ids = list(set(await rows.values_list("run_id", flat=True)))
         count = await rows.update(
             state=DeliveryState.pending,
@@ -345,6 +370,8 @@ async def summary(campaign: Campaign) -> dict[str, Any]:
         "approver": campaign.approver,
         "version_hash": campaign_hash(campaign),
         "counts": await counts(campaign),
+        "by_channel": await runs.channel_counts(campaign.id),
+        "fallback": campaign.fallback,
         "last_error": campaign.last_error,
         "created_at": _iso(campaign.created_at),
     }

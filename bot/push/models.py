@@ -14,6 +14,8 @@ class Channel(StrEnum):
     template = "template"  # one template (or 订阅通知) message per resident
     mass = "mass"  # mass send by WeChat tag
     customer = "customer"  # customer-service message, residents active in the last 48 h
+    sms = "sms"  # Tencent Cloud SMS to residents who gave a phone with consent
+    email = "email"  # email to residents who gave an address with consent
 
 
 class CampaignState(StrEnum):
@@ -58,6 +60,9 @@ class Campaign(Model):
     send_at = fields.DatetimeField(null=True)  # first (or only) run, UTC
     cron = fields.CharField(max_length=128, null=True)  # repeat rule in server.timezone
     template_id = fields.CharField(max_length=128, null=True)
+    # Channels (sms, email) for residents the WeChat channel could not reach, in order.
+    fallback = fields.JSONField[list[str]](default=list)
+    fallback_delay = fields.IntField(default=0)  # seconds after a WeChat send ends
     state = fields.CharEnumField(CampaignState, default=CampaignState.draft, db_index=True)
     author = fields.CharField(max_length=64)
     approver = fields.CharField(max_length=64, null=True)
@@ -81,7 +86,9 @@ class CampaignRun(Model):
         "models.Campaign", related_name="runs", on_delete=fields.CASCADE
     )
     campaign_id: int
-    kind = fields.CharField(max_length=16, default="scheduled")  # scheduled|test|followup|retry
+    # scheduled | test | followup | retry | fallback-sms | fallback-email
+    kind = fields.CharField(max_length=16, default="scheduled")
+    channel = fields.CharEnumField(Channel, null=True)  # a fallback's channel (else the campaign's)
     scheduled_for = fields.DatetimeField(db_index=True)
     state = fields.CharEnumField(RunState, default=RunState.pending, db_index=True)
     started_at = fields.DatetimeField(null=True)
@@ -120,8 +127,13 @@ class Delivery(Model):
     claimed_until = fields.DatetimeField(null=True)
     error_code = fields.IntField(null=True)
     error_message = fields.CharField(max_length=255, null=True)  # or the reason it was skipped
-    wechat_msgid = fields.CharField(max_length=64, null=True)
+    wechat_msgid = fields.CharField(
+        max_length=64, null=True, db_index=True
+    )  # or the provider's id (SMS SerialNo), matched by delivery reports
+    reason = fields.CharField(max_length=64, null=True)  # the provider's stable code for a refusal
     sent_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)  # the provider's report: reached the phone
+    opened = fields.BooleanField(default=False)  # the tracked link was visited (nothing else kept)
 
     class Meta:
         table = "delivery"

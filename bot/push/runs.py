@@ -13,13 +13,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import ValuesQuery
 
 from bot.catalog.models import Topic
 from bot.config import Settings
 from bot.push import audience
+from bot.push.channels import channel_class
+from bot.push.channels.base import Unit
 from bot.push.clock import quiet_until, utcnow
 from bot.push.models import (
     Campaign,
@@ -35,7 +37,6 @@ from bot.wechat.errors import WeChatError
 
 log = logging.getLogger("bot.push")
 
-MASS_CHUNK = 10_000  # message/mass/send takes 2 to 10,000 openids
 PAGE = 2000  # delivery rows written per statement
 OPEN_CAMPAIGN = (CampaignState.approved, CampaignState.scheduled, CampaignState.sending)
 
@@ -128,6 +129,8 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
         return run.total
     campaign: Campaign = run.campaign
     qs = audience.query(campaign.audience or {})
+    if run.kind.startswith("fallback-"):
+        return await _materialize_fallback(run, campaign)
     if run.kind == "followup":
         earlier = (
             Delivery.filter(campaign_id=campaign.id)
@@ -148,12 +151,14 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
     )
     if last:
         qs = qs.filter(openid__gt=last)
+    kind = channel_class(campaign.channel.value)
+    chunk_size = kind.chunk_size if kind is not None and kind.unit == Unit.chunk else 0
     async for page in audience.iter_openids(qs, PAGE):
         rows = []
         for openid in page:
             chunk = None
-            if campaign.channel == Channel.mass:
-                chunk = 0 if tag_id is not None else written // MASS_CHUNK
+            if chunk_size:
+                chunk = 0 if tag_id is not None else written // chunk_size
             rows.append(
                 Delivery(
                     run_id=run.id,
@@ -165,12 +170,97 @@ async def materialize(run_id: int, settings: Settings, api: WeChatAPI | None = N
             )
             written += 1
         await Delivery.bulk_create(rows, ignore_conflicts=True)
-    if campaign.channel == Channel.mass and tag_id is None:
+    if chunk_size and tag_id is None:
         await _balance_last_chunk(run.id)
     total = await Delivery.filter(run_id=run.id).count()
     await CampaignRun.filter(id=run.id).update(materialized=True, total=total)
     log.info("audience frozen", extra={"campaign": campaign.id, "run": run.id, "total": total})
     return total
+
+
+async def _materialize_fallback(run: CampaignRun, campaign: Campaign) -> int:
+    """The residents the WeChat sends missed whose first reachable fallback is this channel.
+
+    Never one who got the notice by any channel, never one a fallback already
+    took (once per campaign). The choice is a function of the data, so after a
+    crash midway the rerun computes the same rows and the unique (run, openid)
+    drops the ones already written.
+    """
+    from bot import contacts
+
+    real = Subquery(real_run_ids(campaign.id))
+    wechat = [c for c in Channel if c not in (Channel.sms, Channel.email)]
+    missed = set(
+        await Delivery.filter(
+            campaign_id=campaign.id,
+            run_id__in=real,
+            channel__in=wechat,
+            state__in=[DeliveryState.failed, DeliveryState.skipped],
+        ).values_list("openid", flat=True)
+    )
+    served = set(
+        await Delivery.filter(campaign_id=campaign.id, run_id__in=real)
+        .filter(Q(state=DeliveryState.sent) | Q(channel__in=[Channel.sms, Channel.email]))
+        .exclude(run_id=run.id)
+        .values_list("openid", flat=True)
+    )
+    candidates = sorted(str(o) for o in missed - served)
+    mine: list[str] = []
+    for start in range(0, len(candidates), PAGE):
+        page = candidates[start : start + PAGE]
+        left = set(page)
+        for name in campaign.fallback:
+            reachable = await contacts.reachable(sorted(left), name) if left else set()
+            if name == run.channel:
+                mine.extend(o for o in page if o in reachable)
+                break
+            left -= reachable  # an earlier fallback channel takes them
+    rows = [
+        Delivery(run_id=run.id, campaign_id=campaign.id, channel=run.channel, openid=o)
+        for o in mine
+    ]
+    await Delivery.bulk_create(rows, ignore_conflicts=True, batch_size=PAGE)
+    total = await Delivery.filter(run_id=run.id).count()
+    await CampaignRun.filter(id=run.id).update(materialized=True, total=total)
+    log.info("fallback frozen", extra={"campaign": campaign.id, "run": run.id, "total": total})
+    return total
+
+
+async def plan_fallback(run: CampaignRun) -> None:
+    """After a WeChat send of a campaign with ``fallback``: one run per fallback channel, later."""
+    if run.kind == "test" or run.kind.startswith("fallback-"):
+        return
+    campaign = await Campaign.get(id=run.campaign_id)
+    if not campaign.fallback:
+        return
+    when = utcnow() + timedelta(seconds=campaign.fallback_delay)
+    for name in campaign.fallback:
+        await CampaignRun.get_or_create(
+            campaign_id=campaign.id,
+            kind=f"fallback-{name}",
+            scheduled_for=when,
+            defaults={"channel": Channel(name), "created_by": f"fallback of run {run.id}"},
+        )
+
+
+async def channel_counts(campaign_id: int) -> dict[str, dict[str, int]]:
+    """``by_channel``: per channel the delivery states, delivered (provider reports) and opened."""
+    base = Delivery.filter(campaign_id=campaign_id, run_id__in=Subquery(real_run_ids(campaign_id)))
+    out: dict[str, dict[str, int]] = {}
+
+    def of(channel: Any) -> dict[str, int]:
+        return out.setdefault(str(channel), {s.value: 0 for s in DeliveryState})
+
+    by_state = base.annotate(n=Count("id")).group_by("channel", "state")
+    for row in await by_state.values("channel", "state", "n"):
+        of(row["channel"])[str(row["state"])] = row["n"]
+    for key, qs in (
+        ("delivered", base.exclude(delivered_at=None)),
+        ("opened", base.filter(opened=True)),
+    ):
+        for row in await qs.annotate(n=Count("id")).group_by("channel").values("channel", "n"):
+            of(row["channel"])[key] = row["n"]
+    return out
 
 
 async def _balance_last_chunk(run_id: int) -> None:
@@ -242,7 +332,10 @@ async def finish_if_complete(run_id: int) -> bool:
         return False
     log.info("run finished", extra={"campaign": run.campaign_id, "run": run_id, "counts": counts})
     if run.kind != "test":
-        failed = counts["sent"] == 0 and counts["failed"] > 0
+        await plan_fallback(run)
+        failed = (
+            counts["sent"] == 0 and counts["failed"] > 0 and not run.kind.startswith("fallback-")
+        )
         await settle_campaign(run.campaign_id, failed=failed)
     return True
 
@@ -279,12 +372,13 @@ async def settle_campaign(
     await Campaign.filter(id=campaign_id, state__in=OPEN_CAMPAIGN).update(**update)
 
 
-async def fail_run(run_id: int, code: int, message: str) -> None:
+async def fail_run(run_id: int, code: int | str | None, message: str) -> None:
     """A refusal that concerns the whole send (bad template, API not authorised, demo mode)."""
     run = await CampaignRun.get(id=run_id)
     await Delivery.filter(run_id=run_id, state=DeliveryState.pending).update(
         state=DeliveryState.failed,
-        error_code=code,
+        error_code=code if isinstance(code, int) else None,
+        reason=None if code is None else str(code)[:64],
         error_message=message[:255],
         claimed_by=None,
         claimed_until=None,

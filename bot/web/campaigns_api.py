@@ -165,7 +165,26 @@ async def count_audience(request: web.Request) -> web.Response:
         aud = await audience.normalise(body.get("audience", body), await known_regions())
     except audience.AudienceError as exc:
         raise api_error(422, str(exc)) from None
-    return web.json_response({"audience": aud, "audience_count": await audience.count(aud)})
+    data: dict[str, Any] = {"audience": aud, "audience_count": await audience.count(aud)}
+    data.update(await _channel_costs(body, aud, request.app[SETTINGS]))
+    return web.json_response(data)
+
+
+async def _channel_costs(
+    body: dict[str, Any], aud: dict[str, Any], settings: Any
+) -> dict[str, Any]:
+    """SMS and email reach and limits when the body names them (``channel`` or ``fallback``)."""
+    from bot import contacts
+    from bot.push.channels import sms
+
+    wanted = {str(body.get("channel") or "")} | set(body.get("fallback") or [])
+    openids = Subquery(audience.query(aud).values("openid"))
+    out: dict[str, Any] = {}
+    if "sms" in wanted:
+        out["sms"] = await sms.estimate(openids, settings)
+    if "email" in wanted:
+        out["email"] = {"residents_with_email": await contacts.count_reachable(openids, "email")}
+    return out
 
 
 @document(params={"topic": "主题 id 或名称", "region": "镇街", "page": "页码", "per_page": "每页条数"},

@@ -95,6 +95,29 @@ SCHEMAS: dict[str, Any] = {
     "TopicList": _NAMED_LIST,
     "AreaList": _NAMED_LIST,
     "Object": {"type": "object"},
+    # Channels beyond WeChat.
+    "ContactBody": {
+        "type": "object",
+        "properties": {
+            "phone": {"type": "string", "description": "11 位大陆手机号，+86 可选"},
+            "email": {"type": "string", "format": "email"},
+            "consent": {"type": "boolean", "enum": [True]},
+        },
+        "required": ["consent"],
+    },
+    "Contact": {
+        "type": "object",
+        "properties": {
+            "openid": _STR,
+            "phone": {"type": "string", "description": "masked, 138****5678"},
+            "email": {"type": "string", "description": "masked, z***@example.cn"},
+            "phone_consent_at": _STR,
+            "email_consent_at": _STR,
+            "sms_stopped_at": _STR,
+            "email_stopped_at": _STR,
+            "source": _STR,
+        },
+    },
 }
 
 # --- request bodies of the admin API ----------------------------------------------------------

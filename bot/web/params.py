@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 
 from bot.errors import Invalid, NotFound
@@ -61,6 +62,25 @@ def path_id(request: web.Request, name: str = "id", what: str = "记录") -> int
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= INT32_MAX:
         raise NotFound("not_found", f"没有这个{what}")
     return int(raw)
+
+
+def path_key(request: web.Request, name: str, what: str, max_length: int = 64) -> str:
+    """A text key from the path (an openid…); one no row can have is simply not found."""
+    raw = request.match_info.get(name, "")
+    if not raw or len(raw) > max_length or not raw.isprintable():
+        raise NotFound("not_found", f"没有这个{what}")
+    return raw
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (empty body: ``{}``); anything else is a 400."""
+    try:
+        data = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        raise BadParameter("请求体不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise BadParameter("请求体应为 JSON 对象")
+    return data
 
 
 def choice(request: web.Request, name: str, options: type[E]) -> E | None:

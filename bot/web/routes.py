@@ -14,16 +14,21 @@ from bot.web import (
     campaigns_api,
     console,
     consultations,
+    contacts_api,
     disclosure,
     eligibility,
     feed,
     feedback_api,
     home,
+    links,
     openapi,
     ops,
     pages,
+    profile,
     search_admin_api,
     search_api,
+    sms_callbacks,
+    unsubscribe,
 )
 from bot.web.modes import STATIC
 from bot.web.resident import CALLBACK, oauth_callback
@@ -117,3 +122,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(CALLBACK, oauth_callback, name="wechat_oauth")
     disclosure.setup_routes(app)
     consultations.setup_routes(app)
+
+    # Channels beyond WeChat: SMS status reports and replies (TD).
+    sms_callbacks.setup_routes(app)
+    unsubscribe.setup_routes(app)
+    contacts_api.setup_routes(app)
+    links.setup_routes(app)
+    profile.setup_routes(app)

@@ -41,6 +41,7 @@ import orjson
 from aiohttp import web
 
 from bot.wechat.menu import menu_problems
+from bot.wechat.templates import too_long
 
 log = logging.getLogger("bot.wechat.fake")
 
@@ -387,14 +388,26 @@ def _custom_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, A
     return {"errcode": 0, "errmsg": "ok"}
 
 
+def _check_data(body: dict[str, Any]) -> None:
+    """Template data as WeChat checks it: a typed key over its limit is 47003."""
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise Refusal(47001, "data format error")
+    for key, entry in data.items():
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if not isinstance(value, str):
+            raise Refusal(47001, "data format error")
+        if too_long(key, value):
+            raise Refusal(47003, f"argument invalid! data.{key}.value exceeds limit")
+
+
 def _template_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str, Any]:
     openid = body.get("touser") or ""
     s.follower(openid)
     template_id = body.get("template_id")
     if not template_id or (s.config.templates and template_id not in s.config.templates):
         raise Refusal(40037, "invalid template_id")
-    if not isinstance(body.get("data"), dict):
-        raise Refusal(47001, "data format error")
+    _check_data(body)
     client_id = body.get("client_msg_id")
     now = time.time()
     if client_id:
@@ -417,8 +430,7 @@ def _subscribe_send(s: FakeWeChat, body: dict[str, Any], query: Any) -> dict[str
         raise Refusal(40037, "invalid template_id")
     if openid in s.config.declined:
         raise Refusal(43101, "user refuse to accept the msg")
-    if not isinstance(body.get("data"), dict):
-        raise Refusal(47001, "data format error")
+    _check_data(body)
     s.deliver(openid, "subscribe", body, None, s.new_msg_id())
     return {"errcode": 0, "errmsg": "ok"}
 

@@ -41,12 +41,16 @@ TOPICS = [
 REGIONS = [{"name": "城关镇", "aliases": ["城关"]}, {"name": "东山镇", "aliases": ["东山"]}]
 
 
-def push_settings(db_url: str, api_base_url: str, **push: Any) -> Settings:
+def push_settings(
+    db_url: str, api_base_url: str, sections: dict[str, Any] | None = None, **push: Any
+) -> Settings:
+    """Push test settings; ``sections`` adds others (``sms``, ``privacy``…)."""
     return make_settings(
         db_url, api_base_url,
         push={"quiet_hours": "", "rate_per_second": 500, "workers": 4, **push},
         admin={"api_tokens": TOKENS},
         wechat={"template_id": "tmpl-policy"},
+        **(sections or {}),
     )  # fmt: skip
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from bot import privacy
 from bot.audit import Actor
 from bot.catalog import publishing
 from bot.catalog.models import Topic
 from bot.catalog.sync import sync_content
 from bot.config import Settings
 from bot.push import campaigns
-from bot.push.models import Campaign, CampaignState, NoticeState, PolicyNotice
+from bot.push.models import Campaign, CampaignState, Delivery, NoticeState, PolicyNotice
 from bot.push.notify import prepare_pending
 from bot.push.runtime import push_runtime
 from bot.push.subscriptions import set_region, subscribe_many
@@ -155,7 +156,10 @@ async def test_auto_notify_sends_at_once_and_only_once(
         assert await Campaign.all().count() == 1
         assert len(fake_wechat.messages("o-fake-000001")) == 1
         message = fake_wechat.messages("o-fake-000001")[0]
-        assert "qzb-2026-1-winter-relief" in str(message["payload"])
+        # The template links through the signed open link (/r/…) to the new policy.
+        token = message["payload"]["url"].rsplit("/r/", 1)[1]
+        delivery = await Delivery.get(id=int(privacy.unsign("open", token) or 0))
+        assert (await Campaign.get(id=delivery.campaign_id)).policy_id == "qzb-2026-1-winter-relief"
 
 
 async def test_auto_notify_waits_out_quiet_hours(

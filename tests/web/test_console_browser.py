@@ -186,7 +186,10 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
 
             await eventually(each_once)
             sent = fake_wechat.messages(AUDIENCE[0])[0]["payload"]
-            assert sent["url"].endswith("/interpretations/qzb-2025-9-heating-jd")
+            # The resident's link (signed, counts the first open) leads to the interpretation.
+            link = "/r/" + sent["url"].rsplit("/r/", 1)[1]
+            opened = await client.get(link, allow_redirects=False)
+            assert opened.headers["Location"].endswith("/interpretations/qzb-2025-9-heating-jd")
             assert fake_wechat.messages("o-fake-000006") == []  # not subscribed
 
             # 5. The other screens: 留言 answered in one step, subscribers, cancel asks first.

@@ -61,6 +61,9 @@ RUN_STATES = {"pending": "等待发送", "sending": "发送中", "done": "已完
               "missed": "已错过", "merged": "已合并", "failed": "失败"}  # fmt: skip
 RUN_KINDS = {"scheduled": "计划", "test": "测试", "followup": "补发", "retry": "重试"}
 CHANNEL_NAMES = {"template": "模板消息", "mass": "群发", "customer": "客服消息"}
+#: channels a WeChat campaign may fall back to for the residents WeChat could not reach
+FALLBACK_NAMES = {"sms": "短信", "email": "电子邮件"}
+ALL_CHANNEL_NAMES = {**CHANNEL_NAMES, **FALLBACK_NAMES}
 MASS_WARNING = "如公众号开启了“API群发保护”，每次群发需管理员在 30 分钟内于微信中确认，否则群发失败"
 DONE = {
     "created": "推送任务已提交，等待另一位审核人审核。",
@@ -133,6 +136,12 @@ async def _costs(request: web.Request) -> dict[str, str]:
         "mass": f"本月已群发 {used} 次，每位居民每月最多收到 {quota} 次群发"
         f"（剩 {max(0, quota - used)} 次）。{MASS_WARNING}。",
         "customer": f"只能送达 48 小时内给公众号发过消息的居民（当前 {active} 人），其他人会被跳过。",
+        "sms": f"按条计费；每天最多发送 {settings.sms.daily_limit} 条，超出的顺延到次日。"
+        if settings.sms.enabled
+        else "未配置短信（[sms]），不可选。",
+        "email": "只发给留了邮箱并同意接收的居民，每封邮件都带退订链接。"
+        if settings.email.enabled
+        else "未配置邮件（[email]），不可选。",
     }
 
 
@@ -155,7 +164,7 @@ async def campaign_list(request: web.Request, user: User) -> web.Response:
     return render(
         request, "campaigns.html", user, title="推送任务", items=rows, state=state,
         counts=await _delivery_counts([c.id for c in rows]), states=STATE_NAMES,
-        channels=CHANNEL_NAMES, words=lambda a: audience_words(a, topic_names),
+        channels=ALL_CHANNEL_NAMES, words=lambda a: audience_words(a, topic_names),
         total=total, page=number, pages=max(1, -(-total // PER_PAGE)),
         notice=DONE.get(request.query.get("done", ""), ""), compose_roles=COMPOSE_ROLES,
         describe=repeat.describe, mass_warning=MASS_WARNING,
@@ -206,7 +215,7 @@ async def _detail(
         c=campaign, version_hash=campaigns.campaign_hash(campaign), report=report, runs=runs,
         preview=await _preview(campaign, request),
         link_title=await _link_title(campaign), words=audience_words(campaign.audience, topic_names),
-        states=STATE_NAMES, channels=CHANNEL_NAMES, cost=(await _costs(request))[campaign.channel.value],
+        states=STATE_NAMES, channels=ALL_CHANNEL_NAMES, cost=(await _costs(request))[campaign.channel.value],
         quiet=_quiet_hours(request), repeat=repeat.describe(campaign.cron), error=error,
         notice=DONE.get(request.query.get("done", ""), ""), approve_roles=APPROVE_ROLES,
         cancel_roles=CANCEL_ROLES, retry_roles=RETRY_ROLES,
@@ -255,6 +264,7 @@ def _form_to_data(form: Any, request: web.Request) -> dict[str, Any]:
     data: dict[str, Any] = {
         "title": str(form.get("title", "")), "text": str(form.get("text", "")),
         "channel": str(form.get("channel", "")), "audience": aud, **_link(str(form.get("link", ""))),
+        "fallback": form.getall("fallback", []),
     }  # fmt: skip
     when = str(form.get("when", "now"))
     if when == "at":
@@ -278,6 +288,8 @@ async def _compose_view(
         request, "compose.html", user, status=status, title="新建推送任务", error=error,
         topics=await Topic.all().order_by("position"), regions=await known_regions(),
         costs=await _costs(request), channels=CHANNEL_NAMES, quiet=_quiet_hours(request),
+        fallbacks=FALLBACK_NAMES,
+        configured={"sms": settings.sms.enabled, "email": settings.email.enabled},
         weekdays=repeat.WEEKDAYS, repeats=repeat.KINDS, v=lambda k, d="": str(values.get(k, d)),
         chosen=lambda k: values.getall(k, []) if hasattr(values, "getall") else [],
         tz=settings.server.timezone,
