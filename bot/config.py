@@ -157,6 +157,16 @@ class ContentSettings(Section):
     sync_on_start: bool = True  #: import content/ when the service starts
 
 
+class SearchSettings(Section):
+    #: where the search index snapshot is kept, so a restart or a second process
+    #: loads it in seconds instead of re-indexing (bot.search.snapshot); "" keeps none
+    index_dir: str = "./data/search-index"
+
+    @property
+    def snapshot_dir(self) -> Path | None:
+        return Path(self.index_dir) if self.index_dir.strip() else None
+
+
 class RedisSettings(Section):
     url: str = ""  #: optional; shares token, de-duplication and locks between processes
 
@@ -251,6 +261,7 @@ class Settings(Section):
     push: PushSettings = PushSettings()
     chat: ChatSettings = ChatSettings()
     log: LogSettings = LogSettings()
+    search: SearchSettings = SearchSettings()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
