@@ -48,6 +48,8 @@ class ServerSettings(Section):
     base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"  #: zone for schedules, quiet hours and dates
     reply_timeout: float = Field(4.0, gt=0, le=4.8)  #: seconds before a slow reply goes async
+    #: web processes sharing the listen port (``serve --role web``; SO_REUSEPORT, one per core)
+    workers: int = Field(1, ge=1, le=64)
 
     @model_validator(mode="before")
     @classmethod

@@ -34,7 +34,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog import stored
 from bot.catalog.kinds import kind as kind_of
@@ -42,6 +42,7 @@ from bot.catalog.models import Policy, Status
 from bot.config import Settings
 from bot.leases import release_lease, try_lease
 from bot.search import rules, snapshot, source
+from bot.search.backend import SearchBackend
 from bot.search.correct import Corrector
 from bot.search.hits import Found, Hit, Passage
 from bot.search.index import IndexDoc, InvertedIndex, pin_term
@@ -64,7 +65,7 @@ COMMON_WORD = 100  # jieba frequency above which a word is never "corrected"
 SAVE_AFTER = 1000  # documents changed since the snapshot before a refresh writes a new one
 SAVE_LEASE_SECONDS = 300.0
 
-__all__ = ["CHANNEL", "Found", "Hit", "SearchIndex", "announce_change"]
+__all__ = ["CHANNEL", "Found", "Hit", "SearchBackend", "SearchIndex", "announce_change"]
 
 
 async def announce_change(redis: Any) -> None:
@@ -531,3 +532,7 @@ async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> 
     """Published documents for these ids (None: every published one)."""
     found = kind_of(kind)
     return source.docs(found, await source.rows(found, None if ids is None else list(ids)), today)
+
+
+if TYPE_CHECKING:  # the edges need only these calls (bot.search.backend)
+    _implements: type[SearchBackend] = SearchIndex
