@@ -16,6 +16,7 @@ from typing import Any
 
 import markdown
 import markdown.treeprocessors
+import markdown.util
 import nh3
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
@@ -65,6 +66,8 @@ class _Anchors(markdown.treeprocessors.Treeprocessor):
     def run(self, root: Any) -> None:
         n = 0
         for element in root.iter():
+            if (element.text or "").startswith(markdown.util.STX) and not len(element):
+                continue  # a placeholder for raw HTML or code: Markdown unwraps it later
             if element.tag in self.BLOCKS:
                 n += 1
                 element.set("id", f"p-{n}")

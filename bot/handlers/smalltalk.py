@@ -96,7 +96,7 @@ _VOCABULARY = {
 }
 
 
-def _office_now(ctx: Context) -> str:
+async def _office_now(ctx: Context) -> str:
     """Staff hours, and whether staff are at their desks right now."""
     chat = ctx.settings.chat
     windows = chat.windows
@@ -110,7 +110,7 @@ def _office_now(ctx: Context) -> str:
     return f"\n工作时间：工作日 {hours}（{state}）。"
 
 
-def _person(ctx: Context) -> str:
+async def _person(ctx: Context) -> str:
     phone = ctx.settings.chat.office_phone
     lines = [
         "本号暂不提供在线人工客服，您可以这样联系工作人员：",
@@ -119,7 +119,7 @@ def _person(ctx: Context) -> str:
     if phone:
         lines.append(f"2. 工作时间拨打咨询电话 {phone}；")
     lines.append(f"{len(lines)}. 急事请拨打 12345 政务服务便民热线（全天 24 小时）。")
-    return "\n".join(lines) + _office_now(ctx)
+    return "\n".join(lines) + await _office_now(ctx)
 
 
 def _hotline(ctx: Context) -> str:
@@ -145,7 +145,7 @@ async def small_talk(message: Incoming, ctx: Context) -> Reply:
 
     kind = intent(message.text)
     if kind == "person":
-        return TextReply(_person(ctx))
+        return TextReply(await _person(ctx))
     if kind == "hotline":
         return TextReply(_hotline(ctx))
     if kind == "howto":

@@ -431,11 +431,11 @@ class InvertedIndex:
         return list(out.items())
 
     def _inside_known_words(self, text: str) -> list[tuple[int, int]]:
-        """Spans of jieba tokens that documents contain (a lexicon key inside one is skipped)."""
+        """Spans of jieba tokens documents answer (a lexicon key inside one is skipped)."""
         spans = []
         for word, start, end in self.analyzer.tokenizer.tokenize(text):
-            if len(word) > 2 and self.df(word):
-                spans.append((start, end))
+            if len(word) > 2 and any(self.df(t) for t, _f in self._alternatives(word)):
+                spans.append((start, end))  # the word, or a synonym of it, is in documents
         return spans
 
     def _pos_weight(self, token: str, flag: str) -> float:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.catalog.loader import load_content
-from bot.catalog.render import render_markdown
+from bot.catalog.render import render_markdown as _render
 from tests.conftest import CONTENT
+
+
+def render_markdown(text: str) -> str:
+    """The rendered HTML without the block anchors (``id="p-3"``, tested on their own)."""
+    return re.sub(r' id="p-\d+"', "", _render(text))
+
+
+def test_every_block_is_anchored_in_order_and_authors_cannot_set_ids() -> None:
+    html = _render('## 一、条件\n第一条 年满80周岁。\n\n- 甲\n\n<p id="x" onclick="y">hi</p>')
+    assert re.findall(r'id="(p-\d+)"', html) == ["p-1", "p-2", "p-3"]
+    assert 'id="x"' not in html and "onclick" not in html
+
 
 BODY = """各镇（乡）人民政府、街道办事处：
 
