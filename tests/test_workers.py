@@ -71,8 +71,8 @@ async def test_two_web_processes_share_a_port_and_answer_a_retry_once(settings: 
         assert len({text for _, text in replies if text}) == 1, replies
 
         os.kill(workers[0], signal.SIGKILL)  # one process dies: the others keep answering
-        while _alive(workers[0]):
-            await asyncio.sleep(0.05)
+        while _alive(workers[0]) or _listening(service.port) > 1:
+            await asyncio.sleep(0.05)  # until its socket is closed (all its threads gone)
         status, text = await _send(service.url, text_xml("帮助", msg_id="7100000000000000002"))
         assert status == 200 and text
         replaced = await _workers(service, 2)
