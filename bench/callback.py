@@ -74,7 +74,9 @@ async def wait_up(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
+def build_requests(
+    n: int, text: str, base: int = 8_000_000_000_000_000_000
+) -> list[tuple[dict[str, str], bytes]]:
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     out = []
     for i in range(n):
@@ -83,7 +85,7 @@ def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
             "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
             f"<FromUserName><![CDATA[o-bench-{i % 500:04d}]]></FromUserName>"
             f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{8_000_000_000_000_000_000 + i}</MsgId></xml>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{base + i}</MsgId></xml>"
         )
         envelope = crypto.encrypt_message(xml, nonce, ts)
         signer = WeChatSigner()
