@@ -285,7 +285,8 @@ def _load(path: Path, key: str, index: InvertedIndex) -> State | None:
         file = path / f"{name}.npy"
         if _crc(file) != checksums[name]:
             raise ValueError(f"{name}.npy checksum mismatch")
-        arrays[name] = np.load(file, mmap_mode="r", allow_pickle=False)
+        # A plain ndarray over the mapping: slicing a ``np.memmap`` costs more per query.
+        arrays[name] = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False))
     blobs = {}
     for name in ("terms", "infos"):
         blob = (path / f"{name}.bin").read_bytes()
