@@ -304,8 +304,13 @@ class SearchIndex:
         where = f"{socket.gethostname()}:{directory.resolve()}".encode()
         name = f"search-snapshot:{hashlib.sha1(where).hexdigest()[:20]}"  # one writer per directory
         holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
-        if not await try_lease(name, holder, SAVE_LEASE_SECONDS):
-            return False  # another process is writing one; ours would say the same
+        self._changed_since_save = 0
+        try:
+            if not await try_lease(name, holder, SAVE_LEASE_SECONDS):
+                return False  # another process is writing one; ours would say the same
+        except Exception:
+            log.exception("search snapshot lease unavailable; not written")
+            return False
         try:
             state = snapshot.State(
                 marker=dict(self._marker),
@@ -314,17 +319,17 @@ class SearchIndex:
             )
             started = time.perf_counter()
             await asyncio.to_thread(snapshot.save, directory, self._key, index, state)
-            self._changed_since_save = 0
             log.info(
                 "search snapshot written",
                 extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
             )
             return True
-        except OSError:
+        except Exception:  # a full disk or a bad directory must not stop the service
             log.exception("search snapshot not written; the next start rebuilds")
             return False
         finally:
-            await release_lease(name, holder)
+            with contextlib.suppress(Exception):
+                await release_lease(name, holder)
 
     async def refresh(self) -> bool:
         """Apply database changes now; True if anything changed. The refresher calls

@@ -166,3 +166,13 @@ async def test_a_changed_dictionary_or_staff_rule_invalidates_the_snapshot(
     assert snapshot.version_key(["低保"], [], local.database.url) != key
     assert snapshot.version_key(["低保", "高龄"], [], local.database.url) != key
     assert snapshot.version_key(["低保"], [["低保", "最低生活保障"]], local.database.url) != key
+
+
+async def test_a_snapshot_that_cannot_be_written_does_not_stop_the_service(
+    settings: Settings, tmp_path: Path
+) -> None:
+    local = _local(settings, tmp_path)
+    (tmp_path / "index").write_text("a file where the directory should be")
+    async with open_services(local, sync_content=True) as services:
+        assert services.search.search_sync("低保")  # built and answering all the same
+        assert not await services.search.save_snapshot()
