@@ -87,8 +87,10 @@ async def wait_up(url: str, timeout: float = 60) -> None:
 _msg_ids = itertools.count(8_000_000_000_000_000_000)
 
 
-def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
-    """``n`` signed, encrypted messages, each with a MsgId never used before in this run."""
+def build_requests(
+    n: int, text: str, base: int | None = None
+) -> list[tuple[dict[str, str], bytes]]:
+    """``n`` signed, encrypted messages; MsgIds from ``base`` on, or never used before in this run."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     out = []
     for i in range(n):
@@ -97,7 +99,7 @@ def build_requests(n: int, text: str) -> list[tuple[dict[str, str], bytes]]:
             "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
             f"<FromUserName><![CDATA[o-bench-{i % 500:04d}]]></FromUserName>"
             f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{next(_msg_ids)}</MsgId></xml>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{base + i if base is not None else next(_msg_ids)}</MsgId></xml>"
         )
         envelope = crypto.encrypt_message(xml, nonce, ts)
         signer = WeChatSigner()

@@ -66,6 +66,9 @@ class ServerSettings(Section):
         except ValueError as exc:
             raise ValueError("must be IP addresses or networks such as 10.0.0.0/8") from exc
 
+    #: web processes sharing the listen port (``serve --role web``; SO_REUSEPORT, one per core)
+    workers: int = Field(1, ge=1, le=64)
+
     @model_validator(mode="before")
     @classmethod
     def _base_url_follows_listen_address(cls, data: Any) -> Any:
@@ -173,6 +176,16 @@ class WeChatSettings(Section):
 class ContentSettings(Section):
     dir: Path = Path("./content")  #: content folder
     sync_on_start: bool = True  #: import content/ when the service starts
+
+
+class SearchSettings(Section):
+    #: where the search index snapshot is kept, so a restart or a second process
+    #: loads it in seconds instead of re-indexing (bot.search.snapshot); "" keeps none
+    index_dir: str = "./data/search-index"
+
+    @property
+    def snapshot_dir(self) -> Path | None:
+        return Path(self.index_dir) if self.index_dir.strip() else None
 
 
 class RedisSettings(Section):
@@ -442,6 +455,7 @@ class Settings(Section):
     participation: ParticipationSettings = ParticipationSettings()
     attachments: AttachmentSettings = AttachmentSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
+    search: SearchSettings = SearchSettings()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

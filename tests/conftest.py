@@ -128,6 +128,7 @@ def make_settings(
         "content": {"dir": str(content_dir), "sync_on_start": False},
         "server": {"base_url": "http://policy.test"},
         "log": {"format": "text"},
+        "search": {"index_dir": ""},  # no index snapshot unless a test asks for one
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)

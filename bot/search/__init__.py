@@ -13,6 +13,14 @@ covers them) rebuilds the index.
 
 ``search`` is cheap (a few milliseconds at 100,000 documents) and runs on the
 event loop; building and bulk re-indexing run in a worker thread.
+
+Start-up loads the snapshot a previous build left under ``search.index_dir``
+(``bot.search.snapshot``: memory-mapped postings shared by the processes of a
+machine) and then refreshes from the change marker saved with it, exactly as
+the refresher does, so documents published while the process was down are
+found; a snapshot made by another analyser or dictionary, or a damaged one,
+means a full rebuild. Each rebuild writes a new snapshot (one writer at a time,
+through a lease), and so does a refresh once ``SAVE_AFTER`` documents changed.
 """
 
 from __future__ import annotations
@@ -20,16 +28,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog import stored
 from bot.catalog.kinds import kind as kind_of
 from bot.catalog.models import Policy, Status
 from bot.config import Settings
-from bot.search import rules, source
+from bot.leases import release_lease, try_lease
+from bot.search import rules, snapshot, source
+from bot.search.backend import SearchBackend
 from bot.search.correct import Corrector
 from bot.search.hits import Found, Hit, Passage
 from bot.search.index import IndexDoc, InvertedIndex, pin_term
@@ -49,8 +62,10 @@ MAX_QUERY_CHARS = 200
 
 CORRECTOR_REFRESH = 300.0  # seconds: the correction vocabulary follows new documents this late
 COMMON_WORD = 100  # jieba frequency above which a word is never "corrected"
+SAVE_AFTER = 1000  # documents changed since the snapshot before a refresh writes a new one
+SAVE_LEASE_SECONDS = 300.0
 
-__all__ = ["CHANNEL", "Found", "Hit", "SearchIndex", "announce_change"]
+__all__ = ["CHANNEL", "Found", "Hit", "SearchBackend", "SearchIndex", "announce_change"]
 
 
 async def announce_change(redis: Any) -> None:
@@ -80,13 +95,19 @@ class SearchIndex:
         self._corrector: Corrector | None = None
         self._rules_marker: rules.Marker = (0, "")
         self._corrector_at = 0.0
+        self._key = ""  # snapshot version key of the analyser the index was built with
+        self._changed_since_save = 0
+        self.loaded_from_snapshot = False
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
         """Build from the database, then keep refreshing in the background."""
         await asyncio.to_thread(analyzer)
         async with self._lock:
-            await self._rebuild()
+            if await self._load():
+                await self._refresh()
+            else:
+                await self._rebuild()
         self._tasks.append(asyncio.create_task(self._refresher(), name="search-refresher"))
         if self.redis is not None:
             self._tasks.append(asyncio.create_task(self._listen(), name="search-listener"))
@@ -209,22 +230,31 @@ class SearchIndex:
         async with self._lock:
             await self._rebuild()
 
-    async def _rebuild(self) -> None:
-        started = time.perf_counter()
-        marker = await source.read_marker()
+    async def _analysis(self) -> tuple[Synonyms, Lexicon, dict[tuple[str, str], list[str]]]:
+        """The synonyms, lexicon and pins from the database, their words in the
+        analyser's dictionary, and the snapshot key they make."""
         self._synonym_groups = await stored.synonym_groups()
         synonyms = Synonyms.with_builtin(self._synonym_groups)
         tools = await asyncio.to_thread(analyzer)
         lexicon, pins = await self._staff_rules()
-        await asyncio.to_thread(tools.add_words, [*synonyms.terms(), *lexicon.terms()])
+        words = [*synonyms.terms(), *lexicon.terms()]
+        await asyncio.to_thread(tools.add_words, words)
+        self._key = snapshot.version_key(words, self._synonym_groups, self.settings.database.url)
+        return synonyms, lexicon, pins
+
+    async def _rebuild(self) -> None:
+        started = time.perf_counter()
+        marker = await source.read_marker()
+        synonyms, lexicon, pins = await self._analysis()
         self._slow_checked = time.monotonic()
-        index = InvertedIndex(tools, synonyms, lexicon)
+        index = InvertedIndex(analyzer(), synonyms, lexicon)
         index.pins = pins
         self._day = self._today()
         async for page in _all_docs(self._day):
             await asyncio.to_thread(index.bulk_add, page)
         index.finish_bulk()
         self.index = index
+        self.loaded_from_snapshot = False
         await self._refresh_corrector(force=True)
         self._marker = marker
         self._watermark = {k: source.parse_time(marker[k][0]) for k in source.kind_names()}
@@ -232,6 +262,74 @@ class SearchIndex:
             "search index built",
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
         )
+        await self._save()
+
+    async def _load(self) -> bool:
+        """Take the index from the snapshot, if there is one this analyser made."""
+        directory = self.settings.search.snapshot_dir
+        if directory is None:
+            return False
+        started = time.perf_counter()
+        synonyms, lexicon, pins = await self._analysis()
+        index = InvertedIndex(analyzer(), synonyms, lexicon)
+        state = await asyncio.to_thread(snapshot.load, directory, self._key, index)
+        if state is None:
+            return False
+        index.set_pins(pins)
+        self.index = index
+        self.loaded_from_snapshot = True
+        self._marker = state.marker
+        self._watermark = {k: source.parse_time(v or "") for k, v in state.watermarks.items()}
+        self._day = dt.date.fromisoformat(state.day)
+        self._slow_checked = 0.0  # the first refresh also compares published counts
+        self._changed_since_save = 0
+        await self._refresh_corrector(force=True)
+        log.info(
+            "search index loaded",
+            extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
+        )
+        return True
+
+    async def save_snapshot(self) -> bool:
+        """Write the index to ``search.index_dir`` now (False: none configured, or
+        another process is writing one)."""
+        async with self._lock:
+            return await self._save()
+
+    async def _save(self) -> bool:
+        directory = self.settings.search.snapshot_dir
+        index = self.index
+        if directory is None or index is None:
+            return False
+        where = f"{socket.gethostname()}:{directory.resolve()}".encode()
+        name = f"search-snapshot:{hashlib.sha1(where).hexdigest()[:20]}"  # one writer per directory
+        holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._changed_since_save = 0
+        try:
+            if not await try_lease(name, holder, SAVE_LEASE_SECONDS):
+                return False  # another process is writing one; ours would say the same
+        except Exception:
+            log.exception("search snapshot lease unavailable; not written")
+            return False
+        try:
+            state = snapshot.State(
+                marker=dict(self._marker),
+                watermarks={k: v.isoformat() if v else None for k, v in self._watermark.items()},
+                day=self._day.isoformat(),
+            )
+            started = time.perf_counter()
+            await asyncio.to_thread(snapshot.save, directory, self._key, index, state)
+            log.info(
+                "search snapshot written",
+                extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
+            )
+            return True
+        except Exception:  # a full disk or a bad directory must not stop the service
+            log.exception("search snapshot not written; the next start rebuilds")
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await release_lease(name, holder)
 
     async def refresh(self) -> bool:
         """Apply database changes now; True if anything changed. The refresher calls
@@ -259,6 +357,8 @@ class SearchIndex:
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
+        if self._changed_since_save >= SAVE_AFTER:
+            await self._save()
         return touched
 
     async def _staff_rules(self) -> tuple[Lexicon, dict[tuple[str, str], list[str]]]:
@@ -307,7 +407,9 @@ class SearchIndex:
         docs, gone = await _changed_docs(index, kind, since, self._today())
         touched = False
         for doc_id in gone:
-            touched |= index.remove((kind, doc_id))
+            if index.remove((kind, doc_id)):
+                touched = True
+                self._changed_since_save += 1
         touched |= await self._index_docs(docs)
         newest = source.parse_time(marker[0])
         if newest is not None and (mark is None or newest > mark):
@@ -333,6 +435,7 @@ class SearchIndex:
             analysed = [index.analyse(d) for d in fresh]
         for a in analysed:
             index.add(a)
+        self._changed_since_save += len(analysed)
         return True
 
     async def _reconcile(self, kind: str) -> bool:
@@ -434,3 +537,7 @@ async def _docs_by_ids(kind: str, ids: Iterable[str] | None, today: dt.date) -> 
     """Published documents for these ids (None: every published one)."""
     found = kind_of(kind)
     return source.docs(found, await source.rows(found, None if ids is None else list(ids)), today)
+
+
+if TYPE_CHECKING:  # the edges need only these calls (bot.search.backend)
+    _implements: type[SearchBackend] = SearchIndex

@@ -18,7 +18,9 @@ GOLD = Path(__file__).parent / "gold.yaml"
 
 
 async def _answers(url: str) -> tuple[list[tuple[str, list[str], list[float]]], Report]:
-    settings = Settings.model_validate({"database": {"url": url}, "content": {"dir": str(CONTENT)}})
+    settings = Settings.model_validate(
+        {"database": {"url": url}, "content": {"dir": str(CONTENT)}, "search": {"index_dir": ""}}
+    )
     async with db.database(url):
         await sync_content(CONTENT, settings)
         search = SearchIndex(settings)
