@@ -18,7 +18,7 @@ NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_policy_page_at_phone_and_desktop_width(client: TestClient) -> None:
     _need_chromium()
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
     url = str(client.make_url("/policies/qmf-2023-9-dibao-procedure"))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -34,18 +34,17 @@ async def test_policy_page_at_phone_and_desktop_width(client: TestClient) -> Non
             assert await page.evaluate(NO_SIDEWAYS_SCROLL)
             figure = page.locator("figure.attachment.image img")
             await figure.scroll_into_view_if_needed()
-            await page.wait_for_function(
-                "document.querySelector('figure.attachment.image img').naturalWidth > 0"
-            )
+            for _ in range(100):  # the 图解 has loaded (a polled evaluate: CSP forbids eval)
+                if await figure.evaluate("img => img.naturalWidth > 0"):
+                    break
+                await page.wait_for_timeout(50)
             width = await figure.evaluate("img => img.getBoundingClientRect().width")
             assert 300 <= width <= PHONE["width"]  # the 图解 fits the phone
             assert await page.is_visible("a[href$='qmf-2023-9-original.pdf']")
             assert await page.locator("a.related-link").count() >= 1
 
             await page.click("#copy-link")
-            await page.wait_for_function(
-                "document.getElementById('copy-status').textContent.includes('已复制')"
-            )
+            await expect(page.locator("#copy-status")).to_contain_text("已复制")
             copied = await page.evaluate("navigator.clipboard.readText()")
             assert copied.endswith("/policies/qmf-2023-9-dibao-procedure")
             assert await page.is_visible("#print-page")
@@ -83,9 +82,11 @@ async def test_policy_page_at_phone_and_desktop_width(client: TestClient) -> Non
             desktop = await browser.new_context(viewport=DESKTOP)
             page = await desktop.new_page()
             await page.goto(url)
-            await page.wait_for_function(
-                "document.querySelector('figure.attachment.image img').complete"
-            )
+            image = page.locator("figure.attachment.image img")
+            for _ in range(100):  # polled: CSP forbids the eval wait_for_function needs
+                if await image.evaluate("img => img.complete"):
+                    break
+                await page.wait_for_timeout(50)
             assert await page.evaluate(NO_SIDEWAYS_SCROLL)
             await page.screenshot(path=str(ARTIFACTS / "policy-page-desktop.png"), full_page=True)
             await desktop.close()
