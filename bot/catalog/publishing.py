@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot import audit
@@ -198,16 +199,18 @@ async def diff_against_published(policy_id: str) -> str:
 
 
 async def list_by_state(
-    status: Status, limit: int, offset: int, title: str = ""
+    status: Status, limit: int, offset: int, title: str = "", where: Q | None = None
 ) -> tuple[int, list[Policy]]:
     """Policies with a version in draft or review, or whose public state is ``status``
-    (with ``title`` in their title, if given)."""
+    (with ``title`` in their title, and matching ``where``, if given)."""
     if status in (Status.draft, Status.review):
         query = Policy.filter(versions__state=VersionState(status.value))
     else:
         query = Policy.filter(status=status)
     if title:
         query = query.filter(title__icontains=title)
+    if where is not None:
+        query = query.filter(where)
     rows = await query.order_by("-updated_at", "id").offset(offset).limit(limit)
     return await query.count(), list(rows)
 

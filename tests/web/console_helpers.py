@@ -53,9 +53,10 @@ def _password_hash() -> str:
 
 
 async def add_staff() -> None:
-    """An account (password already chosen) for each holder of a token, and an admin."""
+    """An account (password already chosen) for each holder of a token, and an admin; no
+    department, so the publisher may edit every policy (see ``bot.web.console.policies``)."""
     await Account.bulk_create([
-        Account(name=name, role=role, department=DEPARTMENT, password_hash=_password_hash(),
+        Account(name=name, role=role, department="", password_hash=_password_hash(),
                 must_change_password=False)
         for name, role in STAFF.items()
     ], ignore_conflicts=True)  # fmt: skip

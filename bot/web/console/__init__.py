@@ -84,6 +84,7 @@ def setup_routes(app: web.Application) -> None:
     )
     post(r"/admin/campaigns/{id:\d+}/cancel", campaigns.cancel, name="console_campaign_cancel")
     post(r"/admin/campaigns/{id:\d+}/retry", campaigns.retry, name="console_campaign_retry")
+    post(r"/admin/campaigns/{id:\d+}/test-send", campaigns.test_send, name="console_campaign_test")
 
     get("/admin/feedback", feedback.inbox, name="console_feedback")
     post(r"/admin/feedback/{id:\d+}/answer", feedback.answer, name="console_feedback_answer")

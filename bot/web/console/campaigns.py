@@ -70,7 +70,10 @@ DONE = {
     "approved": "推送任务已审核通过并排期。",
     "cancelled": "推送任务已取消。",
     "retried": "失败的消息已重新排队发送。",
+    "tested": "测试消息已排队，只发送到您本人绑定的微信，请在手机上查看。",
 }
+#: may send a campaign to their own bound WeChat before approval (``campaigns.test_send``)
+TEST_ROLES = COMPOSE_ROLES
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -218,7 +221,7 @@ async def _detail(
         states=STATE_NAMES, channels=ALL_CHANNEL_NAMES, cost=(await _costs(request))[campaign.channel.value],
         quiet=_quiet_hours(request), repeat=repeat.describe(campaign.cron), error=error,
         notice=DONE.get(request.query.get("done", ""), ""), approve_roles=APPROVE_ROLES,
-        cancel_roles=CANCEL_ROLES, retry_roles=RETRY_ROLES,
+        cancel_roles=CANCEL_ROLES, retry_roles=RETRY_ROLES, test_roles=TEST_ROLES,
         cancellable=campaign.state in campaigns.CANCELLABLE, draft=CampaignState.draft,
         live=campaign.state in (CampaignState.scheduled, CampaignState.sending),
     )  # fmt: skip
@@ -369,3 +372,11 @@ async def retry(request: web.Request, user: User, form: Any) -> web.StreamRespon
     return await _step(
         request, user, campaigns.retry_failed(record_id(request), who(user)), "retried"
     )
+
+
+@action(*TEST_ROLES)
+async def test_send(request: web.Request, user: User, form: Any) -> web.StreamResponse:
+    """``发送测试``: the message to the editor's own bound WeChat only (rate-limited, audited);
+    a refusal (not bound yet: bind in 我的账号) is shown on the campaign page."""
+    run = campaigns.test_send(record_id(request), None, who(user))
+    return await _step(request, user, run, "tested")

@@ -9,6 +9,13 @@ new version that residents see only once it is published. Attachments are
 uploaded with the form (``bot.catalog.attachments.store_upload``: type by
 content, size-limited). Documents that come from content files are shown
 read-only with their file.
+
+Departments (谁起草谁解读, ``bot.accounts.permissions.can_edit_policy``): a publisher
+whose account names a department sees, opens and saves only the console policies whose
+发布机构 is that department (plus every content-file policy, read-only); another
+department's policy is refused with 403. A publisher with an empty department may edit
+every policy, as before departments existed, so existing deployments (and accounts made
+for API-token holders) keep working until an admin sets one. Admins edit everything.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from tortoise.expressions import Q
 from tortoise.functions import Count
 
+from bot.accounts.permissions import can_edit_policy
 from bot.catalog import attachments, publishing
 from bot.catalog.fields import POLICY_FIELDS
 from bot.catalog.models import (
@@ -71,6 +80,29 @@ _INTERP = re.compile(r"^i(\d{1,2})_(id|title|form|issuer|media_url|body)$")
 _ATTACHMENT = re.compile(r"^a(\d{1,2})_(file|title|keep)$")
 
 
+OTHER_DEPARTMENT = "该政策属于其他发布机构，您只能编辑本部门（{}）的政策。"
+
+
+def restricted(user: User) -> str:
+    """The department a publisher is limited to; empty means not limited (see above)."""
+    return user.department if user.role == Role.publisher else ""
+
+
+def may_edit(user: User, policy: Policy) -> bool:
+    """Whether ``user`` may open, save and submit ``policy`` in the editor."""
+    if not can(user, *WRITE_ROLES):
+        return False
+    return not restricted(user) or can_edit_policy(user, policy)
+
+
+def _scope(user: User) -> Q | None:
+    """What the list shows a restricted publisher: its department's policies, and files."""
+    department = restricted(user)
+    if not department:
+        return None
+    return Q(issuer=department) | Q(source_path__isnull=False)
+
+
 def in_words(message: str) -> str:
     """Field names in refusals (``written_on: …``) shown by their Chinese labels."""
     return _FIELD.sub(lambda m: LABELS[m.group(1)], message)
@@ -86,10 +118,12 @@ async def policy_list(request: web.Request, user: User) -> web.Response:
     text = request.query.get("q", "").strip()[:50]
     number = page_number(request)
     start = (number - 1) * PER_PAGE
+    scope = _scope(user)
     if status:  # a draft or review list holds corrections of published policies too
-        total, rows = await publishing.list_by_state(Status(status), PER_PAGE, start, text)
+        total, rows = await publishing.list_by_state(Status(status), PER_PAGE, start, text, scope)
     else:
         query = Policy.filter(title__icontains=text) if text else Policy.all()
+        query = query.filter(scope) if scope is not None else query
         total = await query.count()
         rows = list(await query.order_by("-updated_at", "id").offset(start).limit(PER_PAGE))
     ids = [p.id for p in rows]
@@ -199,6 +233,8 @@ async def policy_page(request: web.Request, user: User) -> web.Response:
     policy = await Policy.get_or_none(id=request.match_info["id"])
     if policy is None:
         return refuse(request, user, "没有这份政策。", 404)
+    if not policy.source_path and can(user, *WRITE_ROLES) and not may_edit(user, policy):
+        return refuse(request, user, OTHER_DEPARTMENT.format(restricted(user)))
     version = await publishing.working_version(policy.id)
     if not policy.source_path and can(user, *WRITE_ROLES):
         if version is not None:
@@ -290,6 +326,13 @@ async def _save(
 ) -> web.StreamResponse:
     data, interps = _form_to_data(form)
     submit = form.get("then") == "submit"
+    department = restricted(user)
+    if department:  # neither another department's policy nor moving one to it
+        current = await Policy.get_or_none(id=policy_id) if policy_id else None
+        if (current is not None and not may_edit(user, current)) or data.get(
+            "issuer", department
+        ) != department:
+            return refuse(request, user, OTHER_DEPARTMENT.format(department))
     try:
         _store_uploads(request, form, data)
         rule = _rule_of(str(form.get("eligibility", "")))
