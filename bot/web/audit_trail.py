@@ -109,9 +109,3 @@ async def record_refusals(
 async def _refused(request: web.Request) -> None:
     await audit.record(await _who(request), "access.refused", "route", request.path[:128],
                        method=request.method)  # fmt: skip
-
-
-def setup_routes(app: web.Application) -> None:
-    add_get = app.router.add_get
-    add_get("/api/v1/admin/audit/export", export_api, name="admin_audit_export")
-    add_get("/api/v1/admin/audit/verify", verify_api, name="admin_audit_verify")

@@ -222,23 +222,3 @@ async def list_subscribers(request: web.Request) -> web.Response:
     return web.json_response(
         {"total": await query.count(), "page": page, "per_page": per_page, "items": items}
     )
-
-
-def setup_routes(app: web.Application) -> None:
-    """Campaign and subscriber routes of the admin API (called from ``bot.web.routes``)."""
-    r = app.router
-    r.add_post(f"{PREFIX}/campaigns", create_campaign, name="admin_campaign_create")
-    r.add_get(f"{PREFIX}/campaigns", list_campaigns, name="admin_campaigns")
-    r.add_post(f"{PREFIX}/audience/count", count_audience, name="admin_audience_count")
-    r.add_get(f"{PREFIX}/campaigns/{{id}}", get_campaign, name="admin_campaign")
-    r.add_get(f"{PREFIX}/campaigns/{{id}}/report", campaign_report, name="admin_campaign_report")
-    r.add_post(
-        f"{PREFIX}/campaigns/{{id}}/approve", approve_campaign, name="admin_campaign_approve"
-    )
-    r.add_post(f"{PREFIX}/campaigns/{{id}}/cancel", cancel_campaign, name="admin_campaign_cancel")
-    r.add_post(f"{PREFIX}/campaigns/{{id}}/test-send", test_send, name="admin_campaign_test_send")
-    r.add_post(f"{PREFIX}/campaigns/{{id}}/retry-failed", retry_failed, name="admin_campaign_retry")
-    r.add_post(
-        f"{PREFIX}/campaigns/{{id}}/send-to-new", send_to_new, name="admin_campaign_send_to_new"
-    )
-    r.add_get(f"{PREFIX}/subscribers", list_subscribers, name="admin_subscribers")

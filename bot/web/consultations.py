@@ -208,22 +208,3 @@ async def report_api(request: web.Request) -> web.Response:
     )
     wake(request.app[SERVICES])
     return json_response(await domain.to_json(c, _day(request), settings.server.base_url))
-
-
-def setup_routes(app: web.Application) -> None:
-    add_get, add_post = app.router.add_get, app.router.add_post
-    add_get("/consultations", list_page, name="consultations")
-    page = kind("consultation")
-    add_get(page.path, detail_page, name=page.route)
-    add_post("/consultations/{id}/comments", comment_form, name="consultation_comment")
-    add_get("/api/v1/consultations", list_api, name="api_consultations")
-    add_get("/api/v1/consultations/{id}", get_api, name="api_consultation")
-    base = "/api/v1/admin/consultations"
-    add_post(base, create_api, name="admin_consultation_create")
-    add_get(base + "/{id}/comments", comments_api, name="admin_consultation_comments")
-    add_get(base + "/{id}/comments.csv", comments_csv, name="admin_consultation_comments_csv")
-    add_post(
-        base + r"/{id}/comments/{comment_id}/decision", decide_api, name="admin_consultation_decide"
-    )
-    add_post(base + r"/{id}/comments/{comment_id}/hide", hide_api, name="admin_consultation_hide")
-    add_post(base + "/{id}/report", report_api, name="admin_consultation_report")

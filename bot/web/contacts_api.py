@@ -24,9 +24,3 @@ async def put_contact(request: web.Request) -> web.Response:
         openid, await params.json_object(request), actor(token)
     )
     return web.json_response(shown)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_put(
-        "/api/v1/admin/subscribers/{openid}/contact", put_contact, name="admin_contact"
-    )

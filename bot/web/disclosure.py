@@ -208,21 +208,3 @@ async def annual_report_api(request: web.Request) -> web.Response:
 async def outcomes_api(request: web.Request) -> web.Response:
     """The outcome categories and sub-reasons a reply may use."""
     return json_response({"outcomes": {k: list(v) for k, v in OUTCOMES.items()}})
-
-
-def setup_routes(app: web.Application) -> None:
-    add_get, add_post = app.router.add_get, app.router.add_post
-    add_get(APPLY, apply_page, name="disclosure_apply")
-    add_post(APPLY, apply_form, name="disclosure_apply_form")
-    add_post("/api/v1/disclosure-requests", submit, name="api_disclosure_submit")
-    add_get("/api/v1/disclosure/annual-report", annual_report_api, name="api_disclosure_report")
-    add_get("/api/v1/disclosure/outcomes", outcomes_api, name="api_disclosure_outcomes")
-    base = "/api/v1/admin/disclosure-requests"
-    add_post(base, register, name="admin_disclosure_register")
-    add_get(base, list_requests, name="admin_disclosure_list")
-    add_get(base + "/{number}", get_request, name="admin_disclosure_get")
-    for step, handler in (("extend", extend), ("supplement", supplement), ("supplied", supplied),
-                          ("third-party", third_party), ("reply", reply)):  # fmt: skip
-        add_post(
-            f"{base}/{{number}}/{step}", handler, name=f"admin_disclosure_{step.replace('-', '_')}"
-        )

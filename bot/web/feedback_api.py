@@ -61,10 +61,3 @@ async def post_answer(request: web.Request) -> web.Response:
         "reason_text": REASONS.get(outcome.reason or ""),
         "errcode": outcome.errcode,
     })  # fmt: skip
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/admin/feedback", get_feedback, name="admin_feedback")
-    app.router.add_post(
-        r"/api/v1/admin/feedback/{id:\d+}/answer", post_answer, name="admin_feedback_answer"
-    )

@@ -31,7 +31,3 @@ async def follow(request: web.Request) -> web.Response:
     campaign = await Campaign.get_or_none(id=delivery.campaign_id)
     target = (link_of(campaign, base) if campaign else None) or f"{base}/policies"
     raise web.HTTPFound(target)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/r/{token}", follow, name="tracked_link")

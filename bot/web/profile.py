@@ -70,8 +70,3 @@ async def change(request: web.Request) -> web.Response:
     except DomainError as exc:
         return await _page(request, openid, exc.message, 422)
     return await _page(request, openid, notice)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/me/{token}", show, name="profile")
-    app.router.add_post("/me/{token}", change, name="profile_change")

@@ -104,10 +104,3 @@ async def delete_rule(request: web.Request) -> web.Response:
         raise api_error(404, "没有这条检索规则")
     await rules.delete_rule(int(raw), actor(token))
     return json_response({"id": int(raw), "deleted": True})
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(f"{PREFIX}/misses", list_misses, name="admin_search_misses")
-    app.router.add_get(f"{PREFIX}/rules", list_rules, name="admin_search_rules")
-    app.router.add_post(f"{PREFIX}/rules", create_rule, name="admin_search_rule_create")
-    app.router.add_delete(f"{PREFIX}/rules/{{id}}", delete_rule, name="admin_search_rule_delete")

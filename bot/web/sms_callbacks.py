@@ -51,8 +51,3 @@ async def replies(request: web.Request) -> web.Response:
     except Invalid as exc:
         raise web.HTTPBadRequest(text=exc.message) from None
     return _ok()
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/callbacks/sms/{token}/status", status_reports, name="sms_status")
-    app.router.add_post("/callbacks/sms/{token}/reply", replies, name="sms_reply")

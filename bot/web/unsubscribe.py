@@ -38,8 +38,3 @@ async def unsubscribe_email(request: web.Request) -> web.Response:
     await contacts.stop_email(openid)
     return render_page(request, "unsubscribe.html", title="已退订",
                        message="已退订邮件通知，今后不再向此邮箱发送。")  # fmt: skip
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/unsubscribe/email/{token}", confirm_email, name="unsubscribe_email")
-    app.router.add_post("/unsubscribe/email/{token}", unsubscribe_email, name="unsubscribe_post")

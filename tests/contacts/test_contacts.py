@@ -19,7 +19,7 @@ from bot.keys import SERVICES, SETTINGS
 from bot.models import AuditEntry, Subscriber
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
-from bot.web import contacts_api, profile
+from bot.web import routes
 from bot.web.errors import json_errors
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import EDITOR, REVIEWER, push_settings
@@ -75,7 +75,7 @@ async def api(services: Services) -> AsyncIterator[TestClient]:
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = services.settings
     app[SERVICES] = services
-    contacts_api.setup_routes(app)
+    routes.channels(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
@@ -114,7 +114,7 @@ async def test_the_h5_profile_page_from_chat_records_and_withdraws_contacts(
     app = web.Application()
     app[SETTINGS] = services.settings
     app[SERVICES] = services
-    profile.setup_routes(app)
+    routes.channels(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         page = await client.get(link)
         assert page.status == 200 and "未登记" in await page.text()

@@ -21,8 +21,8 @@ from bot.keys import SERVICES, SETTINGS
 from bot.models import Subscriber, Subscription
 from bot.push.runtime import PushRuntime, push_runtime
 from bot.services import Services, open_services
-from bot.web.campaigns_api import setup_routes
 from bot.web.errors import json_errors
+from bot.web.routes import pushes
 from tests.conftest import make_settings
 
 EDITOR = {"Authorization": "Bearer editor-token-7f3a9c2e5b8d1f4a"}
@@ -101,7 +101,7 @@ async def api(services: Services) -> AsyncIterator[TestClient]:
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = services.settings
     app[SERVICES] = services
-    setup_routes(app)
+    pushes(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 

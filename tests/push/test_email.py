@@ -35,7 +35,7 @@ from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState, Delivery
 from bot.push.runtime import push_runtime, wake
 from bot.services import Services, open_services
-from bot.web import unsubscribe
+from bot.web import routes
 from bot.wechat.fake import FakeWeChat
 from tests.processes import free_port
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
@@ -162,7 +162,7 @@ async def test_email_reaches_consenting_addresses_over_starttls_with_one_click_u
     # The mail client's one-click unsubscribe: a POST to the link stops email at once.
     app = web.Application()
     app[SETTINGS] = mail_services.settings
-    unsubscribe.setup_routes(app)
+    routes.channels(app)
     path = link.removeprefix("http://policy.test")
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         page = await client.get(path)  # a GET (a scanner) changes nothing

@@ -25,7 +25,7 @@ from bot.push.models import Campaign, CampaignState, Delivery, DeliveryState
 from bot.push.runtime import PushRuntime, push_runtime, wake
 from bot.services import Services, open_services
 from bot.sms.fake import FakeSms
-from bot.web import campaigns_api, links, sms_callbacks
+from bot.web import routes
 from bot.web.errors import json_errors
 from bot.wechat.fake import FakeWeChat
 from tests.push.conftest import add_residents, eventually, fake_ids, push_settings
@@ -184,7 +184,7 @@ async def callbacks(sms_services: Services) -> AsyncIterator[TestClient]:
     """The SMS callback routes on loopback, as Tencent's console would be given them."""
     app = web.Application()
     app[SETTINGS] = sms_services.settings
-    sms_callbacks.setup_routes(app)
+    routes.channels(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
@@ -240,7 +240,7 @@ async def test_a_tracked_link_counts_the_first_visit_only_and_lands_on_the_polic
     assert link not in fake_sms.messages("13900000002")[0]["text"]  # one link per resident
     app = web.Application()
     app[SETTINGS] = sms_services.settings
-    links.setup_routes(app)
+    routes.channels(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         for _ in range(3):  # the resident opens it three times
             resp = await client.get(link.removeprefix("http://policy.test"), allow_redirects=False)
@@ -261,7 +261,7 @@ async def test_cost_and_limits_are_visible_before_sending(sms_services: Services
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = sms_services.settings
     app[SERVICES] = sms_services
-    campaigns_api.setup_routes(app)
+    routes.pushes(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         resp = await client.post(
             "/api/v1/admin/audience/count",

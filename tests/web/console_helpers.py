@@ -38,13 +38,7 @@ def staff_settings(db_url: str, fake_url: str, **sections: Any) -> Settings:
 
 
 def _app(settings: Settings, role: str = "web") -> web.Application:
-    app = create_app(settings, role=role)
-    if "console" not in app.router.named_resources():  # until routes.py registers them
-        from bot.web import console, feedback_api
-
-        feedback_api.setup_routes(app)
-        console.setup_routes(app)
-    return app
+    return create_app(settings, role=role)
 
 
 @cache
