@@ -87,9 +87,10 @@ async def _seed(url: str, settings: Settings) -> int:
         return campaign.id
 
 
-async def test_sigkill_mid_push_loses_none_and_repeats_none(db_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    fake_url = f"http://127.0.0.1:{port}/"
+def worker_config(
+    tmp_path: Path, db_url: str, fake_url: str, workers: int = 8, extra: str = ""
+) -> Path:
+    """The config file of a real worker process sending through the WeChat stand-in."""
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -106,13 +107,20 @@ sync_on_start = false
 [push]
 rate_per_second = 1000
 quiet_hours = ""
-workers = 8
+workers = {workers}
 max_attempts = 8
-[log]
+{extra}[log]
 level = "WARNING"
 """,
         encoding="utf-8",
     )
+    return config
+
+
+async def test_sigkill_mid_push_loses_none_and_repeats_none(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    fake_url = f"http://127.0.0.1:{port}/"
+    config = worker_config(tmp_path, db_url, fake_url)
     settings = Settings.model_validate({
         "database": {"url": db_url}, "wechat": {"template_id": "tmpl-crash"},
     })  # fmt: skip

@@ -31,9 +31,8 @@ from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState
 from bot.sms.fake import FakeSmsConfig, serve_fake_sms
-from tests.conftest import ROOT
 from tests.processes import free_port
-from tests.push.test_crash import APPID, SECRET, _spawn, _state, _until
+from tests.push.test_crash import APPID, SECRET, _spawn, _state, _until, worker_config
 
 RESIDENTS, PHONES = 5000, 1000
 SMS_RATE, WORKERS = 200, 8
@@ -80,33 +79,12 @@ async def test_sigkill_mid_mixed_push_loses_none_and_bounds_sms_repeats(
                    "template_id": "100001", "endpoint": sms.url,
                    "rate_per_second": SMS_RATE}  # fmt: skip
     lines = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in sms_section.items())
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[database]
-url = "{db_url}"
-[wechat]
-appid = "{APPID}"
-secret = "{SECRET}"
-api_base_url = "{fake_url}"
-template_id = "tmpl-crash"
-[content]
-dir = "{ROOT / "content"}"
-sync_on_start = false
-[push]
-rate_per_second = 1000
-quiet_hours = ""
-workers = {WORKERS}
-max_attempts = 8
-[sms]
+    extra = f"""[sms]
 {lines}
 [privacy]
 key = "{KEY}"
-[log]
-level = "WARNING"
-""",
-        encoding="utf-8",
-    )
+"""
+    config = worker_config(tmp_path, db_url, fake_url, WORKERS, extra)
     settings = Settings.model_validate({
         "database": {"url": db_url}, "wechat": {"template_id": "tmpl-crash"}, "sms": sms_section,
         "privacy": {"key": KEY},
