@@ -19,6 +19,7 @@ import aiohttp
 
 from bot import db, privacy
 from bot.config import Settings
+from bot.deferred import DeferredWrites
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -45,13 +46,16 @@ class Services:
     )  # openid → last write
     push: PushRuntime | None = None  # set by the push runtime in roles all and worker
     outbox: OutboxWorker | None = None  # participation's delivery worker (roles all and worker)
+    writes: DeferredWrites = field(default_factory=DeferredWrites)  # the chat's deferred writes
 
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, sync_content: bool = False
+    settings: Settings, *, sync_content: bool = False, defer_writes: bool = True
 ) -> AsyncIterator[Services]:
-    """Database → Redis → HTTP session → WeChat API → content → search index."""
+    """Database → deferred writes → Redis → HTTP session → WeChat API → content → search index.
+
+    ``defer_writes=False`` makes every write at once, in the caller's transaction."""
     from bot.eligibility import notify  # noqa: F401  (listens for published policies)
     from bot.search import SearchIndex
     from bot.wechat.api import WeChatAPI
@@ -59,6 +63,8 @@ async def open_services(
     privacy.configure(settings.privacy)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(db.database(settings.database.url))
+        writes = DeferredWrites(immediate=not defer_writes)
+        stack.push_async_callback(writes.close)
         redis = None
         if settings.redis.url:
             from redis.asyncio import Redis
@@ -74,7 +80,9 @@ async def open_services(
         search = SearchIndex(settings, redis=redis)
         await search.start()
         stack.push_async_callback(search.stop)
-        yield Services(settings=settings, http=http, api=api, search=search, redis=redis)
+        yield Services(
+            settings=settings, http=http, api=api, search=search, redis=redis, writes=writes
+        )
 
 
 async def _sync_content(settings: Settings, redis: Redis | None) -> None:

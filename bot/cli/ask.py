@@ -34,7 +34,9 @@ async def _ask(settings: Settings, text: str, openid: str) -> int:
     from bot.services import open_services
 
     reply: Reply | None = None
-    async with open_services(settings, sync_content=settings.content.sync_on_start) as services:
+    async with open_services(
+        settings, sync_content=settings.content.sync_on_start, defer_writes=False
+    ) as services:
         message = Incoming(
             kind="text", openid=openid, created_at=datetime.now(UTC), text=text.strip()
         )

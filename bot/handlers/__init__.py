@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from bot import metrics
+from bot.db import Statement
 from bot.handlers.router import Dispatcher
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 from bot.models import Subscriber
@@ -101,6 +102,7 @@ def as_text(message: Incoming) -> Incoming:
     return message
 
 
+_TOUCH = Statement("UPDATE subscriber SET last_active_at = {} WHERE openid = {}")
 TOUCH_EVERY = timedelta(minutes=1)  # a minute's staleness is nothing against a 48-hour window
 
 
@@ -116,8 +118,7 @@ async def _touch(seen: OrderedDict[str, datetime], openid: str, now: datetime) -
     seen.move_to_end(openid)
     if len(seen) > 10_000:
         seen.popitem(last=False)
-    updated = await Subscriber.filter(openid=openid).update(last_active_at=now)
-    if not updated:
+    if not await _TOUCH.run(now, openid):
         await Subscriber.get_or_create(
             openid=openid, defaults={"last_active_at": now, "followed_at": now}
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.catalog.kinds import kind
 from bot.config import Settings
+from bot.db import Statement
 from bot.eligibility import profile
 from bot.eligibility.attributes import ATTRIBUTES, AnswerError
 from bot.eligibility.check import Outcome, read_answer, run
@@ -104,8 +105,15 @@ async def start(message: Incoming, ctx: Context) -> Reply:
     return await _next(row, ctx, lead)
 
 
+# Asked of every text a resident sends, almost always of someone with no check under way.
+_UNDER_WAY = Statement("SELECT paused FROM eligibility_check WHERE openid = {}")
+
+
 async def answer(message: Incoming, ctx: Context) -> Reply | Pass:
     """Any text while a check is asking; everything else goes on to the next routes."""
+    under_way = await _UNDER_WAY.rows(message.openid)
+    if not under_way or under_way[0]["paused"]:
+        return PASS
     row = await _session(message.openid, ctx)
     if row is None or row.paused:
         return PASS

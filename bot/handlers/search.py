@@ -8,6 +8,7 @@ and “更多” shows the next ones.
 from __future__ import annotations
 
 from bot.catalog.models import Topic
+from bot.db import Statement
 from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
 from bot.models import MoreResults
@@ -17,6 +18,14 @@ from bot.search.rules import record_miss
 router = Router("search")
 
 MAX_HITS = 15  # results reachable through “更多”
+
+# Every search writes one of these: fixed statements, not the query builder (bot.db.Statement).
+_REMEMBER = Statement(
+    "INSERT INTO more_results (openid, query, shown, updated_at) VALUES ({}, {}, {}, {}) "
+    "ON CONFLICT (openid) DO UPDATE SET query = excluded.query, shown = excluded.shown, "
+    "updated_at = excluded.updated_at"
+)
+_FORGET = Statement("DELETE FROM more_results WHERE openid = {}")
 
 
 async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
@@ -28,12 +37,11 @@ async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
         topics = await Topic.all().values_list("name", flat=True)
         return TextReply(nothing_found(query, topics))
     text, shown = format_found(found, start=start, page=ctx.settings.chat.max_results)
+    writes, key = ctx.services.writes, ("more_results", openid)
     if start + shown < len(hits):
-        await MoreResults.update_or_create(
-            openid=openid, defaults={"query": query[:200], "shown": start + shown}
-        )
+        await writes.put(key, _REMEMBER, openid, query[:200], start + shown, ctx.now)
     else:
-        await MoreResults.filter(openid=openid).delete()
+        await writes.put(key, _FORGET, openid)
     return TextReply(text)
 
 
@@ -42,10 +50,20 @@ async def more(message: Incoming, ctx: Context) -> Reply:
     """The next results of the resident's last search (or of the words after 更多)."""
     if query := command_argument(message.text):
         return await _answer(ctx, message.openid, query, 0)
-    pending = await MoreResults.get_or_none(openid=message.openid)
-    if pending is None:
+    last = await _last_search(ctx, message.openid)
+    if last is None:
         return TextReply("没有更多结果了。请直接发送想查的事，如“低保怎么申请”。")
-    return await _answer(ctx, message.openid, pending.query, pending.shown)
+    return await _answer(ctx, message.openid, *last)
+
+
+async def _last_search(ctx: Context, openid: str) -> tuple[str, int] | None:
+    """The query and results shown, this process's moment-old write first."""
+    mine = ctx.services.writes.pending(("more_results", openid))
+    if mine is not None:
+        statement, args = mine
+        return (str(args[1]), int(args[2])) if statement is _REMEMBER else None
+    row = await MoreResults.get_or_none(openid=openid)
+    return (row.query, row.shown) if row is not None else None
 
 
 @router.kind("text")

@@ -33,6 +33,7 @@ import logging
 import os
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,7 @@ CORRECTOR_REFRESH = 300.0  # seconds: the correction vocabulary follows new docu
 COMMON_WORD = 100  # jieba frequency above which a word is never "corrected"
 SAVE_AFTER = 1000  # documents changed since the snapshot before a refresh writes a new one
 SAVE_LEASE_SECONDS = 300.0
+ANSWERS_KEPT = 4096  # recent distinct questions whose answers are kept until the index changes
 
 __all__ = ["CHANNEL", "Found", "Hit", "SearchBackend", "SearchIndex", "announce_change"]
 
@@ -98,6 +100,10 @@ class SearchIndex:
         self._key = ""  # snapshot version key of the analyser the index was built with
         self._changed_since_save = 0
         self.loaded_from_snapshot = False
+        # Residents ask the same few hundred things (most of all after a push): a kept
+        # answer costs a dictionary lookup instead of a search and a database read.
+        self._answers: OrderedDict[tuple[str, int], Found] = OrderedDict()
+        self._generation = 0
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -164,11 +170,28 @@ class SearchIndex:
 
     async def find(self, query: str, limit: int = 5) -> Found:
         """``find_sync``, plus the passage that answers a question about a part of
-        the best document (its amount, conditions …), read from the database."""
+        the best document (its amount, conditions …), read from the database.
+
+        Answers are kept until the index next changes; callers must not modify them."""
+        key = (query, limit)
+        kept = self._answers.get(key)
+        if kept is not None:
+            self._answers.move_to_end(key)
+            return kept
+        generation = self._generation
         found = self.find_sync(query, limit)
         if found.intents and found.hits and not found.fallback:
             found.passage = await self._passage(found)
+        if generation == self._generation:  # no refresh ran while the passage was read
+            self._answers[key] = found
+            if len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
         return found
+
+    def _changed(self) -> None:
+        """The index changed: every kept answer may be wrong now."""
+        self._generation += 1
+        self._answers.clear()
 
     async def _passage(self, found: Found) -> Passage | None:
         index = self.index
@@ -258,6 +281,7 @@ class SearchIndex:
         await self._refresh_corrector(force=True)
         self._marker = marker
         self._watermark = {k: source.parse_time(marker[k][0]) for k in source.kind_names()}
+        self._changed()
         log.info(
             "search index built",
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
@@ -284,6 +308,7 @@ class SearchIndex:
         self._slow_checked = 0.0  # the first refresh also compares published counts
         self._changed_since_save = 0
         await self._refresh_corrector(force=True)
+        self._changed()
         log.info(
             "search index loaded",
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
@@ -357,6 +382,8 @@ class SearchIndex:
         for kind in changed:
             touched |= await self._apply(kind, marker[kind], counted=slow)
         self._marker = marker
+        if touched:
+            self._changed()
         if self._changed_since_save >= SAVE_AFTER:
             await self._save()
         return touched

@@ -46,7 +46,9 @@ class Callback:
         self.crypto = WeChatCrypto(self.token, aes, cfg.appid) if aes else None
         self.window = cfg.timestamp_window
         # A replay is refused by its time or recognised by its key: the key must outlive the window.
-        self.dedup = Deduplicator(services.redis, keep=Deduplicator.keep_for(self.window))
+        self.dedup = Deduplicator(
+            services.redis, keep=Deduplicator.keep_for(self.window), writes=services.writes
+        )
         self.timeout = services.settings.server.reply_timeout
         self.background: set[asyncio.Task[Any]] = set()
 
