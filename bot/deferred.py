@@ -1,8 +1,8 @@
 """Writes on the chat's hot path that nobody reads for seconds, made together.
 
-A reply kept for WeChat's retries (which come 5 s later) and a resident's
-“更多” position are written for every message; one statement each cost more
-CPU than the rest of a reply. Here each write is kept under its key (the last
+A reply kept for WeChat's retries (which come 5 s later), a resident's
+“更多” position and the count of a query nothing answered are written for
+every message; one statement each cost more CPU than the rest of a reply. Here each write is kept under its key (the last
 write of a key wins, so a key's writes never reorder) and all are made every
 ``every`` seconds in one transaction, one ``executemany`` per statement.
 
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from tortoise.transactions import in_transaction
 
@@ -31,6 +33,9 @@ EVERY = 0.05  # seconds a deferred write waits at most
 RETRY = 1.0  # seconds before a failed flush is tried again
 
 Key = tuple[str, str]  # (what, which): ("handled_message", key), ("more_results", openid)
+K = TypeVar("K")
+V = TypeVar("V")
+Merge = Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]]
 
 
 class DeferredWrites:
@@ -41,10 +46,17 @@ class DeferredWrites:
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
 
-    async def put(self, key: Key, statement: Statement, *args: Any) -> None:
+    async def put(
+        self, key: Key, statement: Statement, *args: Any, merge: Merge | None = None
+    ) -> None:
+        """Write ``args`` with ``statement`` soon; ``merge`` folds a write of ``key`` still
+        pending into this one (a counter adds up) instead of this one replacing it."""
         if self.immediate:
             await statement.run(*args)
             return
+        earlier = self._pending.get(key)
+        if merge is not None and earlier is not None and earlier[0] is statement:
+            args = merge(earlier[1], args)
         self._pending[key] = (statement, args)
         self._schedule(self.every)
 
@@ -91,3 +103,60 @@ class DeferredWrites:
             with contextlib.suppress(Exception):
                 await self._flusher
         await self.flush()
+
+
+class Batched(Generic[K, V]):
+    """Lookups made concurrently share one statement.
+
+    Under load many messages reach the same question (is this message new? is this
+    resident in a 政策体检?) in the same turn of the event loop; ``fetch`` answers all
+    their keys in one round trip. Alone, a key costs what a single statement costs.
+    """
+
+    def __init__(self, fetch: Callable[[list[K]], Awaitable[dict[K, V]]], shared: bool) -> None:
+        self.fetch = fetch
+        self.shared = shared
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[K, list[asyncio.Future[V | None]]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def get(self, key: K) -> V | None:
+        """``fetch``'s answer for ``key``; None when it has none. A key asked twice in one
+        batch: every asker gets the answer if ``shared``, else only the first (a claim)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests run one each)
+            self._loop, self._waiting = loop, {}
+        future: asyncio.Future[V | None] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._start)
+        self._waiting.setdefault(key, []).append(future)
+        return await future
+
+    def _start(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        task = asyncio.ensure_future(self._answer(waiting))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _answer(self, waiting: dict[K, list[asyncio.Future[V | None]]]) -> None:
+        try:
+            found = await self.fetch(list(waiting))
+        except Exception as exc:
+            for futures in waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+            return
+        for key, (first, *later) in waiting.items():
+            if not first.done():
+                first.set_result(found.get(key))
+            for future in later:
+                if not future.done():
+                    future.set_result(found.get(key) if self.shared else None)
+
+
+@functools.lru_cache(maxsize=256)
+def repeated(head: str, group: str, count: int, tail: str = "") -> Statement:
+    """A statement with ``group`` ``count`` times (``IN ({}, {})``, ``VALUES (…), (…)``),
+    made once per count."""
+    return Statement(head + ", ".join([group] * count) + tail)

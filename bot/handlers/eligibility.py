@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.catalog.kinds import kind
 from bot.config import Settings
-from bot.db import Statement
+from bot.deferred import Batched, repeated
 from bot.eligibility import profile
 from bot.eligibility.attributes import ATTRIBUTES, AnswerError
 from bot.eligibility.check import Outcome, read_answer, run
@@ -105,14 +105,22 @@ async def start(message: Incoming, ctx: Context) -> Reply:
     return await _next(row, ctx, lead)
 
 
-# Asked of every text a resident sends, almost always of someone with no check under way.
-_UNDER_WAY = Statement("SELECT paused FROM eligibility_check WHERE openid = {}")
+async def _paused(openids: list[str]) -> dict[str, bool]:
+    """Whether each resident's check is paused; absent: no check under way."""
+    select = repeated(
+        "SELECT openid, paused FROM eligibility_check WHERE openid IN (", "{}", len(openids), ")"
+    )
+    return {row["openid"]: bool(row["paused"]) for row in await select.rows(*openids)}
+
+
+# Asked of every text a resident sends, almost always of someone with no check under way:
+# the messages that ask at the same moment share one statement.
+_UNDER_WAY: Batched[str, bool] = Batched(_paused, shared=True)
 
 
 async def answer(message: Incoming, ctx: Context) -> Reply | Pass:
     """Any text while a check is asking; everything else goes on to the next routes."""
-    under_way = await _UNDER_WAY.rows(message.openid)
-    if not under_way or under_way[0]["paused"]:
+    if await _UNDER_WAY.get(message.openid) in (None, True):
         return PASS
     row = await _session(message.openid, ctx)
     if row is None or row.paused:

@@ -31,7 +31,7 @@ _FORGET = Statement("DELETE FROM more_results WHERE openid = {}")
 async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
     found = await ctx.services.search.find(query, MAX_HITS) if query else None
     if found is not None and not start:
-        await record_miss(found)  # staff see what residents could not find
+        await record_miss(found, ctx.services.writes)  # staff see what residents could not find
     hits = found.hits if found else []
     if found is None or not hits:
         topics = await Topic.all().values_list("name", flat=True)

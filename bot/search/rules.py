@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.audit import Actor
 from bot.catalog.models import Interpretation, Policy, Status
+from bot.db import Statement
+from bot.deferred import DeferredWrites
 from bot.errors import Invalid, NotFound
 from bot.search.hits import Found
 from bot.search.models import MissKind, SearchMiss, SearchRule
@@ -34,21 +36,28 @@ DOC_KINDS = {"policy": Policy, "interpretation": Interpretation}
 Marker = tuple[int, str]
 
 
-async def record_miss(found: Found) -> None:
-    """Count a query that found nothing or only a fallback (a cheap upsert)."""
+# Counted with the chat's other deferred writes; several askings before a flush add up.
+_MISSED = Statement(
+    "INSERT INTO search_miss (query, kind, count, first_seen, last_seen) "
+    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (query) DO UPDATE SET "
+    "count = search_miss.count + excluded.count, kind = excluded.kind, "
+    "last_seen = excluded.last_seen"
+)
+
+
+def _add_up(earlier: tuple[Any, ...], later: tuple[Any, ...]) -> tuple[Any, ...]:
+    query, kind, count, _first_seen, last_seen = later
+    return query, kind, earlier[2] + count, earlier[3], last_seen
+
+
+async def record_miss(found: Found, writes: DeferredWrites) -> None:
+    """Count a query that found nothing or only a fallback."""
     if not found.missed or not found.query:
         return
     query = found.query.strip()[:200]
     kind = MissKind.fallback if found.hits else MissKind.nothing
     now = dt.datetime.now(dt.UTC)
-    updated = await SearchMiss.filter(query=query).update(
-        count=F("count") + 1, last_seen=now, kind=kind
-    )
-    if not updated:
-        try:
-            await SearchMiss.create(query=query, kind=kind)
-        except Exception:  # another process inserted it first: count it there
-            await SearchMiss.filter(query=query).update(count=F("count") + 1, last_seen=now)
+    await writes.put(("search_miss", query), _MISSED, query, kind.value, 1, now, now, merge=_add_up)
 
 
 async def list_misses(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.db import Statement
-from bot.deferred import DeferredWrites
+from bot.deferred import Batched, DeferredWrites, repeated
 from bot.models import HandledMessage
 
 if TYPE_CHECKING:
@@ -29,12 +29,21 @@ KEEP = timedelta(days=1)  # far longer than WeChat's 15 s of retries, short enou
 STALE = timedelta(seconds=30)  # a claim never finished (crashed process) is taken over after this
 _PENDING = ""
 
-# The hot path's two statements (``bot.db.Statement``: no query builder per message).
-_CLAIM = Statement(
-    "INSERT INTO handled_message (key, reply, created_at) VALUES ({}, NULL, {}) "
-    "ON CONFLICT (key) DO NOTHING RETURNING key"
-)
+# The hot path's statements (``bot.db.Statement``: no query builder per message).
 _FINISH = Statement("UPDATE handled_message SET reply = {} WHERE key = {}")
+
+
+async def _claim_new(asked: list[tuple[str, datetime]]) -> dict[tuple[str, datetime], bool]:
+    """Claim, in one statement, the keys no one has claimed yet: those are True."""
+    first = dict(reversed(asked))  # a key asked twice in one batch: its first asking
+    claim = repeated(
+        "INSERT INTO handled_message (key, reply, created_at) VALUES ",
+        "({}, NULL, {})",
+        len(first),
+        " ON CONFLICT (key) DO NOTHING RETURNING key",
+    )
+    rows = await claim.rows(*(value for pair in first.items() for value in pair))
+    return {(row["key"], first[row["key"]]): True for row in rows}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Deduplicator:
         self.keep = keep
         # A stored reply is read only by a retry, 5 s later: it is written with others.
         self.writes = writes or DeferredWrites(immediate=True)
+        self._claims: Batched[tuple[str, datetime], bool] = Batched(_claim_new, shared=False)
 
     @staticmethod
     def keep_for(window_seconds: int) -> timedelta:
@@ -73,7 +83,7 @@ class Deduplicator:
         now = now or datetime.now(UTC)
         if self.redis is not None:
             return await self._claim_redis(key)
-        if await _CLAIM.rows(key, now):
+        if await self._claims.get((key, now)):
             return Claim(first=True)
         row = await HandledMessage.get_or_none(key=key)
         if row is None:  # removed by the clean-up in between: treat as new

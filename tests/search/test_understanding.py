@@ -113,6 +113,7 @@ async def test_chat_quotes_the_answer_corrects_and_falls_back(
 
         nothing = await _chat(services, "狗证怎么办理")
         assert "没有找到" in nothing
+        await services.writes.flush()  # counted with the chat's deferred writes (50 ms)
         misses = await SearchMiss.all().values("query", "count")
         assert {"query": "狗证怎么办理", "count": 1} in misses
         assert all("o-resident" not in str(m) for m in misses)  # never who asked
@@ -171,6 +172,7 @@ async def test_admin_api_lists_misses_and_adds_a_fix(
         services = app[SERVICES]
         for _ in range(2):
             await _chat(services, "宠物医院收费标准", openid="o-a")
+        await services.writes.flush()  # both askings counted in one deferred write
         auth = {"Authorization": "Bearer " + EDITOR_TOKEN}
         assert (await client.get("/api/v1/admin/search/misses")).status == 401
         listed = await (await client.get("/api/v1/admin/search/misses", headers=auth)).json()
