@@ -149,6 +149,24 @@ async def test_retry_gets_same_reply_without_repeating_side_effect(wechat: WeCha
     assert await Feedback.all().count() == 1
 
 
+async def test_copies_arriving_at_once_are_handled_once_each(wechat: WeChatServer) -> None:
+    """Messages that arrive together are claimed in one statement: a copy among them is
+    still recognised, and every different message is handled."""
+    copy = text_xml("留言 同时到达", openid="o-copy", msg_id="7000000000000000009")
+    others = [
+        text_xml(f"留言 第{i}件", openid=f"o-other-{i}", msg_id=f"70000000000000001{i:02d}")
+        for i in range(6)
+    ]
+    replies = await asyncio.gather(*(wechat.send(x) for x in [copy, *others, copy, copy]))
+    assert {r.status for r in replies} == {200}
+    copies = [replies[0], *replies[-2:]]
+    assert len({r.text for r in copies if r.body != "success"}) == 1
+    assert await Feedback.filter(text="同时到达").count() == 1
+    assert sorted(f.text for f in await Feedback.filter(text__startswith="第")) == [
+        f"第{i}件" for i in range(6)
+    ]
+
+
 async def test_event_retry_is_recognised_by_sender_time_and_event(wechat: WeChatServer) -> None:
     xml = event_xml("subscribe", openid="o-new", created=int(time.time()) - 10)
     await wechat.send(xml)
