@@ -10,6 +10,7 @@ few phrases per intent. A real question that merely starts with a greeting
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -69,6 +70,7 @@ def _squeeze(text: str) -> str:
     return re.sub(r"(.+?)\1+", r"\1", text).strip(_PARTICLES)
 
 
+@functools.lru_cache(maxsize=4096)  # asked of every text; residents repeat themselves
 def intent(text: str) -> str | None:
     """``greeting``, ``thanks``, ``howto``, ``person`` or ``hotline``; None for anything else."""
     words = core(text)

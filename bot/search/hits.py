@@ -65,6 +65,10 @@ class Found:
     terms: list[tuple[str, float]] = field(
         default_factory=list, repr=False
     )  # query words, weighted
+    # Replies made of this answer, by (start, page): a kept answer is formatted once.
+    replies: dict[tuple[int, int], tuple[str, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def missed(self) -> bool:

@@ -113,11 +113,16 @@ def preface(found: Found, hant: bool = False) -> str:
 def format_found(found: Found, *, start: int = 0, page: int = MAX_RESULTS) -> tuple[str, int]:
     """The reply for a whole search answer (``SearchIndex.find``): on the first
     page the correction, the quoted answer, or the fallback's plain notice."""
+    made = found.replies.get((start, page))
+    if made is not None:
+        return made
     head = None
     if found.fallback and not start:
         head = f"没有找到完全对应的文件，以下是与“{found.fallback}”有关的政策："
     lead = "" if start else preface(found, is_traditional(found.query))
-    return format_results(found.query, found.hits, start=start, page=page, preface=lead, head=head)
+    made = format_results(found.query, found.hits, start=start, page=page, preface=lead, head=head)
+    found.replies[(start, page)] = made
+    return made
 
 
 def format_results(
