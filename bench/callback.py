@@ -126,11 +126,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pinned(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def pinned(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server on core 0 (taskset when available)."""
     prefix = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
     return subprocess.Popen(
-        prefix + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        prefix + cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -273,7 +275,9 @@ async def main() -> None:
     if python is not None:
         policies = str(ROOT / "content" / "policies")
         servers["WeRoBot 1.13 + title search"] = (
-            pinned([str(python), "-c", WEROBOT_SERVER, str(ports["werobot"]), policies]),
+            pinned(  # in the temporary folder: WeRoBot keeps its sessions in ./werobot_session
+                [str(python), "-c", WEROBOT_SERVER, str(ports["werobot"]), policies], cwd=tmp
+            ),
             ports["werobot"],
         )
     servers["policybot serve"] = (

@@ -2,9 +2,11 @@
 
 A reply kept for WeChat's retries (which come 5 s later), a resident's
 “更多” position and the count of a query nothing answered are written for
-every message; one statement each cost more CPU than the rest of a reply. Here each write is kept under its key (the last
-write of a key wins, so a key's writes never reorder) and all are made every
-``every`` seconds in one transaction, one ``executemany`` per statement.
+every message; one statement each cost more CPU than the rest of a reply.
+Here each write is kept under its key (the last write of a key wins, so a
+key's writes never reorder) and all are made every ``every`` seconds in one
+transaction, one ``executemany`` per statement. ``Batched`` does the same for
+look-ups: those asked at the same moment share one statement.
 
 The process that deferred a write reads it back through ``pending``; other
 processes see it at most ``every`` seconds later. A flush that fails keeps its
