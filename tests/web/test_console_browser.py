@@ -178,6 +178,10 @@ async def test_staff_publish_and_push_in_the_browser(db_url: str, fake_wechat: A
             await reviewer.click(page.get_by_role("button", name="审核通过（发送给 5 人）"))
             await expect(page.locator('[data-count="sent"]')).to_have_text("5", timeout=20_000)
             await expect(page.locator("#state")).to_have_text("已完成", timeout=20_000)
+            # The finished page says so everywhere: no 取消推送, the run finished too.
+            await expect(page.locator("#cancel")).to_have_count(0, timeout=10_000)
+            await expect(page.locator("#runs")).to_contain_text("已完成")
+            await expect(page.locator("#runs")).not_to_contain_text("发送中")
             await reviewer.check("campaign-done")
             assert page.url.startswith(campaign_url)
 

@@ -99,7 +99,7 @@ function setUpPicker(input, onPick) {
   input.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); search(); } });
 }
 
-// A campaign that is sending: poll its counts every two seconds until it is done.
+// A campaign that is sending: poll its counts every two seconds until it is done, then reload.
 function setUpProgress(box) {
   const tick = async () => {
     const resp = await fetch(box.dataset.poll, { credentials: "same-origin" });
@@ -113,6 +113,9 @@ function setUpProgress(box) {
     document.getElementById("state").textContent = answer.state_name;
     if (answer.state === "sending" || answer.state === "scheduled" || answer.state === "approved") {
       setTimeout(tick, 2000);
+    } else {
+      // Finished: show the page of a finished campaign (no 取消推送, the runs' final states).
+      window.location.replace(window.location.pathname);
     }
   };
   setTimeout(tick, 1000);
