@@ -23,6 +23,7 @@ import logging
 import re
 import threading
 import unicodedata
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -116,8 +117,8 @@ class PosTags:
 
     def __init__(self, dictionary: BinaryIO) -> None:
         names: dict[str, int] = {}
-        hashes: list[int] = []
-        codes: list[int] = []
+        hashes = array("q")  # raw values: 350,000 int objects would outlive the build as heap
+        codes = array("B")
         with dictionary:
             for raw in dictionary:
                 line = raw.strip().decode("utf-8")
@@ -125,10 +126,10 @@ class PosTags:
                     word, _freq, tag = line.split(" ")
                     hashes.append(hash(word))
                     codes.append(names.setdefault(tag, len(names)))
-        keys = np.array(hashes, dtype=np.int64)
+        keys = np.frombuffer(hashes, dtype=np.int64)
         order = np.argsort(keys, kind="stable")  # a word listed twice: the last wins, as in posseg
         self._keys = keys[order]
-        self._codes = np.array(codes, dtype=np.uint8)[order]
+        self._codes = np.frombuffer(codes, dtype=np.uint8)[order]
         self._names = list(names)
 
     def get(self, word: str, default: str = "x") -> str:
