@@ -4,8 +4,10 @@ written), a restart (the snapshot loaded, then refreshed from the change
 marker), and a second process started while the first still runs (sharing its
 memory-mapped postings). For each: seconds from spawning the process to its
 first answer, ``SearchIndex.start()`` seconds, RSS and PSS (proportional set
-size: shared pages divided between the processes mapping them) after start,
-search p95, and whether the answers equal the cold build's.
+size: shared pages divided between the processes mapping them) and private
+anonymous memory after start, RSS and PSS again after the queries (which map
+in the postings they read), search p95, and whether the answers equal the
+cold build's.
 
     python bench/startup.py                                   # 100,000 docs, both databases
     python bench/startup.py --size 10000 --dbs sqlite
@@ -40,15 +42,15 @@ from bot.search import SearchIndex  # noqa: E402
 from bot.search.evaluate import load_gold  # noqa: E402
 
 
-def memory_mb() -> tuple[float, float]:
-    """(RSS, PSS) of this process in MB."""
-    rss = pss = 0.0
+def memory_mb() -> tuple[float, float, float]:
+    """(RSS, PSS, private anonymous) of this process in MB; the last is what no
+    other process can share (heap, Python objects), unlike mapped files."""
+    found = {"Rss": 0.0, "Pss": 0.0, "Anonymous": 0.0}
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        if line.startswith("Rss:"):
-            rss = int(line.split()[1]) / 1024
-        elif line.startswith("Pss:"):
-            pss = int(line.split()[1]) / 1024
-    return rss, pss
+        name = line.split(":")[0]
+        if name in found:
+            found[name] = int(line.split()[1]) / 1024
+    return found["Rss"], found["Pss"], found["Anonymous"]
 
 
 async def child(url: str, index_dir: str, queries: list[str], hold: bool) -> None:
@@ -67,7 +69,7 @@ async def child(url: str, index_dir: str, queries: list[str], hold: bool) -> Non
         start_s = time.perf_counter() - started
         search.find_sync(queries[0])
         answered_at = time.time()
-        rss, pss = memory_mb()
+        rss, pss, anon = memory_mb()
         digest = hashlib.sha256()
         for q in queries:
             found = search.find_sync(q)
@@ -77,6 +79,7 @@ async def child(url: str, index_dir: str, queries: list[str], hold: bool) -> Non
             t = time.perf_counter()
             search.find_sync(q)
             latencies.append((time.perf_counter() - t) * 1000)
+        rss_after, pss_after, _anon = memory_mb()
         result = {
             "answered_at": answered_at,
             "start_s": start_s,
@@ -84,6 +87,9 @@ async def child(url: str, index_dir: str, queries: list[str], hold: bool) -> Non
             "docs": len(search.index or ()),
             "rss": rss,
             "pss": pss,
+            "anon": anon,
+            "rss_after": rss_after,  # after the queries: the postings they read are mapped in
+            "pss_after": pss_after,
             "p50": statistics.median(latencies),
             "p95": percentile(latencies, 95),
             "digest": digest.hexdigest(),
@@ -91,8 +97,7 @@ async def child(url: str, index_dir: str, queries: list[str], hold: bool) -> Non
         print(json.dumps(result), flush=True)
         if hold:
             sys.stdin.read()
-            result["rss"], result["pss"] = memory_mb()
-            print(json.dumps({"pss_later": result["pss"]}), flush=True)
+            print(json.dumps({"pss_later": memory_mb()[1]}), flush=True)
         await search.stop()
 
 
@@ -165,11 +170,13 @@ async def prepare(kind: str, size: int, pg: str, tmp: Path) -> tuple[str, str]:
 def run(size: int, dbs: list[str], pg: str) -> None:
     print(f"{size} generated documents; each phase a fresh process; queries: gold set + 100 random")
     print("first answer s: from spawning the process (interpreter, imports, jieba) to its first")
-    print("answer; PSS: shared pages split between the processes that map them")
+    print("answer; PSS: shared pages split between the processes that map them; anon: private")
+    print("heap; after q: once the gold set and 100 random queries ran three times")
     print()
     header = (
         f"{'db':<9}{'phase':<16}{'first answer s':>15}{'start s':>9}{'loaded':>8}"
-        f"{'RSS MB':>8}{'PSS MB':>8}{'p50 ms':>8}{'p95 ms':>8}  same answers as cold"
+        f"{'RSS MB':>8}{'PSS MB':>8}{'anon MB':>8}{'RSS/PSS after q':>16}"
+        f"{'p50 ms':>8}{'p95 ms':>8}  same answers as cold"
     )
     for kind in dbs:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -184,9 +191,11 @@ def run(size: int, dbs: list[str], pg: str) -> None:
         print("-" * len(header))
         cold = results["cold"]
         for phase, r in results.items():
+            after = f"{r['rss_after']:.0f}/{r['pss_after']:.0f}"
             print(
                 f"{kind:<9}{phase:<16}{r['first_answer_s']:>15.1f}{r['start_s']:>9.1f}"
-                f"{'yes' if r['loaded'] else 'no':>8}{r['rss']:>8.0f}{r['pss']:>8.0f}"
+                f"{'yes' if r['loaded'] else 'no':>8}{r['rss']:>8.0f}{r['pss']:>8.0f}{r['anon']:>8.0f}"
+                f"{after:>16}"
                 f"{r['p50']:>8.2f}{r['p95']:>8.2f}  {r['digest'] == cold['digest']}"
             )
         restart = results["restart"]

@@ -22,7 +22,6 @@ from typing import Any
 
 import frontmatter
 import yaml
-from pypinyin import lazy_pinyin
 
 from bot.catalog.fields import (
     FieldError,
@@ -430,7 +429,11 @@ REGION_FIELDS = {
 def area_id(name: str) -> str:
     """The stable id of an area written without one: its name in toneless pinyin,
     syllables joined by hyphens (``社会救助`` → ``she-hui-jiu-zhu``), cut to 64
-    characters with a hash of the name when longer. It changes only if the name does."""
+    characters with a hash of the name when longer. It changes only if the name does.
+    pypinyin is imported here, not at the top: it costs about 50 MB per process,
+    and only content import of an area without an id needs it."""
+    from pypinyin import lazy_pinyin
+
     syllables = (re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") for s in lazy_pinyin(name))
     slug = "-".join(s for s in syllables if s)
     if not slug or len(slug) > 64:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import datetime as dt
 import hashlib
 import logging
@@ -112,6 +113,7 @@ class SearchIndex:
         async with self._lock:
             if await self._load():
                 await self._refresh()
+                _return_free_memory()
             else:
                 await self._rebuild()
         self._tasks.append(asyncio.create_task(self._refresher(), name="search-refresher"))
@@ -287,6 +289,7 @@ class SearchIndex:
             extra={"documents": len(index), "seconds": round(time.perf_counter() - started, 2)},
         )
         await self._save()
+        _return_free_memory()  # the build's term counts and the old index
 
     async def _load(self) -> bool:
         """Take the index from the snapshot, if there is one this analyser made."""
@@ -524,6 +527,13 @@ class SearchIndex:
             "terms": len(index.main) + len(index.delta),
             "bytes": index.nbytes(),
         }
+
+
+def _return_free_memory() -> None:
+    """Hand the heap a build or load freed back to the OS: glibc keeps it for
+    reuse otherwise, 10–20 MB at 100,000 documents (no-op without glibc)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 async def _all_docs(today: dt.date) -> AsyncIterator[list[IndexDoc]]:

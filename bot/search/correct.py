@@ -7,27 +7,32 @@ and the pairs southern speakers and input methods mix up folded together: zh/z,
 ch/c, sh/s, ing/in, eng/en, ang/an, l/n) with the index's own vocabulary; a
 match with the same sound replaces it. The search tries the correction only
 when the query as typed finds nothing, and says what it corrected.
+
+A character's reading comes from pypinyin's single-character table, read as a
+file: importing pypinyin loads its phrase dictionary too (about 50 MB per
+process), and the corrector needs only each character's most common reading.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-
-from pypinyin import Style, pinyin
+from pathlib import Path
 
 _CJK = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
 
 
-@lru_cache(maxsize=20000)
-def _sound(char: str) -> str:
-    """One character's fuzzy syllable (its most common reading)."""
-    syllable = pinyin(char, style=Style.NORMAL, errors="ignore")
-    text = syllable[0][0] if syllable and syllable[0] else char
+def _fuzzy(syllable: str) -> str:
+    """A toneless syllable with the sounds people mix up folded together."""
+    text = syllable
     for a, b in _FOLDS:
         if text.startswith(a):
             text = b + text[len(a) :]
@@ -39,6 +44,40 @@ def _sound(char: str) -> str:
             text = text[: -len(a)] + b
             break
     return text
+
+
+def _toneless(reading: str) -> str:
+    """lǜ → lv, bǎo → bao: pypinyin's ``Style.NORMAL`` spelling."""
+    text = unicodedata.normalize("NFD", reading).replace("u\u0308", "v")
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def _readings() -> dict[str, str]:
+    """pypinyin's code point → "reading,reading…" table, without importing the package."""
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is not None and spec.origin:
+        path = Path(spec.origin).parent / "pinyin_dict.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    from pypinyin.pinyin_dict import pinyin_dict  # another layout: the package itself
+
+    return {str(point): readings for point, readings in pinyin_dict.items()}
+
+
+@lru_cache(maxsize=1)
+def _sounds() -> dict[str, str]:
+    """Each common CJK character's fuzzy syllable (its most common reading)."""
+    out = {}
+    for point, readings in _readings().items():
+        char = chr(int(point))
+        if "\u4e00" <= char <= "\u9fff":  # the only characters ``_CJK`` lets through
+            out[char] = sys.intern(_fuzzy(_toneless(readings.split(",")[0])))
+    return out
+
+
+def _sound(char: str) -> str:
+    """One character's fuzzy syllable; a character without one stands for itself."""
+    return _sounds().get(char) or char
 
 
 def sound(word: str) -> str:

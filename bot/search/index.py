@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,42 @@ class DocInfo:
         return (self.kind, self.id)
 
 
+class DocTable:
+    """Slot → ``DocInfo`` (None once removed). The slots of a loaded snapshot
+    are no objects until read (``bot.search.snapshot.MappedDocs`` decodes its
+    row): a hit needs a few, and 100,000 objects with their strings cost 80 MB."""
+
+    def __init__(self) -> None:
+        self._base = 0  # slots below this are read with ``_read``
+        self._removed: set[int] = set()  # … unless removed since
+        self._rows: list[DocInfo | None] = []
+
+    def __len__(self) -> int:
+        return self._base + len(self._rows)
+
+    def __getitem__(self, slot: int) -> DocInfo | None:
+        if slot >= self._base:
+            return self._rows[slot - self._base]
+        if slot < 0:
+            raise IndexError(slot)
+        return None if slot in self._removed else self._read(slot)
+
+    def __iter__(self) -> Iterator[DocInfo | None]:
+        return (self[slot] for slot in range(len(self)))
+
+    def append(self, info: DocInfo) -> None:
+        self._rows.append(info)
+
+    def remove(self, slot: int) -> None:
+        if slot >= self._base:
+            self._rows[slot - self._base] = None
+        else:
+            self._removed.add(slot)
+
+    def _read(self, slot: int) -> DocInfo | None:
+        raise IndexError(slot)
+
+
 @dataclass
 class IndexDoc:
     info: DocInfo
@@ -136,7 +173,7 @@ class InvertedIndex:
         self.synonyms = synonyms
         self.lexicon = lexicon or Lexicon.load()
         self.slot_of: dict[tuple[str, str], int] = {}
-        self.infos: list[DocInfo | None] = []
+        self.infos = DocTable()
         self._alive = np.zeros(1024, dtype=bool)
         self._prior = np.zeros(1024, dtype=np.float32)
         self.main: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -226,17 +263,20 @@ class InvertedIndex:
         self.infos.append(a.info)
         self._alive[slot] = True
         self._prior[slot] = a.info.prior
-        self.slot_of[a.info.key] = slot
-        self._counts[a.info.kind] += 1
-        if a.docno is not None:
-            self.docnos.setdefault((a.docno.year, a.docno.number), []).append(
-                (a.docno.prefix, slot)
-            )
-        if a.info.kind == "interpretation" and a.info.policy_id:
-            self.interpretations_of.setdefault(a.info.policy_id, []).append(slot)
+        self.note_slot(a.info, a.docno, slot)
         for word in self.pins.get(a.info.key, ()):
             self._pin(word, slot)
         return slot
+
+    def note_slot(self, info: DocInfo, docno: DocNumber | None, slot: int) -> None:
+        """The lookup tables of a new slot (key, kind count, 文号, interpretations)."""
+        self.slot_of[(sys.intern(info.kind), info.id)] = slot
+        self._counts[info.kind] += 1
+        if docno is not None:
+            entry = (sys.intern(docno.prefix), slot)  # a few issuers share all the prefixes
+            self.docnos.setdefault((docno.year, docno.number), []).append(entry)
+        if info.kind == "interpretation" and info.policy_id:
+            self.interpretations_of.setdefault(info.policy_id, []).append(slot)
 
     # ------------------------------------------------------------------ staff keywords
     def _pin(self, word: str, slot: int) -> None:
@@ -318,7 +358,7 @@ class InvertedIndex:
         if slot is None:
             return False
         self._alive[slot] = False
-        self.infos[slot] = None
+        self.infos.remove(slot)
         self._counts[key[0]] -= 1
         self.dead += 1
         if self.dead > COMPACT_DEAD_SHARE * max(len(self.slot_of), 1000):

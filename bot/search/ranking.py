@@ -70,28 +70,28 @@ def best_groups(index: InvertedIndex, plan: QueryPlan) -> list[tuple[int, float,
     k = min(CANDIDATES, len(final))
     top = np.argpartition(-final, k - 1)[:k] if k < len(final) else np.arange(len(final))
     top = top[np.argsort(-final[top], kind="stable")]
-    groups: dict[int, tuple[float, float]] = {}
+    groups: dict[int, tuple[float, float, str]] = {}  # lead slot → score, coverage, id
     for slot in top.tolist():
         score = float(final[slot])
         if score <= 0:
             break
-        info = index.infos[slot]
+        info = index.infos[slot]  # read once: a loaded snapshot decodes it each time
         if info is None:
             continue
-        lead = slot
+        lead, lead_id = slot, info.id
         cov = float(coverage[slot])
         if info.kind == "interpretation" and info.policy_id:
             policy_slot = index.slot_of.get(("policy", info.policy_id))
             if policy_slot is not None:
-                lead = policy_slot
+                lead, lead_id = policy_slot, info.policy_id
                 score = max(score, float(final[policy_slot]))
                 cov = max(cov, float(coverage[policy_slot]))
         old = groups.get(lead)
         if old is None or old[0] < score:
-            groups[lead] = (score, max(cov, old[1] if old else 0.0))
+            groups[lead] = (score, max(cov, old[1] if old else 0.0), lead_id)
     # Ties break on the id, so every database and process ranks alike.
-    ordered = sorted(groups.items(), key=lambda g: (-round(g[1][0], 6), index.infos[g[0]].id))  # type: ignore[union-attr]
-    return [(slot, score, cov) for slot, (score, cov) in ordered]
+    ordered = sorted(groups.items(), key=lambda g: (-round(g[1][0], 6), g[1][2]))
+    return [(slot, score, cov) for slot, (score, cov, _id) in ordered]
 
 
 def rank(

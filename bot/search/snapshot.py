@@ -6,8 +6,10 @@ of every term are concatenated into ``slots.npy`` (int32) and ``weights.npy``
 (uint8) with ``offsets.npy`` marking where each term's run starts; they are
 opened with ``np.load(mmap_mode="r")``, so every process on the machine shares
 the same page-cache pages and a term's postings are a zero-copy slice
-(``MappedPostings``). Per-slot data (``DocInfo``, alive flags, priors) is small
-and read into memory; the 文号 and interpretation maps are derived from it.
+(``MappedPostings``). The per-slot ``DocInfo`` rows are JSON, one after the
+other in ``rows.npy`` with ``row_offsets.npy``, mapped too and decoded only
+when a hit shows one (``MappedDocs``); alive flags and priors are read into
+memory, and the key, 文号 and interpretation maps derived from the rows.
 
 The snapshot is only valid for the analyser that made it: ``version_key``
 hashes everything that decides how a text is cut and which fields it fills
@@ -42,20 +44,22 @@ from typing import Any
 
 import numpy as np
 
-from bot.search.index import PIN, DocInfo, InvertedIndex
+from bot.search.index import PIN, DocInfo, DocTable, InvertedIndex
 from bot.search.text import DATA, doc_number_key
 
 log = logging.getLogger("bot.search")
 
-FORMAT = 1  # bump when the files' layout changes
+FORMAT = 2  # bump when the files' layout changes
 POINTER = "CURRENT"
-ARRAYS = ("slots", "weights", "offsets", "alive", "prior")
+ARRAYS = ("slots", "weights", "offsets", "alive", "prior", "rows", "row_offsets")
 _CODE = [
     Path(__file__).parent / name
     for name in ("index.py", "text.py", "synonyms.py", "source.py", "snapshot.py")
 ]
 _KINDS = Path(__file__).parent.parent / "catalog" / "kinds"
 _INFO_FIELDS = [f.name for f in dataclasses.fields(DocInfo)]
+RECENT_ROWS = 4096  # decoded rows kept per process (about 3 MB)
+_UNREAD: Any = object()
 
 
 class MappedPostings(MutableMapping[str, tuple[np.ndarray, np.ndarray]]):
@@ -91,6 +95,29 @@ class MappedPostings(MutableMapping[str, tuple[np.ndarray, np.ndarray]]):
 
     def __len__(self) -> int:
         return len(self._position)
+
+
+class MappedDocs(DocTable):
+    """The slots of a snapshot, each decoded from its JSON row when read; the
+    last few thousand read are kept (a query reads its 60 candidates)."""
+
+    def __init__(self, rows: np.ndarray, offsets: np.ndarray) -> None:
+        super().__init__()
+        self._base = len(offsets) - 1
+        self._blob = rows
+        self._offsets = offsets
+        self._recent: dict[int, DocInfo | None] = {}
+
+    def _read(self, slot: int) -> DocInfo | None:
+        info = self._recent.get(slot, _UNREAD)
+        if info is _UNREAD:
+            start, end = int(self._offsets[slot]), int(self._offsets[slot + 1])
+            row = json.loads(self._blob[start:end].tobytes().decode())
+            info = None if row is None else DocInfo(*row)
+            if len(self._recent) >= RECENT_ROWS:
+                self._recent.clear()
+            self._recent[slot] = info
+        return info
 
 
 @dataclass
@@ -143,6 +170,7 @@ def save(directory: Path, key: str, index: InvertedIndex, state: State) -> Path:
     """Write the index (main and delta segments merged, pins left out) atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     terms, slots, weights, offsets = _postings(index)
+    rows, row_offsets = _rows(index)
     n = index.n_slots
     arrays = {
         "slots": slots,
@@ -150,6 +178,8 @@ def save(directory: Path, key: str, index: InvertedIndex, state: State) -> Path:
         "offsets": offsets,
         "alive": np.asarray(index._alive[:n], dtype=bool),
         "prior": np.asarray(index._prior[:n], dtype=np.float32),
+        "rows": rows,
+        "row_offsets": row_offsets,
     }
     target = directory / f"snap-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     work = directory / f".tmp-{uuid.uuid4().hex}"
@@ -163,15 +193,9 @@ def save(directory: Path, key: str, index: InvertedIndex, state: State) -> Path:
                 f.flush()
                 os.fsync(f.fileno())
             checksums[name] = _crc(path)
-        blobs = {
-            "terms": "\x00".join(terms).encode(),
-            "infos": json.dumps(
-                [_info_row(info) for info in index.infos], ensure_ascii=False
-            ).encode(),
-        }
-        for name, blob in blobs.items():
-            _write(work / f"{name}.bin", blob)
-            checksums[name] = zlib.crc32(blob)
+        blob = "\x00".join(terms).encode()
+        _write(work / "terms.bin", blob)
+        checksums["terms"] = zlib.crc32(blob)
         meta = {
             "format": FORMAT,
             "key": key,
@@ -229,8 +253,15 @@ def _postings(index: InvertedIndex) -> tuple[list[str], np.ndarray, np.ndarray, 
     return kept_terms, slots[keep], weights[keep], offsets
 
 
-def _info_row(info: DocInfo | None) -> list[Any] | None:
-    return None if info is None else [getattr(info, name) for name in _INFO_FIELDS]
+def _rows(index: InvertedIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Every slot's ``DocInfo`` as a JSON row (null: removed), and where each starts."""
+    parts = []
+    for info in index.infos:
+        row = None if info is None else [getattr(info, name) for name in _INFO_FIELDS]
+        parts.append(json.dumps(row, ensure_ascii=False).encode())
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(p) for p in parts], dtype=np.int64)
+    return np.frombuffer(b"".join(parts), dtype=np.uint8), offsets
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -287,59 +318,44 @@ def _load(path: Path, key: str, index: InvertedIndex) -> State | None:
             raise ValueError(f"{name}.npy checksum mismatch")
         # A plain ndarray over the mapping: slicing a ``np.memmap`` costs more per query.
         arrays[name] = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False))
-    blobs = {}
-    for name in ("terms", "infos"):
-        blob = (path / f"{name}.bin").read_bytes()
-        if zlib.crc32(blob) != checksums[name]:
-            raise ValueError(f"{name}.bin checksum mismatch")
-        blobs[name] = blob
-    terms = blobs["terms"].decode().split("\x00") if blobs["terms"] else []
-    rows = json.loads(blobs["infos"])
+    blob = (path / "terms.bin").read_bytes()
+    if zlib.crc32(blob) != checksums["terms"]:
+        raise ValueError("terms.bin checksum mismatch")
+    terms = blob.decode().split("\x00") if blob else []
     n = int(meta["slots"])
     offsets = np.array(arrays["offsets"])  # small; read once
     slots, weights = arrays["slots"], arrays["weights"]
+    row_offsets = arrays["row_offsets"]
     if (
         len(terms) != meta["terms"]
         or len(offsets) != len(terms) + 1
-        or len(rows) != n
+        or len(row_offsets) != n + 1
+        or int(row_offsets[-1]) != len(arrays["rows"])
         or len(arrays["alive"]) != n
         or len(arrays["prior"]) != n
         or int(offsets[-1]) != len(slots)
         or len(weights) != len(slots)
     ):
         raise ValueError("sizes disagree")
-    _fill(index, terms, offsets, slots, weights, rows, arrays["alive"], arrays["prior"])
+    index.main = MappedPostings(terms, offsets, slots, weights)  # type: ignore[assignment]
+    index._alive = np.array(arrays["alive"], dtype=bool)
+    index._prior = np.array(arrays["prior"], dtype=np.float32)
+    # The rows are scanned once from a private copy: reading every row through the
+    # mapping would keep all its pages in this process's resident memory.
+    copy = np.load(path / "rows.npy", allow_pickle=False)
+    _note_slots(index, MappedDocs(copy, row_offsets))
+    del copy
+    index.infos = MappedDocs(arrays["rows"], row_offsets)
     index._len_sum = {k: float(v) for k, v in meta["len_sum"].items()}
     index._len_docs = int(meta["len_docs"])
     marker = {k: tuple(v) for k, v in meta["marker"].items()}
     return State(marker, dict(meta["watermarks"]), str(meta["day"]))
 
 
-def _fill(
-    index: InvertedIndex,
-    terms: list[str],
-    offsets: np.ndarray,
-    slots: np.ndarray,
-    weights: np.ndarray,
-    rows: list[list[Any] | None],
-    alive: np.ndarray,
-    prior: np.ndarray,
-) -> None:
-    """The per-slot tables, as ``InvertedIndex._new_slot`` would have made them."""
-    index.main = MappedPostings(terms, offsets, slots, weights)  # type: ignore[assignment]
-    index._alive = np.array(alive, dtype=bool)
-    index._prior = np.array(prior, dtype=np.float32)
-    infos: list[DocInfo | None] = []
-    for slot, row in enumerate(rows):
-        info = None if row is None else DocInfo(**dict(zip(_INFO_FIELDS, row, strict=True)))
-        infos.append(info)
-        if info is None:
-            continue  # a slot whose document was replaced or withdrawn (no postings left)
-        index.slot_of[info.key] = slot
-        index._counts[info.kind] += 1
-        docno = doc_number_key(info.doc_number) if info.doc_number else None
-        if docno is not None:
-            index.docnos.setdefault((docno.year, docno.number), []).append((docno.prefix, slot))
-        if info.kind == "interpretation" and info.policy_id:
-            index.interpretations_of.setdefault(info.policy_id, []).append(slot)
-    index.infos = infos
+def _note_slots(index: InvertedIndex, docs: MappedDocs) -> None:
+    """The key, 文号 and interpretation maps, as ``InvertedIndex._new_slot`` makes them."""
+    for slot in range(len(docs)):
+        info = docs[slot]  # one row at a time: never all of them at once
+        if info is not None:  # None: a slot whose document was replaced or withdrawn
+            docno = doc_number_key(info.doc_number) if info.doc_number else None
+            index.note_slot(info, docno, slot)

@@ -6,6 +6,7 @@ the snapshot is from another dictionary or damaged. Timings: bench/startup.py.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,9 @@ async def test_documents_published_and_withdrawn_while_down_are_seen_after_resta
     ]
 
 
-@pytest.mark.parametrize("damage", ["truncated postings", "garbage meta", "missing directory"])
+@pytest.mark.parametrize(
+    "damage", ["truncated postings", "garbage meta", "missing directory", "older format"]
+)
 async def test_a_damaged_snapshot_is_rebuilt_not_fatal(
     settings: Settings, tmp_path: Path, damage: str
 ) -> None:
@@ -133,6 +136,10 @@ async def test_a_damaged_snapshot_is_rebuilt_not_fatal(
         (current / "slots.npy").write_bytes(data[: len(data) // 2])
     elif damage == "garbage meta":
         (current / "meta.json").write_bytes(b"\x00{not json")
+    elif damage == "older format":  # format 1 kept the rows as one JSON list in infos.bin
+        meta = json.loads((current / "meta.json").read_bytes())
+        (current / "meta.json").write_text(json.dumps({**meta, "format": 1}))
+        (current / "rows.npy").rename(current / "infos.bin")
     else:
         shutil.rmtree(current)
     async with open_services(local) as services:
