@@ -326,9 +326,15 @@ class Reader:
         self.content.failed_paths.add(rel)
 
     def read_bytes(self, rel: str) -> bytes | None:
-        try:
-            with open(os.path.join(self.root, rel), "rb") as file:
-                return file.read()
+        try:  # os.read: no file object per file (sync reads 100,000 of them each time)
+            fd = os.open(f"{self.root}/{rel}", os.O_RDONLY)
+            try:
+                chunks = []
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            finally:
+                os.close(fd)
         except OSError as exc:
             self.fail(rel, 0, f"无法读取：{exc.strerror}")
             return None

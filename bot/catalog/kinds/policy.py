@@ -220,7 +220,7 @@ POLICY = register(
             "requires_interpretation": "requires_interpretation",
             "attachments": "attachments",
         },
-        recheck=lambda reader, row: _missing_attachment(reader, row.attachments) is None,
+        recheck=lambda reader, row: _missing_attachment(reader, row.refs["attachments"]) is None,
         announces_publication=True,
         adopt=adoptable,
         search_fields=(
