@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import frontmatter
 import yaml
@@ -253,11 +253,14 @@ class Unchanged:
     refs: dict[str, Any]  # front-matter field → value, e.g. {"policy": "qzb-…"}
     lines: dict[str, int] = field(default_factory=dict, repr=False)  # unknown: line 1
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["refs"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __post_init__(self) -> None:
+        self.__dict__.update(self.refs)  # read as a parsed document's are: doc.policy
+
+
+class KnownRow(NamedTuple):
+    id: str
+    content_hash: str  # as stored: ``checked_hash`` of the file it was imported from
+    refs: dict[str, Any]  # ``Kind.cross_file`` fields from its columns
 
 
 @dataclass
@@ -265,7 +268,7 @@ class Known:
     """What sync's database holds of the files it imported cleanly: kind → path → row, and
     the ``context_key`` they were checked under. ``content check`` never passes one."""
 
-    files: dict[str, dict[str, Unchanged]]
+    files: dict[str, dict[str, KnownRow]]
     context: str
 
 
@@ -917,7 +920,7 @@ def _context(content: Content) -> str:
 
 
 def _read_documents(
-    reader: Reader, kind: Kind, known: dict[str, Unchanged], parsed: Parsed | None
+    reader: Reader, kind: Kind, known: dict[str, KnownRow], parsed: Parsed | None
 ) -> list[Any]:
     """A Markdown kind's files in path order; one whose row in ``known`` has its hash is
     taken from there instead of being parsed."""

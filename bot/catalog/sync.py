@@ -30,7 +30,15 @@ from bot import audit
 from bot.catalog import events, stored
 from bot.catalog.fields import Problem
 from bot.catalog.kinds import Kind, all_kinds, names
-from bot.catalog.loader import Content, Known, Unchanged, checked_hash, context_key, load_content
+from bot.catalog.loader import (
+    Content,
+    Known,
+    KnownRow,
+    Unchanged,
+    checked_hash,
+    context_key,
+    load_content,
+)
 from bot.catalog.models import Area, Status, Topic
 from bot.catalog.render import BackgroundRenderer, render_markdown
 from bot.config import Settings
@@ -273,32 +281,34 @@ async def _rows(conn: BaseDBAsyncClient, kind: Kind, *more: str) -> list[tuple[A
 async def _known() -> tuple[Known, set[str]]:
     """The files the database holds checked clean (which the loader may skip), and every
     stored hash (a body whose hash is among them needs no rendering)."""
-    files: dict[str, dict[str, Unchanged]] = {}
+    files: dict[str, dict[str, KnownRow]] = {}
     hashes: set[str] = set()
     for kind in all_kinds():
-        if kind.folder is None:
-            continue
-        fields = [kind.model._meta.fields_map[c] for c in kind.cross_file.values()]
-        rows = await _rows(kind.model._meta.db, kind, *kind.cross_file.values())
-        start = len(rows[0]) - len(fields) if rows else 0
-        files[kind.name] = {
-            row[3]: Unchanged(
-                row[0],
-                row[3],
-                row[1],
-                {
-                    key: field.to_python_value(value)
-                    for key, field, value in zip(kind.cross_file, fields, row[start:], strict=True)
-                },
-            )
-            for row in rows
-            if row[3] is not None and row[2] == Status.published
-        }
-        hashes |= {str(row[1]) for row in rows}
+        if kind.folder is not None:
+            rows = await _rows(kind.model._meta.db, kind, *kind.cross_file.values())
+            files[kind.name] = _published_files(kind, rows)
+            hashes |= {str(row[1]) for row in rows}
     areas = [(a.id, a.name, a.aliases) for a in await Area.all()]
     topics = [(t.id, t.name, t.aliases) for t in await Topic.all()]
     regions = [r.name for r in await stored.regions()]
     return Known(files, context_key(areas, topics, regions)), hashes
+
+
+def _published_files(kind: Kind, rows: list[tuple[Any, ...]]) -> dict[str, KnownRow]:
+    """Path → row of the published rows that came from files, with their ``cross_file``
+    fields read back as Python values (the last columns of ``rows``)."""
+    keys = list(kind.cross_file)
+    fields = [kind.model._meta.fields_map[c] for c in kind.cross_file.values()]
+    start = len(rows[0]) - len(keys) if rows else 0
+    return {
+        row[3]: KnownRow(
+            row[0],
+            row[1],
+            {k: f.to_python_value(v) for k, f, v in zip(keys, fields, row[start:], strict=True)},
+        )
+        for row in rows
+        if row[3] is not None and row[2] == Status.published
+    }
 
 
 def _defaults(model: Any, now: datetime) -> dict[str, Any]:
