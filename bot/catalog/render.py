@@ -8,10 +8,17 @@ stored, cleaned HTML.
 
 from __future__ import annotations
 
+import contextlib
 import html as htmllib
+import multiprocessing
+import os
 import re
+import sys
 import threading
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import markdown
@@ -107,8 +114,61 @@ def render_markdown(text: str) -> str:
 
 
 def render_many(texts: Sequence[str]) -> list[str]:
-    """Render many bodies in one go (a big content sync runs this in a worker thread)."""
+    """Render many bodies in one go (what a ``BackgroundRenderer`` process runs)."""
     return [render_markdown(t) for t in texts]
+
+
+class BackgroundRenderer:
+    """Renders texts while the caller goes on (``content sync`` adds each changed body
+    as the loader reads it): batches go to a process per core once there are enough
+    to pay for starting them; the rest is rendered by ``results`` itself."""
+
+    BATCH = 500
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}  # key → text
+        self.batches: list[tuple[dict[str, str], Future[list[str]]]] = []
+        self.pool: ProcessPoolExecutor | None = None
+        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+    def add(self, key: str, text: str) -> None:
+        """Called from one thread at a time (the loader's)."""
+        self.pending[key] = text
+        if len(self.pending) >= self.BATCH and self.workers > 1:
+            batch, self.pending = self.pending, {}
+            if self.pool is None:  # spawned: forking a process that has threads is unsafe
+                spawn = multiprocessing.get_context("spawn")
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=spawn)
+            with _main_not_inherited():  # workers start as batches are submitted
+                self.batches.append((batch, self.pool.submit(render_many, list(batch.values()))))
+
+    def results(self) -> dict[str, str]:
+        """Every key's HTML; waits for the workers (so run it off the event loop)."""
+        out = dict(zip(self.pending, render_many(list(self.pending.values())), strict=True))
+        for batch, future in self.batches:
+            try:
+                html = future.result()
+            except BrokenProcessPool:  # a worker died (killed, out of memory): do it here
+                html = render_many(list(batch.values()))
+            out.update(zip(batch, html, strict=True))
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _main_not_inherited() -> Iterator[None]:
+    """Workers need only this module: without this, a spawned process first runs the
+    caller's main script again (one without ``if __name__ == "__main__"`` would run
+    all of itself in every worker)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _keep_anchor(tag: str, attribute: str, value: str) -> str | None:

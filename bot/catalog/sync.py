@@ -1,6 +1,8 @@
 """``content sync``: make the database match ``content/``, in one transaction.
 
-Idempotent: a file whose hash is unchanged is left alone. Everything is
+Idempotent: a file whose hash is unchanged is left alone, and one that was
+imported without any problem is not even parsed again (``loader.Unchanged``);
+only bodies that changed are rendered, on other cores while the rest loads. Everything is
 written inside one transaction, so a crash half-way leaves the previous
 catalog exactly as it was. A removed file unpublishes its document (never
 deletes it: URLs keep answering, the audit trail keeps its target); a file
@@ -28,20 +30,26 @@ from bot import audit
 from bot.catalog import events, stored
 from bot.catalog.fields import Problem
 from bot.catalog.kinds import Kind, all_kinds, names
-from bot.catalog.loader import Content, load_content
+from bot.catalog.loader import (
+    Content,
+    Known,
+    KnownRow,
+    Unchanged,
+    checked_hash,
+    context_key,
+    load_content,
+)
 from bot.catalog.models import Area, Status, Topic
-from bot.catalog.render import render_many, render_markdown
+from bot.catalog.render import BackgroundRenderer, render_markdown
 from bot.config import Settings
 from bot.models import AuditEntry
 
 log = logging.getLogger("bot.catalog")
 
 BATCH = 500
+WRITE_BATCH = 2000  # rows per executemany
 SYNC_ACTOR = "content-sync"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-# Written for every Markdown kind, beside the kind's own ``columns``.
-COMMON_COLUMNS = ["body_md", "body_html", "status", "source_path", "content_hash", "updated_at"]
 
 
 @dataclass
@@ -148,15 +156,9 @@ class SyncJob:
         """Create/update a kind's rows from its files; unpublish those whose file is gone
         (or whose parent was just unpublished)."""
         docs = self.content.documents.get(kind.name, [])
-        columns = ["id", "content_hash", "status", "source_path"]
-        existing = {
-            row[0]: row
-            for row in await kind.model.all()
-            .using_db(self.conn)
-            .values_list(*columns, *([kind.parent_column] if kind.parent_column else []))
-        }
-        create: list[Any] = []
-        update: list[Any] = []
+        existing = {row[0]: row for row in await _rows(self.conn, kind)}
+        create: list[dict[str, Any]] = []
+        update: list[dict[str, Any]] = []
         if kind.adopt is not None:
             self.adopted.update(await kind.adopt(self.conn, self.content.documents))
         adopted = self.adopted.get(kind.name, set())
@@ -168,18 +170,19 @@ class SyncJob:
                     f"id '{doc.id}' 已被管理后台创建的{kind.label}占用，本文件未导入",
                 )
                 continue
-            if old is not None and old[1] == doc.content_hash and old[2] == Status.published:
+            same = self.content.file_hashes[doc.source_path]
+            if old is not None and old[1] in same and old[2] == Status.published:
                 self.report.unchanged[kind.name] += 1
                 continue
-            row = kind.model(id=doc.id, **self._values(kind, doc, rendered))
-            (update if old is not None else create).append(row)
-        fields = [*kind.columns(docs[0]), *COMMON_COLUMNS] if docs and kind.columns else []
-        await self._write(kind.model, kind.name, create, update, fields)
+            (update if old is not None else create).append(self._values(kind, doc, rendered))
+        await self._write(kind, create, update)
+        written = {row["id"] for row in create + update}
+        await self._mark(kind, [row for key, row in existing.items() if key not in written])
         if kind.after_write is not None:
-            await kind.after_write(self.conn, [r.id for r in create + update], docs)
+            await kind.after_write(self.conn, [r["id"] for r in create + update], docs)
         if kind.announces_publication:
             was_published = {key for key, row in existing.items() if row[2] == Status.published}
-            newly = [r.id for r in create + update if r.id not in was_published]
+            newly = [r["id"] for r in create + update if r["id"] not in was_published]
             await events.policies_published(newly, self.conn)
         loaded = {d.id for d in docs}
         parents_gone = self.withdrawn.get(kind.parent or "", set())
@@ -199,39 +202,59 @@ class SyncJob:
         await self._unpublish(kind.model, kind.name, gone)
         self.withdrawn[kind.name] = set(gone)
 
+    def _stored_hash(self, path: str) -> str:
+        """``checked_hash`` for a file without any problem (it may be skipped next time),
+        its plain hash otherwise (it is read again, and its problems reported again)."""
+        plain, checked = self.content.file_hashes[path]
+        return plain if path in self.content.problem_paths else checked
+
     def _values(self, kind: Kind, doc: Any, rendered: dict[str, str]) -> dict[str, Any]:
-        assert kind.columns is not None
+        assert kind.columns is not None and not isinstance(doc, Unchanged)
         return {
+            "id": doc.id,
             **kind.columns(doc),
             "body_md": doc.body_md,
             "body_html": rendered.get(doc.content_hash) or render_markdown(doc.body_md),
             "status": Status.published,
             "source_path": doc.source_path,
-            "content_hash": doc.content_hash,
+            "content_hash": self._stored_hash(doc.source_path),
             "updated_at": self.now,
         }
 
     async def _write(
-        self, model: Any, kind: str, create: list[Any], update: list[Any], fields: list[str]
+        self, kind: Kind, create: list[dict[str, Any]], update: list[dict[str, Any]]
     ) -> None:
-        total = len(create) + len(update)
-        done = 0
-        for chunk in _chunks(create):
-            for row in chunk:
-                row.created_at = self.now
-            await model.bulk_create(chunk, using_db=self.conn)
+        """Plain INSERTs and UPDATEs, many rows a statement: no model object per row."""
+        total, done = len(create) + len(update), 0
+        defaults = _defaults(kind.model, self.now)
+        for chunk in _chunks(create, WRITE_BATCH):
+            await _execute_many(self.conn, kind.model, None, [{**defaults, **r} for r in chunk])
             done += len(chunk)
-            self.progress(kind, done, total)
-        for chunk in _chunks(update, 200):
-            await model.bulk_update(chunk, fields=fields, using_db=self.conn)
+            self.progress(kind.name, done, total)
+        for chunk in _chunks(update, WRITE_BATCH):
+            await _execute_many(self.conn, kind.model, "id", list(chunk))
             done += len(chunk)
-            self.progress(kind, done, total)
-        self.report.created[kind] += len(create)
-        self.report.updated[kind] += len(update)
+            self.progress(kind.name, done, total)
+        self.report.created[kind.name] += len(create)
+        self.report.updated[kind.name] += len(update)
         for row in create:
-            self.record("content.create", kind, row.id, path=row.source_path)
+            self.record("content.create", kind.name, row["id"], path=row["source_path"])
         for row in update:
-            self.record("content.update", kind, row.id, path=row.source_path)
+            self.record("content.update", kind.name, row["id"], path=row["source_path"])
+
+    async def _mark(self, kind: Kind, rows: list[tuple[Any, ...]]) -> None:
+        """Set ``content_hash`` alone (not ``updated_at``: nothing readers see changed) on
+        rows whose file is unchanged but whose problems are not: a file clean again may be
+        skipped from now on, one that has a problem now is read in full next time."""
+        marks = []
+        for doc_id, held, _, path, *_ in rows:
+            same = self.content.file_hashes.get(path) if path is not None else None
+            if same is not None and held in same:
+                wanted = self._stored_hash(path)
+                if held != wanted:
+                    marks.append({"content_hash": wanted, "id": doc_id})
+        for chunk in _chunks(marks, WRITE_BATCH):
+            await _execute_many(self.conn, kind.model, "id", list(chunk))
 
     async def _unpublish(self, model: Any, kind: str, ids: list[str]) -> None:
         for chunk in _chunks(ids):
@@ -245,21 +268,80 @@ class SyncJob:
             self.record("content.unpublish", kind, object_id)
 
 
-async def _render_changed(content: Content) -> dict[str, str]:
-    """Render, off the event loop, the bodies whose file hash the database does not have."""
-    known: set[str] = set()
-    docs: list[Any] = []
+async def _rows(conn: BaseDBAsyncClient, kind: Kind, *more: str) -> list[tuple[Any, ...]]:
+    """(id, content_hash, status, source_path[, parent], *more) of every row of a kind,
+    in one plain query (a model object per row is most of the time at 100,000 rows)."""
+    columns = ["id", "content_hash", "status", "source_path"]
+    columns += [kind.parent_column] if kind.parent_column else []
+    names = ", ".join(f'"{c}"' for c in [*columns, *more])
+    _, rows = await conn.execute_query(f'SELECT {names} FROM "{kind.table}"')
+    return [tuple(row) for row in rows]  # sqlite3.Row or asyncpg Record
+
+
+async def _known() -> tuple[Known, set[str]]:
+    """The files the database holds checked clean (which the loader may skip), and every
+    stored hash (a body whose hash is among them needs no rendering)."""
+    files: dict[str, dict[str, KnownRow]] = {}
+    hashes: set[str] = set()
     for kind in all_kinds():
         if kind.folder is not None:
-            hashes = await kind.model.all().values_list("content_hash", flat=True)
-            known |= {str(h) for h in hashes}
-            docs += content.documents.get(kind.name, [])
-    todo = {d.content_hash: d.body_md for d in docs if d.content_hash not in known}
+            rows = await _rows(kind.model._meta.db, kind, *kind.cross_file.values())
+            files[kind.name] = _published_files(kind, rows)
+            hashes |= {str(row[1]) for row in rows}
+    areas = [(a.id, a.name, a.aliases) for a in await Area.all()]
+    topics = [(t.id, t.name, t.aliases) for t in await Topic.all()]
+    regions = [r.name for r in await stored.regions()]
+    return Known(files, context_key(areas, topics, regions)), hashes
 
-    def render() -> dict[str, str]:
-        return dict(zip(todo, render_many(list(todo.values())), strict=True))
 
-    return await asyncio.to_thread(render) if todo else {}
+def _published_files(kind: Kind, rows: list[tuple[Any, ...]]) -> dict[str, KnownRow]:
+    """Path → row of the published rows that came from files, with their ``cross_file``
+    fields read back as Python values (the last columns of ``rows``)."""
+    keys = list(kind.cross_file)
+    fields = [kind.model._meta.fields_map[c] for c in kind.cross_file.values()]
+    start = len(rows[0]) - len(keys) if rows else 0
+    return {
+        row[3]: KnownRow(
+            row[0],
+            row[1],
+            {k: f.to_python_value(v) for k, f, v in zip(keys, fields, row[start:], strict=True)},
+        )
+        for row in rows
+        if row[3] is not None and row[2] == Status.published
+    }
+
+
+def _defaults(model: Any, now: datetime) -> dict[str, Any]:
+    """A new row's columns as the model would fill them."""
+    out = {}
+    for name in model._meta.fields_db_projection:
+        default = model._meta.fields_map[name].default
+        out[name] = default() if callable(default) else default
+    return {**out, "created_at": now, "updated_at": now}
+
+
+async def _execute_many(
+    conn: BaseDBAsyncClient, model: Any, key: str | None, rows: list[dict[str, Any]]
+) -> None:
+    """INSERT ``rows`` (``key`` None) or UPDATE their columns WHERE ``key`` matches; every
+    value goes through its field's ``to_db_value``, as the ORM would send it."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key] + ([key] if key else [])
+    fields = [model._meta.fields_map[c] for c in columns]
+    values = [
+        [f.to_db_value(row[c], model) for f, c in zip(fields, columns, strict=True)] for row in rows
+    ]
+    mark = (lambda i: f"${i + 1}") if conn.capabilities.dialect == "postgres" else (lambda i: "?")
+    table = model._meta.db_table
+    if key is None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join(mark(i) for i in range(len(columns)))
+        sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+    else:
+        sets = ", ".join(f'"{c}" = {mark(i)}' for i, c in enumerate(columns[:-1]))
+        sql = f'UPDATE "{table}" SET {sets} WHERE "{key}" = {mark(len(columns) - 1)}'
+    await conn.execute_many(sql, values)
 
 
 async def _announce(redis: Any) -> None:
@@ -292,10 +374,22 @@ async def sync_content(
     (they also poll, so a lost announcement only delays it).
     """
     started = time.perf_counter()
-    content = await asyncio.to_thread(load_content, Path(content_dir))
-    if progress:
-        progress("read", sum(len(docs) for docs in content.documents.values()), 0)
-    rendered = await _render_changed(content)
+    known, stored_hashes = await _known()
+    renderer = BackgroundRenderer()
+
+    def render_if_new(doc: Any) -> None:  # bodies the database has not got, while loading
+        if stored_hashes.isdisjoint((doc.content_hash, checked_hash(doc.content_hash))):
+            renderer.add(doc.content_hash, doc.body_md)
+
+    try:
+        content = await asyncio.to_thread(
+            load_content, Path(content_dir), known=known, parsed=render_if_new
+        )
+        if progress:
+            progress("read", sum(len(docs) for docs in content.documents.values()), 0)
+        rendered = await asyncio.to_thread(renderer.results)
+    finally:
+        renderer.close()
     async with in_transaction() as conn:
         job = SyncJob(content, conn, progress)
         await job.areas_and_topics()

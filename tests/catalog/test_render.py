@@ -61,3 +61,22 @@ def test_sample_documents_render_no_literal_list_markers() -> None:
     html = render_markdown(elderly.body_md)
     assert "<li>80—89岁：50元</li>" in html
     assert "失能或半失能的老人。<br>\n标准：半失能每月200元" in html  # its lines stay lines
+
+
+def test_background_renderer_renders_as_render_markdown_does() -> None:
+    """Batches rendered by worker processes come back exactly as rendered in process."""
+    from bot.catalog.render import BackgroundRenderer
+
+    texts = {
+        f"k{i}": f"第{i}条\n\n- 一\n- 二\n\n| a | b |\n|---|---|\n| {i} | x |" for i in range(7)
+    }
+    renderer = BackgroundRenderer()
+    renderer.BATCH, renderer.workers = 3, 2  # two batches to the pool, one left to render here
+    try:
+        for key, text in texts.items():
+            renderer.add(key, text)
+        out = renderer.results()
+    finally:
+        renderer.close()
+    assert renderer.pool is not None and len(renderer.batches) == 2
+    assert out == {key: _render(text) for key, text in texts.items()}

@@ -91,6 +91,12 @@ class Kind:
     parent: str | None = None  # a kind this one belongs to: its rows go when the parent goes
     parent_key: str | None = None  # the front-matter field naming the parent ("policy")
     parent_column: str | None = None  # the column holding the parent's id ("policy_id")
+    # Front-matter fields the loader's rules across files read, with their columns: an
+    # unchanged file that sync skips supplies them from its row ({"policy": "policy_id"}).
+    cross_file: dict[str, str] = field(default_factory=dict)
+    # What ``check`` reads outside the file (a policy's attachments), run again on an
+    # unchanged file's row (``loader.Unchanged``): False has the file read in full.
+    recheck: Callable[[Reader, Any], bool] | None = None
     after_write: Callable[[BaseDBAsyncClient, list[str], list[Any]], Awaitable[None]] | None = None
     sync: Callable[[SyncJob], Awaitable[None]] | None = None  # for kinds not in Markdown
     announces_publication: bool = False  # newly published rows go to ``catalog.events``

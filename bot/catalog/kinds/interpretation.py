@@ -86,6 +86,7 @@ INTERPRETATION = register(
         parent="policy",
         parent_key="policy",
         parent_column="policy_id",
+        cross_file={"policy": "policy_id"},
         search_fields=(
             SearchField("title", into="title"),
             SearchField("body_md", into="body"),

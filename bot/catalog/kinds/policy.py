@@ -36,12 +36,10 @@ def _check(reader: Reader, doc: PolicyDoc) -> bool:
     if doc.expires_on and doc.expires_on < doc.written_on:
         reader.fail(rel, lines.get("expires_on", 1), "expires_on: 失效日期早于成文日期")
         return False
-    for item in doc.attachments:  # the file must be there and of a type we serve
-        path = reader.root / ATTACHMENTS / item["file"]
-        if not path.is_file() or read_type(path) is None:
-            reader.fail(rel, lines.get("attachments", 1),
-                        f"attachments: {ATTACHMENTS}/{item['file']} 不存在或不是 PDF、图片、MP4")  # fmt: skip
-            return False
+    if (missing := _missing_attachment(reader, doc.attachments)) is not None:
+        reader.fail(rel, lines.get("attachments", 1),
+                    f"attachments: {ATTACHMENTS}/{missing} 不存在或不是 PDF、图片、MP4")  # fmt: skip
+        return False
     if doc.replaced_by == doc.id:
         reader.fail(rel, lines.get("replaced_by", 1), "replaced_by: 不能指向自身")
         return False
@@ -52,6 +50,15 @@ def _check(reader: Reader, doc: PolicyDoc) -> bool:
             rel, lines["replaced_by"], "已填写 replaced_by，但 validity 仍为 有效", "warning"
         )
     return True
+
+
+def _missing_attachment(reader: Reader, attachments: list[dict[str, str]]) -> str | None:
+    """The first attachment that is not there or not of a type we serve."""
+    for item in attachments:
+        path = reader.root / ATTACHMENTS / item["file"]
+        if not path.is_file() or read_type(path) is None:
+            return item["file"]
+    return None
 
 
 def _towns_known(reader: Reader, doc: PolicyDoc) -> bool:
@@ -208,6 +215,12 @@ POLICY = register(
         check=_check,
         columns=_columns,
         after_write=_links,
+        cross_file={
+            "replaced_by": "replaced_by",
+            "requires_interpretation": "requires_interpretation",
+            "attachments": "attachments",
+        },
+        recheck=lambda reader, row: _missing_attachment(reader, row.refs["attachments"]) is None,
         announces_publication=True,
         adopt=adoptable,
         search_fields=(
