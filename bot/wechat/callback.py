@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
-from wechatpy.crypto import WeChatCrypto
 
 from bot import metrics, outage
 from bot.handlers import SORRY, handle
@@ -43,7 +42,7 @@ class Callback:
         cfg = services.settings.wechat
         self.token = cfg.token.get_secret_value()
         aes = cfg.encoding_aes_key.get_secret_value()
-        self.crypto = WeChatCrypto(self.token, aes, cfg.appid) if aes else None
+        self.crypto = messages.Crypto(self.token, aes, cfg.appid) if aes else None
         self.window = cfg.timestamp_window
         # A replay is refused by its time or recognised by its key: the key must outlive the window.
         self.dedup = Deduplicator(
