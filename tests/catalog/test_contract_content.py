@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot import db
 from bot.catalog.loader import area_id, load_content
 from bot.catalog.models import Area, CatalogItem, Disclosure, Policy, Status, Topic, Validity
 from bot.catalog.sync import sync_content
@@ -16,12 +14,6 @@ from bot.cli import main
 from tests.conftest import CONTENT
 
 CONTRACT = Path(__file__).parent / "contract_content"
-
-
-@pytest.fixture
-async def database(db_url: str) -> AsyncIterator[str]:
-    async with db.database(db_url):
-        yield db_url
 
 
 @pytest.fixture

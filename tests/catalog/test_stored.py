@@ -4,7 +4,6 @@ process through ``content sync``, never by being read again from disk."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +16,6 @@ from bot.config import Settings
 from bot.handlers import handle
 from bot.handlers.types import Incoming, TextReply
 from bot.services import Services, open_services
-from tests.conftest import CONTENT
-
-
-@pytest.fixture
-def content(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(CONTENT, root)
-    return root
 
 
 @pytest.fixture

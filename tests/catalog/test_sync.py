@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from tortoise import connections
 
-from bot import db
 from bot.catalog.models import CatalogItem, Interpretation, Policy, Status, Topic
 from bot.catalog.sync import sync_content
 from bot.models import AuditEntry
@@ -17,19 +14,6 @@ from tests.conftest import CONTENT
 
 DIBAO = "qzb-2024-12-dibao-standard"
 PROCEDURE = "qmf-2023-9-dibao-procedure"
-
-
-@pytest.fixture
-async def database(db_url: str) -> AsyncIterator[str]:
-    async with db.database(db_url):
-        yield db_url
-
-
-@pytest.fixture
-def content(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(CONTENT, root)
-    return root
 
 
 def _replace(path: Path, old: str, new: str) -> None:

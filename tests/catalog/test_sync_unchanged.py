@@ -3,39 +3,22 @@ rendered nor written, yet every rule across files and every problem stays as it 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot import db
 from bot.catalog import render, sync
 from bot.catalog.loader import Reader, file_hash, load_content
 from bot.catalog.models import Interpretation, Policy, Status
 from bot.catalog.sync import SyncReport, sync_content
 from bot.models import AuditEntry
-from tests.conftest import CONTENT
 
 HOUSING = "qjf-2024-11-public-rental-housing"  # requires its interpretation
 HOUSING_FILE = f"policies/{HOUSING}.md"
 HOUSING_JD = f"interpretations/jd-{HOUSING}.md"
 DIBAO = "policies/qzb-2024-12-dibao-standard.md"
-
-
-@pytest.fixture
-async def database(db_url: str) -> AsyncIterator[str]:
-    async with db.database(db_url):
-        yield db_url
-
-
-@pytest.fixture
-def content(tmp_path: Path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(CONTENT, root)
-    return root
 
 
 @dataclass
