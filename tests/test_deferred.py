@@ -4,10 +4,13 @@ that made them, and never lost when the database refuses a flush."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tortoise import connections
 
-from bot.models import MoreResults
+from bot.models import HandledMessage, MoreResults
 from bot.services import Services
+from bot.wechat.dedup import Deduplicator
 from tests.handlers.chat import say
 
 
@@ -38,3 +41,20 @@ async def test_a_refused_flush_keeps_its_writes_until_the_database_takes_them(
     assert await synced.writes.flush()
     row = await MoreResults.get(openid="o-away")
     assert row.query == "补贴" and row.shown > 3  # the later position won, written once
+
+
+async def test_a_burst_of_claims_shares_statements_and_each_is_won_once(
+    services: Services,
+) -> None:
+    """450 messages at once (more than one statement takes), 50 of them twice: each is
+    claimed exactly once, and a retry afterwards finds the claim."""
+    dedup = Deduplicator(writes=services.writes)
+    keys = [f"burst-{i}" for i in range(450)]
+    asked = [*keys, *keys[:50]]
+    claims = await asyncio.gather(*(dedup.claim(k) for k in asked))
+    won = [key for key, claim in zip(asked, claims, strict=True) if claim.first]
+    assert sorted(won) == sorted(keys)
+    await dedup.finish(keys[0], {"text": "已收到"})
+    again = await dedup.claim(keys[0])  # a retry: the reply, from this process's pending write
+    assert not again.first and again.done and again.reply == {"text": "已收到"}
+    assert await HandledMessage.filter(key__startswith="burst-").count() == 450
