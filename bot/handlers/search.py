@@ -7,7 +7,6 @@ and “更多” shows the next ones.
 
 from __future__ import annotations
 
-from bot.catalog.models import Topic
 from bot.db import Statement
 from bot.handlers.router import Router, command_argument
 from bot.handlers.types import Context, Incoming, Reply, TextReply
@@ -26,6 +25,7 @@ _REMEMBER = Statement(
     "updated_at = excluded.updated_at"
 )
 _FORGET = Statement("DELETE FROM more_results WHERE openid = {}")
+_TOPICS = Statement("SELECT name FROM topic ORDER BY position")  # named when nothing is found
 
 
 async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
@@ -34,7 +34,7 @@ async def _answer(ctx: Context, openid: str, query: str, start: int) -> Reply:
         await record_miss(found, ctx.services.writes)  # staff see what residents could not find
     hits = found.hits if found else []
     if found is None or not hits:
-        topics = await Topic.all().values_list("name", flat=True)
+        topics = [row["name"] for row in await _TOPICS.rows()]
         return TextReply(nothing_found(query, topics))
     text, shown = format_found(found, start=start, page=ctx.settings.chat.max_results)
     writes, key = ctx.services.writes, ("more_results", openid)
