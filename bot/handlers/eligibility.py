@@ -105,23 +105,23 @@ async def start(message: Incoming, ctx: Context) -> Reply:
     return await _next(row, ctx, lead)
 
 
-async def _paused(openids: list[str]) -> dict[str, bool]:
-    """Whether each resident's check is paused; absent: no check under way."""
+async def _with_check(openids: list[str]) -> dict[str, bool]:
+    """The residents, of these, who have a check (under way or paused)."""
     select = repeated(
-        "SELECT openid, paused FROM eligibility_check WHERE openid IN (", "{}", len(openids), ")"
+        "SELECT openid FROM eligibility_check WHERE openid IN (", "{}", len(openids), ")"
     )
-    return {row["openid"]: bool(row["paused"]) for row in await select.rows(*openids)}
+    return {row["openid"]: True for row in await select.rows(*openids)}
 
 
-# Asked of every text a resident sends, almost always of someone with no check under way:
+# Asked of every text a resident sends, almost always of someone with no check at all:
 # the messages that ask at the same moment share one statement.
-_UNDER_WAY: Batched[str, bool] = Batched(_paused, shared=True)
+_HAS_CHECK: Batched[str, bool] = Batched(_with_check, shared=True)
 
 
 async def answer(message: Incoming, ctx: Context) -> Reply | Pass:
     """Any text while a check is asking; everything else goes on to the next routes."""
-    if await _UNDER_WAY.get(message.openid) in (None, True):
-        return PASS
+    if not await _HAS_CHECK.get(message.openid):
+        return PASS  # no check, not even a paused one (whose staleness _session would see)
     row = await _session(message.openid, ctx)
     if row is None or row.paused:
         return PASS
