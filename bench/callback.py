@@ -34,14 +34,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import yaml
+from scratch import scratch
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
@@ -49,7 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wxbenchappid000001"
-PG = "postgres://postgres@127.0.0.1:5432"
 
 BARE_SERVER = f"""
 import sys, time
@@ -266,16 +264,15 @@ async def main() -> None:
     else:
         texts = gold_queries()
         random.Random(13).shuffle(texts)
+    async with scratch(args.db, "bench-callback-") as (work, database):
+        claims = database if args.db == "postgres" else f"sqlite://{work}/claims.sqlite3"
+        await measure(args, texts, str(work), database, claims)
 
-    tmp = tempfile.mkdtemp(prefix="bench-callback-")
-    database = f"sqlite://{tmp}/bench.sqlite3"
-    claims = f"sqlite://{tmp}/claims.sqlite3"
-    if args.db == "postgres":
-        pg_name = f"bench_callback_{os.getpid()}"
-        admin = await asyncpg.connect(f"{PG}/postgres")
-        await admin.execute(f"CREATE DATABASE {pg_name}")
-        await admin.close()
-        database = claims = f"{PG}/{pg_name}"
+
+async def measure(
+    args: argparse.Namespace, texts: list[str], tmp: str, database: str, claims: str
+) -> None:
+    """The servers, started on core 0, each loaded in turn; then the profile if asked."""
     ports = {name: free_port() for name in ("floor", "claim", "werobot", "serve")}
     env = dict(
         os.environ,
@@ -379,10 +376,6 @@ async def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if args.db == "postgres":
-            admin = await asyncpg.connect(f"{PG}/postgres")
-            await admin.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
-            await admin.close()
 
 
 if __name__ == "__main__":

@@ -18,21 +18,18 @@ import asyncio
 import datetime as dt
 import logging
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch  # noqa: E402
 from tortoise import connections  # noqa: E402
 from tortoise.models import Model  # noqa: E402
 
@@ -52,7 +49,6 @@ from bot.push.models import (  # noqa: E402
     RunState,
 )
 
-PG = "postgres://postgres@127.0.0.1:5432"
 TOWNS = ["城关镇", "青河街道", "凤凰街道", "东山镇", "西岭乡", "南湖镇", "北塘镇", "石桥乡"]
 TOKEN = "bench-admin-token-0123456789"
 PASSWORD = "Bench-console-2024"  # meets the password rules
@@ -152,19 +148,12 @@ async def log_in(client: TestClient) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="policybot-bench-console-"))
-    dbname = f"policybot_bench_{uuid.uuid4().hex[:8]}"
-    url = f"sqlite://{work}/bench.sqlite3" if args.db == "sqlite" else f"{PG}/{dbname}"
-    if args.db == "postgres":
-        conn = await asyncpg.connect(f"{PG}/postgres")
-        await conn.execute(f"CREATE DATABASE {dbname}")
-        await conn.close()
-    settings = Settings.model_validate({
-        "database": {"url": url}, "content": {"dir": str(ROOT / "content"), "sync_on_start": True},
-        "admin": {"api_tokens": [{"token": TOKEN, "role": "admin", "name": "bench"}]},
-        "log": {"level": "WARNING"},
-    })  # fmt: skip
-    try:
+    async with scratch(args.db) as (_work, url):
+        settings = Settings.model_validate({
+            "database": {"url": url}, "content": {"dir": str(ROOT / "content"), "sync_on_start": True},
+            "admin": {"api_tokens": [{"token": TOKEN, "role": "admin", "name": "bench"}]},
+            "log": {"level": "WARNING"},
+        })  # fmt: skip
         async with TestClient(
             TestServer(create_app(settings, role="web"), host="127.0.0.1")
         ) as client:
@@ -202,12 +191,6 @@ async def run(args: argparse.Namespace) -> None:
                     f"{path:52} {first:8.1f} {statistics.median(times):8.1f} {p95:8.1f} {counter.count:8d}"
                 )
             print(f"{args.db}: slowest page p95 {worst:.1f} ms (target < 100 ms)")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if args.db == "postgres":
-            conn = await asyncpg.connect(f"{PG}/postgres")
-            await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            await conn.close()
 
 
 def main() -> None:

@@ -17,19 +17,17 @@ import asyncio
 import datetime as dt
 import json
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch  # noqa: E402
 
 from bot import db  # noqa: E402
 from bot.audit import Actor  # noqa: E402
@@ -41,7 +39,6 @@ from bot.participation.models import DisclosureRequest  # noqa: E402
 from bot.participation.outcomes import OUTCOMES  # noqa: E402
 from bot.participation.report import annual_report  # noqa: E402
 
-PG = "postgres://postgres@127.0.0.1:5432"
 STAFF = Actor("基准测试", "editor")
 WEIGHTS = [  # (outcome, reason, weight)
     ("予以公开", None, 46), ("部分公开", None, 9),
@@ -66,33 +63,27 @@ def _applicant(rng: random.Random) -> dict[str, object]:
 
 
 async def run(count: int, year: int, backend: str, show_json: bool) -> None:
-    work = Path(tempfile.mkdtemp(prefix="policybot-bench-"))
-    dbname = f"policybot_bench_{uuid.uuid4().hex[:8]}"
-    url = f"sqlite://{work}/bench.sqlite3" if backend == "sqlite" else f"{PG}/{dbname}"
-    if backend == "postgres":
-        conn = await asyncpg.connect(f"{PG}/postgres")
-        await conn.execute(f"CREATE DATABASE {dbname}")
-        await conn.close()
-    settings = Settings.model_validate({
-        "database": {"url": url}, "content": {"dir": str(ROOT / "content")},
-        "privacy": {"key": Fernet.generate_key().decode()},
-    })  # fmt: skip
-    cal = WorkCalendar(load_content(settings.content.dir).holidays)
-    rng = random.Random(2025)
-    days = [
-        d
-        for d in (dt.date(year, 1, 1) + dt.timedelta(n) for n in range(366))
-        if d.year == year and cal.is_workday(d)[0]
-    ]
-    before = [
-        d
-        for d in (dt.date(year - 1, 12, 1) + dt.timedelta(n) for n in range(31))
-        if cal.is_workday(d)[0]
-    ]
-    received = sorted(
-        [rng.choice(before) for _ in range(count // 20)] + [rng.choice(days) for _ in range(count)]
-    )
-    try:
+    async with scratch(backend) as (_work, url):
+        settings = Settings.model_validate({
+            "database": {"url": url}, "content": {"dir": str(ROOT / "content")},
+            "privacy": {"key": Fernet.generate_key().decode()},
+        })  # fmt: skip
+        cal = WorkCalendar(load_content(settings.content.dir).holidays)
+        rng = random.Random(2025)
+        days = [
+            d
+            for d in (dt.date(year, 1, 1) + dt.timedelta(n) for n in range(366))
+            if d.year == year and cal.is_workday(d)[0]
+        ]
+        before = [
+            d
+            for d in (dt.date(year - 1, 12, 1) + dt.timedelta(n) for n in range(31))
+            if cal.is_workday(d)[0]
+        ]
+        received = sorted(
+            [rng.choice(before) for _ in range(count // 20)]
+            + [rng.choice(days) for _ in range(count)]
+        )
         async with db.database(url):
             t0 = time.perf_counter()
             numbers = []
@@ -150,12 +141,6 @@ async def run(count: int, year: int, backend: str, show_json: bool) -> None:
                         indent=2,
                     )
                 )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if backend == "postgres":
-            conn = await asyncpg.connect(f"{PG}/postgres")
-            await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            await conn.close()
 
 
 def main() -> None:

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sync import PG, generate  # noqa: E402
+from scratch import scratch  # noqa: E402
+from sync import generate  # noqa: E402
 
 from bot import db  # noqa: E402
 from bot.app import create_app  # noqa: E402
@@ -52,14 +49,7 @@ def _line(label: str, ms: list[float]) -> str:
 
 
 async def run(count: int, backend: str, requests: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="policybot-bench-"))
-    dbname = f"policybot_bench_{uuid.uuid4().hex[:8]}"
-    url = f"sqlite://{work}/bench.sqlite3" if backend == "sqlite" else f"{PG}/{dbname}"
-    if backend == "postgres":
-        conn = await asyncpg.connect(f"{PG}/postgres")
-        await conn.execute(f"CREATE DATABASE {dbname}")
-        await conn.close()
-    try:
+    async with scratch(backend) as (work, url):
         content = work / "content"
         content.mkdir()
         generate(content, count)
@@ -89,12 +79,6 @@ async def run(count: int, backend: str, requests: int) -> None:
             )
             queries = [f"/policies?q=第{n}项惠民政策" for n in range(len(pages))]
             print(_line("  GET /policies?q=… (search index)", await _timed(client, queries)))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if backend == "postgres":
-            conn = await asyncpg.connect(f"{PG}/postgres")
-            await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            await conn.close()
 
 
 def main() -> None:

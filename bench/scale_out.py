@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
@@ -46,8 +45,7 @@ from callback import (
     pct,
     wait_up,
 )
-
-PG = "postgres://postgres@127.0.0.1:5432"
+from scratch import scratch
 
 
 async def serve(workers: int, url: str, port: int, index_dir: str) -> subprocess.Popen[bytes]:
@@ -73,20 +71,6 @@ async def serve(workers: int, url: str, port: int, index_dir: str) -> subprocess
     await wait_up(f"http://127.0.0.1:{port}/wechat", timeout=180)
     await asyncio.sleep(3 if workers > 1 else 0)  # the others start once the first listens
     return proc
-
-
-async def database() -> tuple[str, str]:
-    name = f"policybot_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(f"{PG}/postgres")
-    await conn.execute(f"CREATE DATABASE {name}")
-    await conn.close()
-    return f"{PG}/{name}", name
-
-
-async def drop(name: str) -> None:
-    conn = await asyncpg.connect(f"{PG}/postgres")
-    await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await conn.close()
 
 
 def unique(texts: str | list[str], count: int) -> list[tuple[dict[str, str], bytes]]:
@@ -167,51 +151,52 @@ async def wrk_load(
 
 
 async def one(workers: int, args: argparse.Namespace, tmp: str) -> dict[str, float]:
-    url, name = await database()
-    port = free_port()
-    proc = await serve(workers, url, port, f"{tmp}/index-{workers}")
-    try:
-        target = f"http://127.0.0.1:{port}/wechat"
-        await load(target, unique(args.texts, 300), args.concurrency)  # warm-up
-        measured = unique(args.texts, args.messages)
-        before, started = cpu_by_role(proc.pid), time.monotonic()
-        if shutil.which("wrk"):
-            rate, p50, p99, errors = await wrk_load(target, measured, args.concurrency, tmp)
-        else:
-            elapsed, lat, errors = await load(target, measured, args.concurrency)
-            rate, p50, p99 = len(lat) / elapsed, pct(lat, 50), pct(lat, 99)
-        wall, after = time.monotonic() - started, cpu_by_role(proc.pid)
-        cores = {role: (after[role] - before[role]) / wall for role in before}
-        retried = 0
-        if workers > 1:
-            sent = unique("留言 扩容重试", args.retries)
-            doubled = [r for r in sent for _ in range(2)]
-            # Each retry on a connection of its own, so the kernel may give it to either process.
-            async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True)
-            ) as http:
+    async with scratch("postgres") as (_work, url):
+        port = free_port()
+        proc = await serve(workers, url, port, f"{tmp}/index-{workers}")
+        try:
+            target = f"http://127.0.0.1:{port}/wechat"
+            await load(target, unique(args.texts, 300), args.concurrency)  # warm-up
+            measured = unique(args.texts, args.messages)
+            before, started = cpu_by_role(proc.pid), time.monotonic()
+            if shutil.which("wrk"):
+                rate, p50, p99, errors = await wrk_load(target, measured, args.concurrency, tmp)
+            else:
+                elapsed, lat, errors = await load(target, measured, args.concurrency)
+                rate, p50, p99 = len(lat) / elapsed, pct(lat, 50), pct(lat, 99)
+            wall, after = time.monotonic() - started, cpu_by_role(proc.pid)
+            cores = {role: (after[role] - before[role]) / wall for role in before}
+            retried = 0
+            if workers > 1:
+                sent = unique("留言 扩容重试", args.retries)
+                doubled = [r for r in sent for _ in range(2)]
+                # Each retry on a connection of its own, so the kernel may give it to either process.
+                async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(force_close=True)
+                ) as http:
 
-                async def post(query: dict[str, str], body: bytes) -> bytes:
-                    async with http.post(target, params=query, data=body) as resp:
-                        return await resp.read()
+                    async def post(query: dict[str, str], body: bytes) -> bytes:
+                        async with http.post(target, params=query, data=body) as resp:
+                            return await resp.read()
 
-                await asyncio.gather(*(post(q, b) for q, b in doubled))
-            conn = await asyncpg.connect(url)
-            retried = await conn.fetchval("SELECT COUNT(*) FROM feedback WHERE text = '扩容重试'")
-            await conn.close()
-        return {
-            "rate": rate,
-            "p50": p50,
-            "p99": p99,
-            "errors": errors,
-            "retried": retried,
-            "web_cores": cores["web"],
-            "db_cores": cores["postgres+redis"],
-        }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        await drop(name)
+                    await asyncio.gather(*(post(q, b) for q, b in doubled))
+                conn = await asyncpg.connect(url)
+                retried = await conn.fetchval(
+                    "SELECT COUNT(*) FROM feedback WHERE text = '扩容重试'"
+                )
+                await conn.close()
+            return {
+                "rate": rate,
+                "p50": p50,
+                "p99": p99,
+                "errors": errors,
+                "retried": retried,
+                "web_cores": cores["web"],
+                "db_cores": cores["postgres+redis"],
+            }
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 async def main() -> None:

@@ -17,20 +17,17 @@ import random
 import resource
 import shutil
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch  # noqa: E402
+
 from bot import db  # noqa: E402
 from bot.catalog.sync import sync_content  # noqa: E402
 
-PG = "postgres://postgres@127.0.0.1:5432"
 TARGETS = {"first": 60.0, "unchanged": 5.0}  # seconds, at TARGET_AT policies
 TARGET_AT = 100_000
 AREAS = ["社会救助", "农村危房改造", "征地补偿", "就业", "涉农补贴", "养老服务"]
@@ -103,14 +100,7 @@ def edit(root: Path, count: int) -> None:
 
 
 async def run(count: int, backend: str) -> None:
-    work = Path(tempfile.mkdtemp(prefix="policybot-bench-"))
-    dbname = f"policybot_bench_{uuid.uuid4().hex[:8]}"
-    url = f"sqlite://{work}/bench.sqlite3" if backend == "sqlite" else f"{PG}/{dbname}"
-    if backend == "postgres":
-        conn = await asyncpg.connect(f"{PG}/postgres")
-        await conn.execute(f"CREATE DATABASE {dbname}")
-        await conn.close()
-    try:
+    async with scratch(backend) as (work, url):
         content = work / "content"
         content.mkdir()
         started = time.perf_counter()
@@ -129,12 +119,6 @@ async def run(count: int, backend: str) -> None:
             figures["edited"] = report.seconds, _cpu() - cpu
             print(f"{backend} after editing {count // 100} files: {report.summary()}")
         _summary(backend, count, figures)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if backend == "postgres":
-            conn = await asyncpg.connect(f"{PG}/postgres")
-            await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            await conn.close()
 
 
 def _summary(backend: str, count: int, figures: dict[str, tuple[float, float]]) -> None:

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,12 @@ import aiohttp
 from bot import db
 from bot.catalog.models import Topic
 from bot.config import Settings
-from bot.models import Subscriber, Subscription
 from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState
 from tests.conftest import ROOT
 from tests.processes import free_port
+from tests.push.conftest import add_residents, fake_ids
 
 RESIDENTS = 5000
 KILL_AFTER = 1500
@@ -72,14 +71,7 @@ async def _until(
 async def _seed(url: str, settings: Settings) -> int:
     async with db.database(url):
         await Topic.create(id="relief", name="救助")
-        now = datetime.now(UTC)
-        ids = [f"o-fake-{i:06d}" for i in range(1, RESIDENTS + 1)]
-        await Subscriber.bulk_create(
-            [Subscriber(openid=o, following=True, followed_at=now) for o in ids]
-        )
-        await Subscription.bulk_create(
-            [Subscription(subscriber_id=o, topic_id="relief") for o in ids]
-        )
+        await add_residents(fake_ids(1, RESIDENTS), ["relief"])
         campaign = await campaigns.create(
             {"title": "低保标准提高", "text": "城乡低保标准提高。", "channel": "template",
              "audience": {"topics": ["relief"]}}, Actor("小王", "editor"), settings)  # fmt: skip

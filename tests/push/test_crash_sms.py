@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -26,12 +25,12 @@ from bot import db, privacy
 from bot.catalog.models import Topic
 from bot.config import Settings
 from bot.contacts import record
-from bot.models import Subscriber, Subscription
 from bot.push import campaigns
 from bot.push.campaigns import Actor
 from bot.push.models import Campaign, CampaignState
 from bot.sms.fake import FakeSmsConfig, serve_fake_sms
 from tests.processes import free_port
+from tests.push.conftest import add_residents, fake_ids
 from tests.push.test_crash import APPID, SECRET, _spawn, _state, _until, worker_config
 
 RESIDENTS, PHONES = 5000, 1000
@@ -47,14 +46,8 @@ async def _seed(url: str, settings: Settings) -> tuple[int, int]:
     privacy.configure(settings.privacy)
     async with db.database(url):
         await Topic.create(id="relief", name="救助")
-        now = datetime.now(UTC)
-        ids = [f"o-fake-{i:06d}" for i in range(1, RESIDENTS + 1)]
-        await Subscriber.bulk_create(
-            [Subscriber(openid=o, following=True, followed_at=now) for o in ids]
-        )
-        await Subscription.bulk_create(
-            [Subscription(subscriber_id=o, topic_id="relief") for o in ids]
-        )
+        ids = fake_ids(1, RESIDENTS)
+        await add_residents(ids, ["relief"])
         for i in range(1, PHONES + 1):
             await record(ids[i - 1], phone=_phone(i), source="staff")
         made = []
